@@ -1,0 +1,64 @@
+/**
+ * Every setting the pipeline reads, with its environment variable and default.
+ * Resolution order is explicit value → environment → default (see ./index.ts).
+ * Defaults point at the local stack started by `npm run stack up`.
+ */
+export const defaults = {
+  /** Comma-separated bootstrap brokers. */
+  KAFKA_BROKERS: '127.0.0.1:19092',
+  KAFKA_CLIENT_ID: 'finops-pipeline',
+  /** Confluent-compatible schema registry base URL (Apicurio serves it under /apis/ccompat/v7). */
+  SCHEMA_REGISTRY_URL: 'http://127.0.0.1:18081/apis/ccompat/v7',
+  DATABASE_URL: 'postgres://finops:finops@127.0.0.1:15432/finops',
+  /** Connections per process; the storage consumer needs one per concurrent flush, the API more. */
+  DATABASE_POOL_MAX: '10',
+  REDIS_URL: 'redis://127.0.0.1:16379',
+
+  /** Topic names. Versioned so an incompatible change gets a new topic, never a broken consumer. */
+  TOPIC_COST_EVENTS: 'finops.cost-events.v1',
+  TOPIC_POST_OUTCOMES: 'finops.post-outcomes.v1',
+  TOPIC_COST_ANOMALIES: 'finops.cost-anomalies.v1',
+  TOPIC_COST_CONTROLS: 'finops.cost-controls.v1',
+  TOPIC_DEAD_LETTER: 'finops.dead-letter.v1',
+  /** Partitions for topics the pipeline creates; consumer replicas beyond this sit idle. */
+  TOPIC_PARTITIONS: '6',
+  TOPIC_REPLICATION_FACTOR: '1',
+
+  /** Storage consumer: flush when this many events are buffered … */
+  STORAGE_BATCH_MAX_EVENTS: '5000',
+  /** … or when the oldest buffered event has waited this long. */
+  STORAGE_BATCH_MAX_WAIT_MS: '50',
+  STORAGE_GROUP_ID: 'finops-storage',
+  /** Months of partitions created ahead of now, and months kept (0 keeps everything). */
+  STORAGE_PARTITIONS_AHEAD_MONTHS: '3',
+  STORAGE_RETENTION_MONTHS: '0',
+  /** Events further than this from now are rejected as implausible (clock bugs, unit mix-ups). */
+  STORAGE_MAX_FUTURE_SKEW_MS: String(24 * 3600 * 1000),
+  STORAGE_MAX_PAST_AGE_DAYS: '400',
+  /** Largest accepted metadata map, in bytes of its JSON form. */
+  STORAGE_MAX_METADATA_BYTES: '16384',
+
+  /** Port serving /metrics, /health and /ready for consumer roles. */
+  METRICS_PORT: '9464',
+  LOG_LEVEL: 'info',
+
+  /** SDK pricing: what to do with a model that has no known price: 'flag' (store, marked) or 'reject'. */
+  PRICING_UNKNOWN_MODEL: 'flag',
+  /** JSON object of per-model overrides in USD per million tokens, e.g. {"my-model":{"input_mtok":"1.5","output_mtok":"2"}}. */
+  PRICING_MODEL_OVERRIDES: '{}',
+  /** OpenCost's published default on-demand rates. */
+  PRICING_CPU_USD_PER_CORE_HOUR: '0.031611',
+  PRICING_MEMORY_USD_PER_GB_HOUR: '0.004237',
+  /** JSON object of USD per vector-DB unit by operation. */
+  PRICING_VECTOR_DB_USD_PER_UNIT: '{"query":"0.000004","upsert":"0.000002","delete":"0.000001","fetch":"0.000001"}',
+
+  /** SDK producer batching. Kafka's own client has no linger, so the SDK batches. */
+  SDK_LINGER_MS: '5',
+  SDK_MAX_BATCH_EVENTS: '1000',
+  /** Events buffered before track*() callers wait for room (bounded memory). */
+  SDK_MAX_BUFFERED_EVENTS: '50000',
+  /** none | gzip */
+  SDK_COMPRESSION: 'gzip',
+} as const;
+
+export type SettingName = keyof typeof defaults;

@@ -1,0 +1,13 @@
+import { intSetting, Overrides } from '../config';
+import { ValidationLimits } from './cost-event';
+
+export * from './cost-event';
+
+export function validationLimits(overrides: Overrides = {}, now = Date.now()): ValidationLimits {
+  return {
+    now,
+    maxFutureSkewMs: intSetting('STORAGE_MAX_FUTURE_SKEW_MS', overrides),
+    maxPastAgeMs: intSetting('STORAGE_MAX_PAST_AGE_DAYS', overrides) * 86_400_000,
+    maxMetadataBytes: intSetting('STORAGE_MAX_METADATA_BYTES', overrides),
+  };
+}

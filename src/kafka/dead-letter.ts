@@ -1,0 +1,37 @@
+import { IHeaders, Message } from 'kafkajs';
+
+/** Where a dead-lettered message came from and why it was refused. */
+export interface DeadLetter {
+  topic: string;
+  partition: number;
+  offset: string;
+  reason: string;
+  error: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: IHeaders;
+  consumerGroup: string;
+}
+
+/**
+ * A dead-letter record keeps the original key, value and headers untouched and adds
+ * `dlq.*` headers; its key is the origin coordinates, so a redelivered poison message
+ * produces a record with the same key (consumers of the dead-letter topic can dedupe on it).
+ */
+export function deadLetterMessage(dl: DeadLetter): Message {
+  return {
+    key: `${dl.topic}/${dl.partition}/${dl.offset}`,
+    value: dl.value,
+    headers: {
+      ...(dl.headers ?? {}),
+      'dlq.reason': dl.reason,
+      'dlq.error': dl.error.slice(0, 2000),
+      'dlq.origin.topic': dl.topic,
+      'dlq.origin.partition': String(dl.partition),
+      'dlq.origin.offset': dl.offset,
+      'dlq.origin.key': dl.key ?? Buffer.alloc(0),
+      'dlq.consumer.group': dl.consumerGroup,
+      'dlq.time': new Date().toISOString(),
+    },
+  };
+}
