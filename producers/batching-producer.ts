@@ -1,4 +1,4 @@
-import { CompressionTypes, Kafka, Message, Producer } from 'kafkajs';
+import { CompressionTypes, Kafka, Message, Partitioners, Producer } from 'kafkajs';
 import { DependencyError, ProducerClosedError } from '../src/errors';
 
 export interface BatchingProducerOptions {
@@ -30,7 +30,8 @@ export class BatchingProducer {
   readonly producer: Producer;
 
   constructor(kafka: Kafka, private readonly opts: BatchingProducerOptions) {
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    // The default partitioner is murmur2, as in the Java client, so every language keys a persona to the same partition.
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   }
 
   connect(): Promise<void> {

@@ -133,10 +133,7 @@ export class CostTracker {
               this.codec.register(this.topics.costEvents, loadSchema('cost-event')),
               this.codec.register(this.topics.postOutcomes, loadSchema('post-outcome')),
             ])
-          : await Promise.all([
-              this.codec.registry.getLatestSchemaId(AvroCodec.subjectFor(this.topics.costEvents)),
-              this.codec.registry.getLatestSchemaId(AvroCodec.subjectFor(this.topics.postOutcomes)),
-            ]);
+          : await Promise.all([this.codec.latestSchemaId(this.topics.costEvents), this.codec.latestSchemaId(this.topics.postOutcomes)]);
         await this.producer.connect();
       })();
       this.started.catch(() => (this.started = undefined));

@@ -5,6 +5,7 @@
 #   stack/stack.sh up | down | status | reset | logs <kafka|registry|postgres|redis>
 #
 # Data, logs and pid files live in ${FINOPS_STACK_DIR:-<repo>/.stack}.
+# Java services run in their own session (setsid) so they outlive the shell that started them.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -175,7 +176,7 @@ kafka_up() {
       kafka.tools.StorageTool format -t "$(cat "$KAFKA_DIR/cluster.id")" -c "$KAFKA_DIR/server.properties" >/dev/null
   fi
   log "starting kafka"
-  nohup java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+  setsid nohup java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" -Dkafka.logs.dir="$KAFKA_DIR/logs" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
     >"$KAFKA_DIR/logs/kafka.out" 2>&1 </dev/null &
@@ -209,7 +210,7 @@ registry_up() {
   # (and their ids) across restarts.
   HTTP_PORT=$REGISTRY_PORT \
   REGISTRY_DATASOURCE_URL="jdbc:h2:file:$REGISTRY_DIR/db/registry" \
-    nohup java -Xms128m -Xmx384m -XX:+UseG1GC -Djava.awt.headless=true \
+    setsid nohup java -Xms128m -Xmx384m -XX:+UseG1GC -Djava.awt.headless=true \
       -Dquarkus.http.host=127.0.0.1 -Dquarkus.log.console.color=false \
       -Dquarkus.datasource.jdbc.min-size=2 -Dquarkus.datasource.jdbc.initial-size=2 \
       -jar "$runner" >"$REGISTRY_DIR/registry.log" 2>&1 </dev/null &

@@ -1,6 +1,5 @@
 import avro from 'avsc';
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { logicalTypes } from './decimal-type';
+import { logicalTypes } from './logical-types';
 import { DependencyError, InvalidInputError } from '../errors';
 
 export type Compatibility = 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FULL' | 'NONE';
@@ -8,19 +7,15 @@ export type Compatibility = 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FU
 const MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
 
-/** avsc options shared by every type this codec builds, so decimals are BigInts everywhere. */
-export const avroOptions: Partial<avro.ForSchemaOptions> = { logicalTypes };
-
+/**
+ * Builds an avsc type whose decimals are BigInts. Options are fresh per call: avsc keeps its
+ * registry of named types in the options object, and sharing one would clash on names.
+ */
 export function avroType(schema: object): avro.Type {
-  return avro.Type.forSchema(schema as avro.Schema, avroOptions);
+  return avro.Type.forSchema(schema as avro.Schema, { logicalTypes });
 }
 
-function httpStatus(err: unknown): number | undefined {
-  const e = err as { status?: number; response?: { status?: () => number } } | undefined;
-  if (typeof e?.status === 'number') return e.status;
-  if (typeof e?.response?.status === 'function') return e.response.status();
-  return undefined;
-}
+const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
 /**
  * Confluent wire format (magic byte 0, 4-byte big-endian schema id, Avro body) over a
@@ -29,63 +24,77 @@ function httpStatus(err: unknown): number | undefined {
  * schema, so producers may evolve schemas under BACKWARD compatibility.
  */
 export class AvroCodec {
-  readonly registry: SchemaRegistry;
   private readonly writerTypes = new Map<number, Promise<avro.Type>>();
+  private readonly writerTypesReady = new Map<number, avro.Type>();
   private readonly resolvers = new Map<string, avro.Resolver | null>();
 
-  constructor(readonly registryUrl: string) {
-    this.registry = new SchemaRegistry(
-      { host: registryUrl, retry: { retries: 3, maxRetryTimeInSecs: 2 } },
-      { [SchemaType.AVRO]: avroOptions },
-    );
-  }
+  constructor(readonly registryUrl: string) {}
 
   static subjectFor(topic: string): string {
     return `${topic}-value`;
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.registryUrl}${path}`, {
+        method,
+        headers: { 'content-type': CONTENT_TYPE, accept: CONTENT_TYPE },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(5000),
+      });
+    } catch (err) {
+      throw new DependencyError('schema-registry', `unreachable at ${this.registryUrl}: ${(err as Error).message}`, { cause: err });
+    }
+    const text = await res.text();
+    let json: any = text;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      /* non-JSON error body */
+    }
+    if (res.status >= 500) throw new DependencyError('schema-registry', `${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
+    return { status: res.status, json };
   }
 
   /** Sets the subject's compatibility level, then registers the schema; returns its global id. */
   async register(topic: string, schema: object, compatibility: Compatibility = 'BACKWARD'): Promise<number> {
     const subject = AvroCodec.subjectFor(topic);
     await this.setCompatibility(subject, compatibility);
-    try {
-      const { id } = await this.registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
-      return id;
-    } catch (err) {
-      const status = httpStatus(err);
-      if (status === 409 || /compatib/i.test(String((err as Error).message))) {
-        throw new InvalidInputError('schema.incompatible', `schema for ${subject} is not ${compatibility}-compatible with the registered versions: ${(err as Error).message}`, { cause: err });
-      }
-      throw new DependencyError('schema-registry', `registering ${subject} failed: ${(err as Error).message}`, { cause: err });
+    const { status, json } = await this.request('POST', `/subjects/${encodeURIComponent(subject)}/versions`, { schemaType: 'AVRO', schema: JSON.stringify(schema) });
+    if (status === 409) {
+      throw new InvalidInputError('schema.incompatible', `schema for ${subject} is not ${compatibility}-compatible with the registered versions: ${JSON.stringify(json)}`);
     }
+    if (status !== 200 || typeof json?.id !== 'number') throw new DependencyError('schema-registry', `registering ${subject} answered ${status}: ${JSON.stringify(json)}`, { retriable: false });
+    return json.id;
   }
 
   async setCompatibility(subject: string, compatibility: Compatibility): Promise<void> {
-    const res = await fetch(`${this.registryUrl}/config/${encodeURIComponent(subject)}`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
-      body: JSON.stringify({ compatibility }),
-    }).catch((err: unknown) => {
-      throw new DependencyError('schema-registry', `unreachable at ${this.registryUrl}: ${(err as Error).message}`, { cause: err });
-    });
-    if (!res.ok) throw new DependencyError('schema-registry', `PUT /config/${subject} answered ${res.status}: ${await res.text()}`, { retriable: res.status >= 500 });
+    const { status, json } = await this.request('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility });
+    if (status !== 200) throw new DependencyError('schema-registry', `PUT /config/${subject} answered ${status}: ${JSON.stringify(json)}`, { retriable: false });
+  }
+
+  async latestSchemaId(topic: string): Promise<number> {
+    const subject = AvroCodec.subjectFor(topic);
+    const { status, json } = await this.request('GET', `/subjects/${encodeURIComponent(subject)}/versions/latest`);
+    if (status !== 200) throw new DependencyError('schema-registry', `no schema registered for ${subject} (${status}); run \`finops topics\``, { retriable: false });
+    return json.id;
   }
 
   /** The writer type for a schema id; an id the registry does not know is invalid input. */
   writerType(id: number): Promise<avro.Type> {
     let pending = this.writerTypes.get(id);
     if (!pending) {
-      pending = this.registry.getSchema(id).then(
-        (schema) => schema as unknown as avro.Type,
-        (err: unknown) => {
-          this.writerTypes.delete(id);
-          const status = httpStatus(err);
-          if (status === 404 || /not found|40403/i.test(String((err as Error)?.message))) {
-            throw new InvalidInputError('avro.unknown_schema_id', `schema id ${id} is not in the registry`, { cause: err });
-          }
-          throw new DependencyError('schema-registry', `fetching schema ${id} failed: ${(err as Error)?.message}`, { cause: err });
-        },
-      );
+      pending = (async () => {
+        const { status, json } = await this.request('GET', `/schemas/ids/${id}`);
+        if (status === 404) throw new InvalidInputError('avro.unknown_schema_id', `schema id ${id} is not in the registry`);
+        if (status !== 200 || typeof json?.schema !== 'string') throw new DependencyError('schema-registry', `GET /schemas/ids/${id} answered ${status}`);
+        if (json.schemaType && json.schemaType !== 'AVRO') throw new InvalidInputError('avro.not_avro', `schema id ${id} is ${json.schemaType}, not Avro`);
+        const type = avroType(JSON.parse(json.schema));
+        this.writerTypesReady.set(id, type);
+        return type;
+      })();
+      pending.catch(() => this.writerTypes.delete(id));
       this.writerTypes.set(id, pending);
     }
     return pending;
@@ -117,7 +126,7 @@ export class AvroCodec {
       throw new InvalidInputError('avro.bad_magic_byte', `first byte is ${message[0]}, not the Confluent magic byte 0`);
     }
     const schemaId = message.readInt32BE(1);
-    const writer = await this.writerType(schemaId);
+    const writer = this.writerTypesReady.get(schemaId) ?? (await this.writerType(schemaId));
     const resolver = this.resolverFor(schemaId, writer, reader);
     try {
       const value = resolver ? reader.fromBuffer(message.subarray(HEADER_BYTES), resolver) : reader.fromBuffer(message.subarray(HEADER_BYTES));

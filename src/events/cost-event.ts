@@ -127,6 +127,10 @@ export function validateCostEvent(e: CostEvent, limits: ValidationLimits): void 
     checkCount('compute_usage.duration_ms', e.compute_usage.duration_ms);
   }
   if (e.vector_db_usage) checkCount('vector_db_usage.units', e.vector_db_usage.units);
+  for (const [k, v] of Object.entries(e.metadata ?? {})) {
+    // Postgres text and jsonb cannot hold U+0000.
+    if (k.includes('\u0000') || v.includes('\u0000')) throw new InvalidInputError('metadata.nul_character', `metadata entry ${JSON.stringify(k.slice(0, 64))} contains a NUL character`);
+  }
   const metadataBytes = Buffer.byteLength(JSON.stringify(e.metadata ?? {}));
   if (metadataBytes > limits.maxMetadataBytes) {
     throw new InvalidInputError('metadata.too_large', `metadata is ${metadataBytes} bytes; at most ${limits.maxMetadataBytes}`);

@@ -2,8 +2,15 @@ import { calcPrice } from '@pydantic/genai-prices';
 import { Decimal, nanoUsdFromProduct, parseDecimal } from '../money';
 import { PriceApplied } from '../events/cost-event';
 import { UnknownModelError } from '../errors';
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const genaiPricesVersion: string = require('@pydantic/genai-prices/package.json').version;
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** The installed price table's version, recorded on every event priced from it. */
+const genaiPricesVersion: string = (() => {
+  let dir = path.dirname(require.resolve('@pydantic/genai-prices'));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+})();
 
 /** USD per million tokens, as exact decimal text. */
 export interface ModelPriceOverride {

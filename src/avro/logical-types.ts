@@ -47,4 +47,27 @@ export class DecimalType extends avro.types.LogicalType {
   }
 }
 
-export const logicalTypes = { decimal: DecimalType as unknown as new (...args: any[]) => avro.types.LogicalType };
+
+/** Avro `timestamp-millis` on `long`, read and written as a JS Date. */
+export class TimestampMillisType extends avro.types.LogicalType {
+  protected override _fromValue(value: number): Date {
+    return new Date(value);
+  }
+
+  protected override _toValue(value: unknown): number {
+    if (value instanceof Date) return value.getTime();
+    if (typeof value === 'number') return value;
+    throw new TypeError(`timestamp-millis value must be a Date, got ${typeof value}`);
+  }
+
+  protected override _resolve(type: avro.Type): ((x: unknown) => unknown) | undefined {
+    if (avro.Type.isType(type, 'long')) return (x) => new Date(x as number);
+    if (avro.Type.isType(type, 'logical:timestamp-millis')) return (x) => x;
+    return undefined;
+  }
+}
+
+export const logicalTypes = {
+  decimal: DecimalType as unknown as new (...args: any[]) => avro.types.LogicalType,
+  'timestamp-millis': TimestampMillisType as unknown as new (...args: any[]) => avro.types.LogicalType,
+};

@@ -1,0 +1,80 @@
+import { AvroCodec } from '../../src/avro/codec';
+import { intSetting, Overrides, setting, topics } from '../../src/config';
+import { createPool } from '../../src/db/pool';
+import { createKafka } from '../../src/kafka/client';
+import { logger } from '../../src/logging';
+import { RoleContext, Role } from '../../src/roles';
+import { PartitionMaintainer } from './partition-maintainer';
+import { StorageConsumer } from './storage-consumer';
+import type { WriteResult } from './cost-event-writer';
+
+export { StorageConsumer } from './storage-consumer';
+export { CostEventWriter } from './cost-event-writer';
+export type { WriteResult } from './cost-event-writer';
+export { PartitionMaintainer } from './partition-maintainer';
+
+/** Hooks other components register to hear of committed batches (e.g. API cache invalidation). */
+export const commitListeners: ((result: WriteResult, overrides: Overrides) => Promise<void> | void)[] = [];
+
+export function storageRole({ overrides, ops }: RoleContext): Role {
+  const log = logger('storage-consumer');
+  const pool = createPool(overrides, 'finops-storage');
+  const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides));
+  const kafka = createKafka(overrides, 'storage');
+  const t = topics(overrides);
+  const maintainer = new PartitionMaintainer(
+    pool,
+    {
+      monthsAhead: intSetting('STORAGE_PARTITIONS_AHEAD_MONTHS', overrides),
+      monthsBack: Math.ceil(intSetting('STORAGE_MAX_PAST_AGE_DAYS', overrides) / 28),
+      retentionMonths: intSetting('STORAGE_RETENTION_MONTHS', overrides),
+    },
+    log,
+  );
+  const consumer = new StorageConsumer({
+    kafka,
+    pool,
+    codec,
+    log,
+    topic: t.costEvents,
+    deadLetterTopic: t.deadLetter,
+    groupId: setting('STORAGE_GROUP_ID', overrides),
+    batchMaxEvents: intSetting('STORAGE_BATCH_MAX_EVENTS', overrides, { min: 1 }),
+    batchMaxWaitMs: intSetting('STORAGE_BATCH_MAX_WAIT_MS', overrides),
+    overrides,
+    onCommitted: async (result) => {
+      for (const listener of commitListeners) await listener(result, overrides);
+    },
+  });
+  ops.addReadinessCheck('postgres', async () => {
+    await pool.query('SELECT 1');
+  });
+  ops.addReadinessCheck('kafka', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.fetchTopicMetadata({ topics: [t.costEvents] });
+    } finally {
+      await admin.disconnect();
+    }
+  });
+  ops.addReadinessCheck('schema-registry', async () => {
+    const res = await fetch(`${setting('SCHEMA_REGISTRY_URL', overrides)}/subjects`);
+    if (!res.ok) throw new Error(`registry answered ${res.status}`);
+  });
+  return {
+    name: 'storage',
+    async start() {
+      await maintainer.runOnce();
+      maintainer.start();
+      await consumer.start();
+      log.info({ topic: t.costEvents }, 'storage consumer started');
+    },
+    async stop() {
+      maintainer.stop();
+      await consumer.stop();
+      await pool.end();
+      log.info('storage consumer stopped');
+    },
+  };
+}

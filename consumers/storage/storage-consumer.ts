@@ -1,0 +1,195 @@
+import type avro from 'avsc';
+import { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { Pool } from 'pg';
+import { AvroCodec, avroType } from '../../src/avro/codec';
+import { loadSchema } from '../../src/avro/schemas';
+import { CostEvent, validateCostEvent, validationLimits, ValidationLimits } from '../../src/events';
+import { InvalidInputError, isRetriable } from '../../src/errors';
+import { deadLetterMessage } from '../../src/kafka/dead-letter';
+import { Logger } from '../../src/logging';
+import { retry } from '../../src/retry';
+import { Overrides } from '../../src/config';
+import { BatchAccumulator } from './batch-accumulator';
+import { CostEventWriter, DeadLetterRow, WriteResult } from './cost-event-writer';
+import { StoredEvent } from './copy-rows';
+import { storageMetrics } from './metrics';
+
+export interface StorageConsumerOptions {
+  kafka: Kafka;
+  pool: Pool;
+  codec: AvroCodec;
+  log: Logger;
+  topic: string;
+  deadLetterTopic: string;
+  groupId: string;
+  batchMaxEvents: number;
+  batchMaxWaitMs: number;
+  overrides?: Overrides;
+  /** Called after each committed batch (cache invalidation, metrics of other components). */
+  onCommitted?: (result: WriteResult) => Promise<void> | void;
+}
+
+type Item = { kind: 'event'; stored: StoredEvent; publishedAt: number } | { kind: 'dead'; row: DeadLetterRow };
+
+/**
+ * Consumes cost events and stores them in Postgres. Offsets are committed only after the
+ * transaction holding their batch has committed; inserts are idempotent on the event id; bad
+ * messages are recorded as dead letters in that same transaction and then published to the
+ * dead-letter topic. A batch Postgres refuses as data is split until the offending event is
+ * isolated and dead-lettered, so one bad row never blocks a partition.
+ */
+export class StorageConsumer {
+  private readonly consumer: Consumer;
+  private readonly dlqProducer: Producer;
+  private readonly writer: CostEventWriter;
+  private readonly accumulator: BatchAccumulator<Item>;
+  private readonly reader: avro.Type = avroType(loadSchema('cost-event'));
+  private readonly metrics = storageMetrics();
+  private limits: ValidationLimits;
+  private limitsAt = 0;
+
+  constructor(private readonly o: StorageConsumerOptions) {
+    this.consumer = o.kafka.consumer({
+      groupId: o.groupId,
+      maxWaitTimeInMs: 100,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: 2 * 1024 * 1024,
+    });
+    this.dlqProducer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.writer = new CostEventWriter(o.pool, o.groupId);
+    this.accumulator = new BatchAccumulator((items) => this.flush(items), o.batchMaxEvents, o.batchMaxWaitMs);
+    this.limits = validationLimits(o.overrides);
+  }
+
+  async start(): Promise<void> {
+    await this.dlqProducer.connect();
+    await this.consumer.connect();
+    this.consumer.on(this.consumer.events.REBALANCING, () => this.metrics.rebalances.inc({ group: this.o.groupId }));
+    await this.consumer.subscribe({ topics: [this.o.topic], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 8,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+  }
+
+  /** Stops fetching; the batch in hand is flushed and committed before this resolves. */
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+    await this.accumulator.drain();
+    await this.dlqProducer.disconnect();
+    this.writer.close();
+  }
+
+  private currentLimits(): ValidationLimits {
+    const now = Date.now();
+    if (now - this.limitsAt > 1000) {
+      this.limits = { ...this.limits, now };
+      this.limitsAt = now;
+    }
+    return this.limits;
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const chunkSize = Math.max(1, this.o.batchMaxEvents);
+    for (let start = 0; start < batch.messages.length; start += chunkSize) {
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(start, start + chunkSize);
+      const items: Item[] = [];
+      for (const message of chunk) items.push(await this.decode(batch.topic, batch.partition, message));
+      await this.accumulator.add(items);
+      const last = chunk[chunk.length - 1].offset;
+      resolveOffset(last);
+      await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+      await heartbeat();
+    }
+  }
+
+  private async decode(topic: string, partition: number, message: KafkaMessage): Promise<Item> {
+    const dead = (err: InvalidInputError): Item => ({
+      kind: 'dead',
+      row: { topic, partition, offset: message.offset, reason: err.reason, error: err.message, key: message.key, value: message.value },
+    });
+    try {
+      const { value } = await retry(() => this.o.codec.decode<CostEvent>(message.value, this.reader), {
+        retries: 10,
+        onRetry: (err, attempt) => this.o.log.warn({ err, attempt }, 'schema registry unavailable; retrying'),
+      });
+      validateCostEvent(value, this.currentLimits());
+      return {
+        kind: 'event',
+        stored: { event: value, partition, offset: message.offset, key: message.key, value: message.value },
+        publishedAt: Number(message.timestamp),
+      };
+    } catch (err) {
+      if (err instanceof InvalidInputError) return dead(err);
+      throw err;
+    }
+  }
+
+  private async flush(items: Item[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    const deadLetters: DeadLetterRow[] = [];
+    const events: StoredEvent[] = [];
+    for (const item of items) {
+      if (item.kind === 'dead') deadLetters.push(item.row);
+      else events.push(item.stored);
+    }
+    const { result, deadLetters: written } = await this.writeIsolating(events, deadLetters);
+    if (written.length > 0) {
+      await retry(() =>
+        this.dlqProducer.send({
+          topic: this.o.deadLetterTopic,
+          acks: -1,
+          messages: written.map((d) => deadLetterMessage({ ...d, consumerGroup: this.o.groupId })),
+        }),
+      );
+    }
+    const now = Date.now();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.metrics.batchDuration.observe(seconds);
+    this.metrics.batchSize.observe(items.length);
+    this.metrics.events.inc({ outcome: 'stored' }, result.inserted);
+    this.metrics.events.inc({ outcome: 'duplicate' }, events.length - result.inserted - (written.length - deadLetters.length));
+    for (const d of written) this.metrics.deadLetters.inc({ reason: d.reason });
+    for (const item of items) if (item.kind === 'event' && item.publishedAt > 0) this.metrics.ingestLatency.observe(Math.max(0, now - item.publishedAt) / 1000);
+    await this.o.onCommitted?.(result);
+  }
+
+  /**
+   * Writes with retries on passing faults; when Postgres refuses the data itself, splits the
+   * batch in halves until the refused events stand alone, and dead-letters them.
+   */
+  private async writeIsolating(events: StoredEvent[], deadLetters: DeadLetterRow[]): Promise<{ result: WriteResult; deadLetters: DeadLetterRow[] }> {
+    try {
+      const result = await retry(() => this.writer.write(events, deadLetters), {
+        retries: 20,
+        maxDelayMs: 5000,
+        onRetry: (err, attempt) => this.o.log.warn({ err, attempt }, 'Postgres write failed; retrying'),
+      });
+      return { result, deadLetters };
+    } catch (err) {
+      if (!(err instanceof InvalidInputError) || isRetriable(err) || events.length === 0) throw err;
+      if (events.length === 1) {
+        const { event, partition, offset, key, value } = events[0];
+        this.o.log.warn({ err, eventId: event.event_id }, 'Postgres refused an event; dead-lettering it');
+        const refused = { topic: this.o.topic, partition, offset, reason: err.reason, error: err.message, key: key ?? null, value: value ?? null };
+        return this.writeIsolating([], [...deadLetters, refused]);
+      }
+      const mid = Math.floor(events.length / 2);
+      const left = await this.writeIsolating(events.slice(0, mid), deadLetters);
+      const right = await this.writeIsolating(events.slice(mid), []);
+      return {
+        result: {
+          inserted: left.result.inserted + right.result.inserted,
+          posts: [...left.result.posts, ...right.result.posts],
+          deltas: [...left.result.deltas, ...right.result.deltas],
+          deadLettered: left.result.deadLettered + right.result.deadLettered,
+        },
+        deadLetters: [...left.deadLetters, ...right.deadLetters],
+      };
+    }
+  }
+}

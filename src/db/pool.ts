@@ -1,0 +1,23 @@
+import { Pool, types } from 'pg';
+import { intSetting, Overrides, setting } from '../config';
+import { logger } from '../logging';
+
+// NUMERIC (1700) and BIGINT (20) stay text; callers convert them exactly (money.ts), never via float.
+types.setTypeParser(1700, (v) => v);
+types.setTypeParser(20, (v) => v);
+
+const log = logger('postgres');
+
+export function createPool(overrides: Overrides = {}, applicationName = 'finops'): Pool {
+  const pool = new Pool({
+    connectionString: setting('DATABASE_URL', overrides),
+    max: intSetting('DATABASE_POOL_MAX', overrides, { min: 1 }),
+    application_name: applicationName,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+  });
+  pool.on('error', (err) => log.warn({ err }, 'idle Postgres connection failed'));
+  return pool;
+}
+
+export type { Pool, PoolClient } from 'pg';

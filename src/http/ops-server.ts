@@ -1,0 +1,79 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { registry } from '../metrics';
+import { logger } from '../logging';
+
+export type ReadinessCheck = () => Promise<void>;
+
+const log = logger('ops-server');
+
+/**
+ * Serves /metrics (Prometheus), /health (the process is alive) and /ready (every dependency
+ * check passes; the body names the ones that fail).
+ */
+export class OpsServer {
+  private server: http.Server | undefined;
+  private readonly checks = new Map<string, ReadinessCheck>();
+  private shuttingDown = false;
+
+  addReadinessCheck(name: string, check: ReadinessCheck): void {
+    this.checks.set(name, check);
+  }
+
+  /** After this, /ready answers 503 so the orchestrator stops routing to a draining process. */
+  markShuttingDown(): void {
+    this.shuttingDown = true;
+  }
+
+  async readiness(): Promise<{ ready: boolean; checks: Record<string, string> }> {
+    const results: Record<string, string> = {};
+    await Promise.all(
+      [...this.checks].map(async ([name, check]) => {
+        try {
+          await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 2 s')), 2000).unref())]);
+          results[name] = 'ok';
+        } catch (err) {
+          results[name] = (err as Error).message || 'failed';
+        }
+      }),
+    );
+    const ready = !this.shuttingDown && Object.values(results).every((r) => r === 'ok');
+    if (this.shuttingDown) results.process = 'shutting down';
+    return { ready, checks: results };
+  }
+
+  async start(port: number, host = '0.0.0.0'): Promise<number> {
+    this.server = http.createServer((req, res) => {
+      void this.handle(req, res).catch((err) => {
+        log.error({ err }, 'ops request failed');
+        res.writeHead(500).end();
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = (req.url ?? '/').split('?')[0];
+    if (url === '/metrics') {
+      res.writeHead(200, { 'content-type': registry.contentType });
+      res.end(await registry.metrics());
+    } else if (url === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok' }));
+    } else if (url === '/ready') {
+      const r = await this.readiness();
+      res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks }));
+    } else {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no route ${url}; try /metrics, /health or /ready` }));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = undefined;
+  }
+}

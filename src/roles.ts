@@ -1,0 +1,29 @@
+import { Overrides } from './config';
+import { OpsServer } from './http/ops-server';
+
+/** A long-running part of the pipeline (a consumer group or the API). */
+export interface Role {
+  readonly name: string;
+  start(): Promise<void>;
+  /** Stop fetching, finish the batch in hand, commit, release connections. */
+  stop(): Promise<void>;
+}
+
+export interface RoleContext {
+  overrides: Overrides;
+  ops: OpsServer;
+}
+
+export type RoleFactory = (ctx: RoleContext) => Role | Promise<Role>;
+
+/**
+ * Every role the entry point can run. Loaded lazily so a pod running one role loads only its code.
+ * Locally all run in one process; in Kubernetes each Deployment runs one.
+ */
+export const roleFactories: Record<string, () => Promise<RoleFactory>> = {
+  storage: async () => (await import('../consumers/storage')).storageRole,
+};
+
+export function roleNames(): string[] {
+  return Object.keys(roleFactories);
+}
