@@ -13,6 +13,7 @@ module.exports = {
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
       transform: { '^.+\\.ts$': tsJest },
       testEnvironment: 'node',
+      globalSetup: '<rootDir>/tests/helpers/global-setup.ts',
       testTimeout: 180000,
     },
   ],

@@ -1,0 +1,43 @@
+/**
+ * The contract between the circuit breaker (which decides controls), the SDK's CostGuard (which
+ * enforces them) and the query API (which shows them and lets an operator resume a persona).
+ *
+ * Redis holds the state in force: key `${CONTROL_KEY_PREFIX}${persona_id}` → JSON ControlState,
+ * with an expiry; every change is announced on the pub/sub channel CONTROL_CHANNEL with the
+ * persona id as the message, published on finops.cost-controls.v1 and audited in Postgres.
+ */
+export const CONTROL_KEY_PREFIX = 'finops:control:';
+export const CONTROL_CHANNEL = 'finops:controls';
+
+/** Graduated levels, in escalation order. */
+export type ControlLevel = 'normal' | 'throttle' | 'switch_model' | 'pause' | 'page';
+
+export interface ControlState {
+  persona_id: string;
+  level: ControlLevel;
+  /** Token-bucket rate while throttled (and at higher levels), requests per minute. */
+  requests_per_minute: number | null;
+  /** Model substitutions in force, e.g. { "gpt-4o": "gpt-3.5-turbo-0125" }. */
+  model_map: Record<string, string>;
+  /** ISO time until which the persona is paused. */
+  paused_until: string | null;
+  /** Half-open recovery probing in progress. */
+  probing: boolean;
+  /** True when an operator set this state by hand. */
+  manual: boolean;
+  reason: string;
+  anomaly_id: string | null;
+  updated_at: string;
+  /** ISO time after which the control lapses if not renewed. */
+  expires_at: string | null;
+}
+
+/** What the query API needs from the breaker. Implemented in consumers/breaker/control-admin.ts. */
+export interface ControlAdmin {
+  /** Every persona with a control other than `normal` in force. */
+  list(): Promise<ControlState[]>;
+  get(personaId: string): Promise<ControlState | null>;
+  /** Operator override: back to normal now, audited and published like any transition. */
+  resume(personaId: string, actor: string, reason: string): Promise<ControlState>;
+  close(): Promise<void>;
+}
