@@ -1,5 +1,5 @@
 /** Unit tests are pure and fast; integration tests talk to the real local stack (see stack/stack.sh). */
-const tsJest = ['ts-jest', { isolatedModules: true, diagnostics: false }];
+const tsJest = ['ts-jest', { diagnostics: false }];
 module.exports = {
   projects: [
     {
@@ -14,7 +14,7 @@ module.exports = {
       transform: { '^.+\\.ts$': tsJest },
       testEnvironment: 'node',
       globalSetup: '<rootDir>/tests/helpers/global-setup.ts',
-      testTimeout: 180000,
+      setupFilesAfterEnv: ['<rootDir>/tests/helpers/integration-timeout.ts'],
     },
   ],
 };

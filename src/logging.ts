@@ -9,7 +9,7 @@ let root: Logger | undefined;
  */
 export function rootLogger(): Logger {
   if (!root) {
-    const quiet = process.env.JEST_WORKER_ID !== undefined && !process.env.LOG_LEVEL;
+    const quiet = (process.env.JEST_WORKER_ID !== undefined || process.env.NODE_ENV === 'test') && !process.env.LOG_LEVEL;
     root = pino({
       level: quiet ? 'silent' : setting('LOG_LEVEL'),
       base: { pid: process.pid },
