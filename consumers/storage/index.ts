@@ -41,6 +41,7 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
     groupId: setting('STORAGE_GROUP_ID', overrides),
     batchMaxEvents: intSetting('STORAGE_BATCH_MAX_EVENTS', overrides, { min: 1 }),
     batchMaxWaitMs: intSetting('STORAGE_BATCH_MAX_WAIT_MS', overrides),
+    sessionTimeoutMs: intSetting('KAFKA_SESSION_TIMEOUT_MS', overrides, { min: 6000 }),
     overrides,
     onCommitted: async (result) => {
       for (const listener of commitListeners) await listener(result, overrides);

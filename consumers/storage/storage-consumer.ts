@@ -24,6 +24,7 @@ export interface StorageConsumerOptions {
   groupId: string;
   batchMaxEvents: number;
   batchMaxWaitMs: number;
+  sessionTimeoutMs: number;
   overrides?: Overrides;
   /** Called after each committed batch (cache invalidation, metrics of other components). */
   onCommitted?: (result: WriteResult) => Promise<void> | void;
@@ -52,8 +53,8 @@ export class StorageConsumer {
     this.consumer = o.kafka.consumer({
       groupId: o.groupId,
       maxWaitTimeInMs: 100,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.floor(o.sessionTimeoutMs / 10)),
       maxBytesPerPartition: 2 * 1024 * 1024,
     });
     this.dlqProducer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });

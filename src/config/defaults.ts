@@ -29,6 +29,8 @@ export const defaults = {
   /** … or when the oldest buffered event has waited this long. */
   STORAGE_BATCH_MAX_WAIT_MS: '50',
   STORAGE_GROUP_ID: 'finops-storage',
+  /** How long the group waits for a silent member before giving its partitions to others. */
+  KAFKA_SESSION_TIMEOUT_MS: '30000',
   /** Months of partitions created ahead of now, and months kept (0 keeps everything). */
   STORAGE_PARTITIONS_AHEAD_MONTHS: '3',
   STORAGE_RETENTION_MONTHS: '0',
