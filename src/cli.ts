@@ -10,6 +10,7 @@ import { logger } from './logging';
 import { OpsServer } from './http/ops-server';
 import { Role, roleFactories, roleNames } from './roles';
 import { FinOpsError } from './errors';
+import { LagCollector } from './metrics/lag-collector';
 
 const log = logger('cli');
 
@@ -54,6 +55,8 @@ async function runRoles(requested: string[]): Promise<void> {
   for (const name of names) roles.push(await (await roleFactories[name]())({ overrides: {}, ops }));
   const port = await ops.start(intSetting('METRICS_PORT', {}, { max: 65535 }));
   for (const role of roles) await role.start();
+  const lag = LagCollector.fromSettings(createKafka({}, 'lag'), names);
+  await lag.start().catch((err) => log.warn({ err }, 'consumer lag collector failed to start; lag metrics missing'));
   log.info({ roles: names, metricsPort: port }, 'running');
 
   let stopping = false;
@@ -62,6 +65,7 @@ async function runRoles(requested: string[]): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down: finishing the batch in hand');
     ops.markShuttingDown();
+    await lag.stop().catch(() => undefined);
     for (const role of [...roles].reverse()) {
       await role.stop().catch((err) => log.error({ err, role: role.name }, 'role failed to stop cleanly'));
     }

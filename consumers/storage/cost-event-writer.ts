@@ -22,6 +22,8 @@ export interface PersonaCostDelta {
   model: string;
   amount_usd: string;
   events: number;
+  /** The vector-DB operation (query, upsert, …) for vector_db rows; null otherwise. */
+  operation?: string | null;
 }
 
 export interface WriteResult {
@@ -43,7 +45,7 @@ WITH ins AS (
   INSERT INTO cost_events (${COLUMN_LIST})
   SELECT ${COLUMN_LIST} FROM cost_events_stage
   ON CONFLICT DO NOTHING
-  RETURNING event_time, cost_type, amount_usd, persona_id, post_id, coalesce(model, '') AS model, price_status
+  RETURNING event_time, cost_type, amount_usd, persona_id, post_id, coalesce(model, '') AS model, price_status, vector_operation
 ), post AS (
   INSERT INTO post_costs AS p (post_id, persona_id, total_usd, openai_api_usd, kubernetes_usd, vector_db_usd, other_usd,
                                event_count, unpriced_event_count, first_event_at, last_event_at)
@@ -81,8 +83,8 @@ SELECT
   (SELECT count(*) FROM daily)::int AS daily_rows,
   coalesce((SELECT json_agg(post) FROM post), '[]') AS posts,
   coalesce((SELECT json_agg(x) FROM (
-     SELECT persona_id, cost_type, model, sum(amount_usd)::text AS amount_usd, count(*)::int AS events
-     FROM ins GROUP BY 1, 2, 3) x), '[]') AS deltas`;
+     SELECT persona_id, cost_type, model, vector_operation AS operation, sum(amount_usd)::text AS amount_usd, count(*)::int AS events
+     FROM ins GROUP BY 1, 2, 3, 4) x), '[]') AS deltas`;
 
 const DEAD_LETTER_SQL = `
 INSERT INTO dead_letters (consumer_group, source_topic, source_partition, source_offset, reason, error, message_key, payload)

@@ -7,6 +7,7 @@ import { RoleContext, Role } from '../../src/roles';
 import { PartitionMaintainer } from './partition-maintainer';
 import { StorageConsumer } from './storage-consumer';
 import type { WriteResult } from './cost-event-writer';
+import { CostMetricsRecorder } from '../../src/metrics/business';
 
 export { StorageConsumer } from './storage-consumer';
 export { CostEventWriter } from './cost-event-writer';
@@ -22,6 +23,7 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
   const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides));
   const kafka = createKafka(overrides, 'storage');
   const t = topics(overrides);
+  const costMetrics = new CostMetricsRecorder(overrides);
   const maintainer = new PartitionMaintainer(
     pool,
     {
@@ -44,6 +46,7 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
     sessionTimeoutMs: intSetting('KAFKA_SESSION_TIMEOUT_MS', overrides, { min: 6000 }),
     overrides,
     onCommitted: async (result) => {
+      costMetrics.record(result);
       for (const listener of commitListeners) await listener(result, overrides);
     },
   });
@@ -68,12 +71,14 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
     async start() {
       await maintainer.runOnce();
       maintainer.start();
+      costMetrics.start();
       await consumer.start();
       log.info({ topic: t.costEvents }, 'storage consumer started');
     },
     async stop() {
       maintainer.stop();
       await consumer.stop();
+      costMetrics.stop();
       await pool.end();
       log.info('storage consumer stopped');
     },

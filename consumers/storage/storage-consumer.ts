@@ -13,6 +13,7 @@ import { BatchAccumulator } from './batch-accumulator';
 import { CostEventWriter, DeadLetterRow, WriteResult } from './cost-event-writer';
 import { StoredEvent } from './copy-rows';
 import { storageMetrics } from './metrics';
+import { dependencyError, operationalMetrics } from '../../src/metrics/operational';
 
 export interface StorageConsumerOptions {
   kafka: Kafka;
@@ -116,7 +117,10 @@ export class StorageConsumer {
     try {
       const { value } = await retry(() => this.o.codec.decode<CostEvent>(message.value, this.reader), {
         retries: 10,
-        onRetry: (err, attempt) => this.o.log.warn({ err, attempt }, 'schema registry unavailable; retrying'),
+        onRetry: (err, attempt) => {
+          dependencyError('schema_registry');
+          this.o.log.warn({ err, attempt }, 'schema registry unavailable; retrying');
+        },
       });
       validateCostEvent(value, this.currentLimits());
       return {
@@ -151,6 +155,7 @@ export class StorageConsumer {
     const now = Date.now();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.metrics.batchDuration.observe(seconds);
+    operationalMetrics().operationLatency.observe({ operation: 'storage_batch' }, seconds);
     this.metrics.batchSize.observe(items.length);
     this.metrics.events.inc({ outcome: 'stored' }, result.inserted);
     this.metrics.events.inc({ outcome: 'duplicate' }, events.length - result.inserted - (written.length - deadLetters.length));
@@ -168,7 +173,10 @@ export class StorageConsumer {
       const result = await retry(() => this.writer.write(events, deadLetters), {
         retries: 20,
         maxDelayMs: 5000,
-        onRetry: (err, attempt) => this.o.log.warn({ err, attempt }, 'Postgres write failed; retrying'),
+        onRetry: (err, attempt) => {
+          dependencyError('postgres');
+          this.o.log.warn({ err, attempt }, 'Postgres write failed; retrying');
+        },
       });
       return { result, deadLetters };
     } catch (err) {

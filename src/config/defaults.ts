@@ -61,6 +61,21 @@ export const defaults = {
   SDK_MAX_BUFFERED_EVENTS: '50000',
   /** none | gzip */
   SDK_COMPRESSION: 'gzip',
+
+  // ── Operations (metrics, lag collector) ──────────────────────────────────────────────────────
+  /** Target cost per post (the seed's $0.02) and the line above which a post is a threshold breach (2 × target). */
+  METRICS_COST_PER_POST_TARGET_USD: '0.02',
+  METRICS_COST_PER_POST_BREACH_USD: '0.04',
+  /** A post is observed in finops_cost_per_post_usd once it has had no new cost for this long. */
+  METRICS_POST_SETTLE_MS: '60000',
+  /** Bound on posts still accruing cost held by the metrics recorder (oldest observed first when full). */
+  METRICS_MAX_OPEN_POSTS: '10000',
+  /** Bound on distinct values of one metric label (persona_id, model) per process; the rest become "_other". */
+  METRICS_MAX_LABEL_VALUES: '1000',
+  /** How often each consumer process exports finops_consumer_lag_messages for its groups. */
+  LAG_COLLECTOR_INTERVAL_MS: '5000',
+  /** Extra consumer groups (comma-separated) whose lag to export besides the running roles' own. */
+  LAG_COLLECTOR_GROUPS: '',
 } as const;
 
 export type SettingName = keyof typeof defaults;
