@@ -56,39 +56,64 @@ function basePrice(value: unknown): number | undefined {
  * overridden; Kubernetes rates default to OpenCost's published defaults; vector-DB prices come
  * from configuration. Every result records the prices it used.
  */
+type TokenPrices = { input_mtok: string; output_mtok: string; cache_read_mtok?: string };
+type ResolvedModel = { prices: TokenPrices; source: string; version: string } | null;
+
+/** Resolved model prices are reused for this long; the table can carry date-dependent prices. */
+const RESOLVED_TTL_MS = 10 * 60 * 1000;
+
 export class PriceBook {
+  private readonly resolved = new Map<string, { at: number; value: ResolvedModel }>();
+
   constructor(private readonly opts: PriceBookOptions) {}
 
-  llm(provider: string, model: string, inputTokens: number, outputTokens: number, cachedInputTokens = 0): Priced {
+  /** The per-token prices for a model, or null when nobody prices it. Cached: table look-ups are slow. */
+  private resolve(provider: string, model: string): ResolvedModel {
+    const key = `${provider}\u0000${model}`;
+    const hit = this.resolved.get(key);
+    if (hit && Date.now() - hit.at < RESOLVED_TTL_MS) return hit.value;
+    const value = this.lookUp(provider, model);
+    if (this.resolved.size >= 10_000) this.resolved.clear(); // bounded: model names come from callers
+    this.resolved.set(key, { at: Date.now(), value });
+    return value;
+  }
+
+  private lookUp(provider: string, model: string): ResolvedModel {
     const override = this.opts.modelOverrides[model];
-    let prices: { input_mtok: string; output_mtok: string; cache_read_mtok?: string };
-    let source: string;
-    let version: string;
     if (override) {
-      prices = {
-        input_mtok: decimalText(override.input_mtok),
-        output_mtok: decimalText(override.output_mtok),
-        ...(override.cache_read_mtok !== undefined ? { cache_read_mtok: decimalText(override.cache_read_mtok) } : {}),
+      return {
+        prices: {
+          input_mtok: decimalText(override.input_mtok),
+          output_mtok: decimalText(override.output_mtok),
+          ...(override.cache_read_mtok !== undefined ? { cache_read_mtok: decimalText(override.cache_read_mtok) } : {}),
+        },
+        source: 'override',
+        version: 'config',
       };
-      source = 'override';
-      version = 'config';
-    } else {
-      const found = calcPrice({ input_tokens: inputTokens, output_tokens: outputTokens }, model, { providerId: provider });
-      const input = basePrice(found?.model_price.input_mtok);
-      const output = basePrice(found?.model_price.output_mtok);
-      if (!found || input === undefined || output === undefined) {
-        if (this.opts.unknownModel === 'reject') throw new UnknownModelError(model);
-        return { nanoUsd: 0n, price: { source: '@pydantic/genai-prices', version: genaiPricesVersion, status: 'unknown_model', unit_prices: {} } };
-      }
-      const cacheRead = basePrice(found.model_price.cache_read_mtok);
-      prices = {
+    }
+    const found = calcPrice({ input_tokens: 1, output_tokens: 1 }, model, { providerId: provider });
+    const input = basePrice(found?.model_price.input_mtok);
+    const output = basePrice(found?.model_price.output_mtok);
+    if (!found || input === undefined || output === undefined) return null;
+    const cacheRead = basePrice(found.model_price.cache_read_mtok);
+    return {
+      prices: {
         input_mtok: decimalText(input),
         output_mtok: decimalText(output),
         ...(cacheRead !== undefined ? { cache_read_mtok: decimalText(cacheRead) } : {}),
-      };
-      source = '@pydantic/genai-prices';
-      version = `${genaiPricesVersion}:${found.provider.id}/${found.model.id}`;
+      },
+      source: '@pydantic/genai-prices',
+      version: `${genaiPricesVersion}:${found.provider.id}/${found.model.id}`,
+    };
+  }
+
+  llm(provider: string, model: string, inputTokens: number, outputTokens: number, cachedInputTokens = 0): Priced {
+    const resolved = this.resolve(provider, model);
+    if (!resolved) {
+      if (this.opts.unknownModel === 'reject') throw new UnknownModelError(model);
+      return { nanoUsd: 0n, price: { source: '@pydantic/genai-prices', version: genaiPricesVersion, status: 'unknown_model', unit_prices: {} } };
     }
+    const { prices, source, version } = resolved;
     // input_tokens includes cached tokens; cached ones are billed at the cache-read rate when there is one.
     const cached = prices.cache_read_mtok !== undefined ? Math.min(cachedInputTokens, inputTokens) : 0;
     const terms: [number, string][] = [
