@@ -1,0 +1,200 @@
+import Redis from 'ioredis';
+import { Overrides } from '../src/config';
+import { CONTROL_CHANNEL, CONTROL_KEY_PREFIX, ControlLevel, ControlState } from '../src/contracts/controls';
+import { logger } from '../src/logging';
+import { counter, gauge } from '../src/metrics';
+import { BUCKET_KEY_PREFIX, bucketParams, GCRA_SCRIPT } from './cost-guard-bucket';
+import { GuardUnavailableError, PausedError, ThrottledError } from './cost-guard-errors';
+import { CostGuardSettings, costGuardSettings } from './cost-guard-settings';
+
+export { PausedError, ThrottledError, GuardUnavailableError } from './cost-guard-errors';
+export type { CostGuardSettings, RedisFailurePolicy } from './cost-guard-settings';
+
+export interface GuardDecision {
+  /** The model to call (the requested one, or its substitute while a model switch is in force). */
+  model: string;
+  level: ControlLevel;
+  /** Time spent waiting for a throttle token. */
+  waitedMs: number;
+  /** True when Redis was unreachable and the fail-open policy let the call through. */
+  degraded: boolean;
+}
+
+export interface CostGuardOptions {
+  overrides?: Overrides;
+  settings?: Partial<CostGuardSettings>;
+}
+
+interface Cached {
+  control: ControlState | null;
+  at: number;
+}
+
+const MAX_CACHED_PERSONAS = 10_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function guardMetrics() {
+  return {
+    decisions: counter('finops_guard_decisions_total', 'CostGuard answers, by decision (allow, switch_model, wait, throttled, paused, fail_open, fail_closed).', ['decision']),
+    redisUp: gauge('finops_guard_redis_up', 'Whether the CostGuard reaches Redis (1) or applies its failure policy (0).'),
+    notices: counter('finops_guard_control_notices_total', 'Control-change notices received over Redis pub/sub.'),
+  };
+}
+
+/**
+ * Enforces the circuit breaker's controls in the calling service. Ask it before each LLM call:
+ *
+ *   const { model } = await guard.acquire(personaId, 'gpt-4o'); // may wait, or throw PausedError / ThrottledError
+ *
+ * Controls are read from Redis and cached locally; a pub/sub notice on CONTROL_CHANNEL drops the
+ * cached entry at once, and no entry is trusted longer than GUARD_CACHE_TTL_MS, so a change is
+ * seen within a second. Throttling is a token bucket shared by all replicas (in Redis).
+ */
+export class CostGuard {
+  private readonly s: CostGuardSettings;
+  private readonly log = logger('cost-guard');
+  private readonly metrics = guardMetrics();
+  private readonly redis: Redis;
+  private readonly sub: Redis;
+  private readonly cache = new Map<string, Cached>();
+  private redisUp = true;
+  private started = false;
+
+  constructor(opts: CostGuardOptions = {}) {
+    this.s = { ...costGuardSettings(opts.overrides), ...opts.settings };
+    const common = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: Math.max(500, this.s.redisTimeoutMs * 4),
+      retryStrategy: (times: number) => Math.min(100 * times, 1000),
+    };
+    this.redis = new Redis(this.s.redisUrl, { ...common, commandTimeout: this.s.redisTimeoutMs });
+    this.sub = new Redis(this.s.redisUrl, { ...common, enableOfflineQueue: true });
+    this.redis.on('error', (err) => this.markDown(err));
+    this.sub.on('error', () => undefined);
+    this.redis.on('ready', () => this.markUp());
+    // After a reconnect a notice may have been missed: forget everything cached.
+    this.sub.on('ready', () => this.cache.clear());
+    this.sub.on('message', (_channel: string, personaId: string) => {
+      this.metrics.notices.inc();
+      this.cache.delete(personaId);
+    });
+    this.metrics.redisUp.set(1);
+  }
+
+  /** Connects and subscribes. If Redis is down the guard still starts and applies its policy. */
+  async start(): Promise<this> {
+    if (this.started) return this;
+    this.started = true;
+    await Promise.all([
+      this.redis.connect().catch((err) => this.markDown(err)),
+      this.sub.connect().then(() => this.sub.subscribe(CONTROL_CHANNEL)).catch((err) => this.markDown(err)),
+    ]);
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+    this.sub.disconnect();
+  }
+
+  get failurePolicy() {
+    return this.s.failurePolicy;
+  }
+
+  private markDown(err: unknown): void {
+    if (this.redisUp) {
+      this.redisUp = false;
+      this.metrics.redisUp.set(0);
+      this.log.warn({ err, policy: this.s.failurePolicy }, `Redis unreachable: CostGuard fails ${this.s.failurePolicy} until it is back`);
+    }
+  }
+
+  private markUp(): void {
+    if (!this.redisUp) {
+      this.redisUp = true;
+      this.metrics.redisUp.set(1);
+      this.log.info('Redis reachable again: CostGuard enforcing controls');
+    }
+    this.cache.clear();
+  }
+
+  private unavailable(err: unknown, personaId: string): { control: ControlState | null; degraded: true } {
+    this.markDown(err);
+    if (this.s.failurePolicy === 'closed') {
+      this.metrics.decisions.inc({ decision: 'fail_closed' });
+      throw new GuardUnavailableError(`cannot read the cost control for ${personaId}: Redis unreachable and GUARD_REDIS_FAILURE_POLICY=closed`, err);
+    }
+    this.metrics.decisions.inc({ decision: 'fail_open' });
+    return { control: this.cache.get(personaId)?.control ?? null, degraded: true };
+  }
+
+  /** The control in force for a persona (null: none), from the cache when fresh. */
+  async control(personaId: string): Promise<{ control: ControlState | null; degraded: boolean }> {
+    const now = Date.now();
+    const hit = this.cache.get(personaId);
+    if (hit && now - hit.at < this.s.cacheTtlMs) return { control: hit.control, degraded: false };
+    let raw: string | null;
+    try {
+      raw = await this.redis.get(CONTROL_KEY_PREFIX + personaId);
+    } catch (err) {
+      return this.unavailable(err, personaId);
+    }
+    this.markUpIfDown();
+    const control = raw ? (JSON.parse(raw) as ControlState) : null;
+    if (this.cache.size >= MAX_CACHED_PERSONAS) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(personaId, { control, at: now });
+    return { control, degraded: false };
+  }
+
+  private markUpIfDown(): void {
+    if (!this.redisUp) this.markUp();
+  }
+
+  /**
+   * Asks before one LLM call. Returns the model to use after waiting for a throttle token if one
+   * frees up within `maxWaitMs`; throws PausedError while paused, ThrottledError when the wait
+   * would be longer, GuardUnavailableError when Redis is down and the policy is fail-closed.
+   */
+  async acquire(personaId: string, model: string, opts: { maxWaitMs?: number } = {}): Promise<GuardDecision> {
+    const started = Date.now();
+    const maxWaitMs = opts.maxWaitMs ?? this.s.maxWaitMs;
+    const { control, degraded } = await this.control(personaId);
+    const now = Date.now();
+    if (!control || control.level === 'normal' || (control.expires_at && Date.parse(control.expires_at) <= now)) {
+      this.metrics.decisions.inc({ decision: 'allow' });
+      return { model, level: 'normal', waitedMs: 0, degraded };
+    }
+    if (control.paused_until && Date.parse(control.paused_until) > now) {
+      this.metrics.decisions.inc({ decision: 'paused' });
+      throw new PausedError(personaId, new Date(control.paused_until), control.reason);
+    }
+    const useModel = control.model_map[model] ?? model;
+    let waitedMs = 0;
+    let bucketDegraded = false;
+    if (control.requests_per_minute) {
+      const { intervalMs, burst } = bucketParams(control.requests_per_minute, this.s.burstSeconds);
+      let result: [number, number];
+      try {
+        result = (await this.redis.eval(GCRA_SCRIPT, 1, BUCKET_KEY_PREFIX + personaId, intervalMs, burst, maxWaitMs)) as [number, number];
+      } catch (err) {
+        this.unavailable(err, personaId);
+        result = [1, 0];
+        bucketDegraded = true;
+      }
+      const [allowed, wait] = result;
+      if (!allowed) {
+        this.metrics.decisions.inc({ decision: 'throttled' });
+        throw new ThrottledError(personaId, wait, control.requests_per_minute);
+      }
+      if (wait > 0) {
+        this.metrics.decisions.inc({ decision: 'wait' });
+        await sleep(wait);
+      }
+      waitedMs = Date.now() - started;
+    }
+    this.metrics.decisions.inc({ decision: useModel !== model ? 'switch_model' : 'allow' });
+    return { model: useModel, level: control.level, waitedMs, degraded: degraded || bucketDegraded };
+  }
+}
