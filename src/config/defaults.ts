@@ -76,6 +76,69 @@ export const defaults = {
   LAG_COLLECTOR_INTERVAL_MS: '5000',
   /** Extra consumer groups (comma-separated) whose lag to export besides the running roles' own. */
   LAG_COLLECTOR_GROUPS: '',
+
+  // ── Alerts (consumers/alerts) ──────────────────────────────────────────────────────────────
+  ALERT_GROUP_ID: 'finops-alerts',
+  /** Seed routing: severity → channels (slack, pagerduty, email). */
+  ALERT_SEVERITY_ROUTING: '{"critical":["slack","pagerduty","email"],"high":["slack","pagerduty"],"medium":["slack"],"low":["email"]}',
+  /** Rules tried in order before the severity routing; the first match wins. JSON array of
+   *  {"match":{"severity":[..],"anomaly_type":[..],"persona_id":[..]},"channels":[..]}; persona ids may end in *. */
+  ALERT_ROUTES: '[]',
+  /** Slack incoming-webhook URL (a secret); empty disables the channel. */
+  ALERT_SLACK_WEBHOOK_URL: '',
+  ALERT_PAGERDUTY_URL: 'https://events.pagerduty.com/v2/enqueue',
+  /** PagerDuty Events API v2 integration (routing) key (a secret); empty disables the channel. */
+  ALERT_PAGERDUTY_ROUTING_KEY: '',
+  /** SMTP URL for nodemailer, e.g. smtps://user:pass@smtp.example.com:465; empty disables email. */
+  ALERT_SMTP_URL: '',
+  ALERT_EMAIL_FROM: 'finops-alerts@localhost',
+  /** Comma-separated recipients. */
+  ALERT_EMAIL_TO: '',
+  ALERT_SLACK_TIMEOUT_MS: '3000',
+  ALERT_PAGERDUTY_TIMEOUT_MS: '3000',
+  ALERT_EMAIL_TIMEOUT_MS: '10000',
+  /** Attempts per delivery before it goes to the dead-letter topic. */
+  ALERT_MAX_ATTEMPTS: '6',
+  ALERT_RETRY_INITIAL_MS: '200',
+  ALERT_RETRY_MAX_MS: '10000',
+  /** Repeats for one persona and type within this interval fold into one summary with a count (0: never fold). */
+  ALERT_GROUP_INTERVAL_MS: '300000',
+  /** How long a delivered (anomaly state, channel) is remembered so a redelivery never notifies twice. */
+  ALERT_DEDUP_TTL_SECONDS: '604800',
+  /** A delivery claimed by a worker that died is retried by another after this long. */
+  ALERT_CLAIM_TTL_MS: '120000',
+  /** Deliveries in flight per channel; a slow channel fills only its own slots. */
+  ALERT_CHANNEL_CONCURRENCY: '16',
+
+  // ── Circuit breaker (consumers/breaker) and the SDK's CostGuard ───────────────────────────
+  BREAKER_GROUP_ID: 'finops-breaker',
+  BREAKER_SPIKE_MULTIPLIER: '3',
+  BREAKER_BUDGET_PERCENT: '90',
+  BREAKER_ROI_PERCENT: '-60',
+  /** Throttle rate by the highest triggering severity, requests per minute. */
+  BREAKER_THROTTLE_RPM: '{"critical":10,"high":20,"medium":35,"low":50}',
+  BREAKER_MODEL_MAP: '{"gpt-4o":"gpt-3.5-turbo-0125","gpt-4":"gpt-3.5-turbo-0125"}',
+  BREAKER_PAUSE_SECONDS: '3600',
+  /** A further trigger escalates one level only if the current level has held this long. */
+  BREAKER_ESCALATE_MIN_INTERVAL_MS: '10000',
+  /** No trigger for this long starts recovery (half-open probing). */
+  BREAKER_COOLDOWN_SECONDS: '900',
+  BREAKER_PROBE_SECONDS: '300',
+  BREAKER_PROBE_RPM: '50',
+  /** A control lapses this long after its last change (or its pause end) if the breaker is gone. */
+  BREAKER_CONTROL_TTL_SECONDS: '7200',
+  BREAKER_TICK_MS: '500',
+  /** Channels paged when a persona reaches the `page` level. */
+  BREAKER_PAGE_CHANNELS: 'pagerduty,slack',
+  /** CostGuard when Redis is unreachable: open (allow, use the last known control) or closed (refuse). */
+  GUARD_REDIS_FAILURE_POLICY: 'open',
+  /** Longest a cached control is trusted without a pub/sub notice. */
+  GUARD_CACHE_TTL_MS: '1000',
+  /** A throttled call waits for its token up to this long, else it is refused with ThrottledError. */
+  GUARD_MAX_WAIT_MS: '2000',
+  /** Token-bucket burst, in seconds of the throttled rate (at least one request). */
+  GUARD_BURST_SECONDS: '6',
+  GUARD_REDIS_TIMEOUT_MS: '250',
 } as const;
 
 export type SettingName = keyof typeof defaults;
