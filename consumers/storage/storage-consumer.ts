@@ -67,6 +67,7 @@ export class StorageConsumer {
   async start(): Promise<void> {
     await this.dlqProducer.connect();
     await this.consumer.connect();
+    this.metrics.rebalances.inc({ group: this.o.groupId }, 0); // the series exists from the start, so increase() sees the first
     this.consumer.on(this.consumer.events.REBALANCING, () => this.metrics.rebalances.inc({ group: this.o.groupId }));
     await this.consumer.subscribe({ topics: [this.o.topic], fromBeginning: true });
     await this.consumer.run({

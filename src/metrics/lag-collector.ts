@@ -4,11 +4,13 @@ import { Logger, logger } from '../logging';
 import { counter, gauge } from './index';
 
 export function lagMetrics() {
-  return {
+  const m = {
     lag: gauge('finops_consumer_lag_messages', 'Messages not yet committed by a consumer group: partition high watermark minus the group committed offset.', ['group', 'topic', 'partition']),
     committed: gauge('finops_consumer_committed_offset', 'Offset the consumer group last committed, per partition.', ['group', 'topic', 'partition']),
     collections: counter('finops_lag_collector_runs_total', 'Lag collection rounds, by outcome (ok, error).', ['outcome']),
   };
+  for (const outcome of ['ok', 'error']) m.collections.inc({ outcome }, 0);
+  return m;
 }
 
 /**

@@ -4,8 +4,10 @@ import { counter, histogram, LATENCY_BUCKETS } from './index';
  * Operational metrics every role can share. Label values come from small fixed sets chosen in
  * code (dependency names, operation names), never from message content.
  */
+const DEPENDENCIES = ['postgres', 'redis', 'schema_registry', 'kafka'] as const;
+
 export function operationalMetrics() {
-  return {
+  const m = {
     /** The seed's `finops_operation_latency_ms`, in base units (seconds). */
     operationLatency: histogram(
       'finops_operation_latency_seconds',
@@ -20,9 +22,12 @@ export function operationalMetrics() {
       ['dependency'],
     ),
   };
+  // Every dependency's series exists from the start (at 0), so rate() and increase() see the first error.
+  for (const dependency of DEPENDENCIES) m.dependencyErrors.inc({ dependency }, 0);
+  return m;
 }
 
-export type Dependency = 'postgres' | 'redis' | 'schema_registry' | 'kafka';
+export type Dependency = (typeof DEPENDENCIES)[number];
 
 /** Counts one failed call to `dependency`. */
 export function dependencyError(dependency: Dependency): void {

@@ -6,7 +6,7 @@ async function sample(name: string, labels: Record<string, string> = {}, series 
   const m = registry.getSingleMetric(name);
   if (!m) return undefined;
   const { values } = await m.get();
-  const hit = values.find((v) => (v.metricName ?? name) === series && Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
+  const hit = values.find((v) => ((v as { metricName?: string }).metricName ?? name) === series && Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
   return hit?.value;
 }
 
