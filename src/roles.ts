@@ -22,6 +22,7 @@ export type RoleFactory = (ctx: RoleContext) => Role | Promise<Role>;
  */
 export const roleFactories: Record<string, () => Promise<RoleFactory>> = {
   storage: async () => (await import('../consumers/storage')).storageRole,
+  api: async () => (await import('../api')).apiRole,
 };
 
 export function roleNames(): string[] {

@@ -7,6 +7,7 @@ import { RoleContext, Role } from '../../src/roles';
 import { PartitionMaintainer } from './partition-maintainer';
 import { StorageConsumer } from './storage-consumer';
 import type { WriteResult } from './cost-event-writer';
+import { closeCacheInvalidation, registerCacheInvalidation } from '../../api/cache-invalidation';
 import { CostMetricsRecorder } from '../../src/metrics/business';
 
 export { StorageConsumer } from './storage-consumer';
@@ -19,6 +20,8 @@ export const commitListeners: ((result: WriteResult, overrides: Overrides) => Pr
 
 export function storageRole({ overrides, ops }: RoleContext): Role {
   const log = logger('storage-consumer');
+  // Query-API cache invalidation after each committed batch (see api/cache-invalidation.ts).
+  registerCacheInvalidation(commitListeners, overrides);
   const pool = createPool(overrides, 'finops-storage');
   const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides));
   const kafka = createKafka(overrides, 'storage');
@@ -80,6 +83,7 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
       await consumer.stop();
       costMetrics.stop();
       await pool.end();
+      await closeCacheInvalidation(overrides);
       log.info('storage consumer stopped');
     },
   };

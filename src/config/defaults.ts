@@ -77,6 +77,27 @@ export const defaults = {
   /** Extra consumer groups (comma-separated) whose lag to export besides the running roles' own. */
   LAG_COLLECTOR_GROUPS: '',
 
+  // ── API (query REST service, role `api`) ─────────────────────────────────────────────────────
+  API_PORT: '8080',
+  API_HOST: '0.0.0.0',
+  /** JSON array of bearer tokens: [{"token":"…","scopes":["read"|"operator"],"name":"who"}]; operator implies read. */
+  API_TOKENS: '',
+  /** Comma-separated tokens with the read scope, and with the operator scope (alternative to API_TOKENS). */
+  API_READ_TOKENS: '',
+  API_OPERATOR_TOKENS: '',
+  /** Cache-aside TTL for post breakdowns, summaries and date-range breakdowns. */
+  API_CACHE_TTL_SECONDS: '300',
+  API_CACHE_PREFIX: 'finops:api:',
+  /** A Redis call slower than this is abandoned and the request is served from Postgres. */
+  API_REDIS_TIMEOUT_MS: '100',
+  /** Target cost per post when persona_targets has no row for the persona. */
+  API_TARGET_COST_PER_POST_USD: '0.02',
+  /** Longest accepted /costs/breakdown range, in days. */
+  API_MAX_RANGE_DAYS: '366',
+  /** Audit-trail page size when the request gives no limit (max 1000). */
+  API_DEFAULT_PAGE_LIMIT: '100',
+  API_STATEMENT_TIMEOUT_MS: '5000',
+
   // ── Alerts (consumers/alerts) ──────────────────────────────────────────────────────────────
   ALERT_GROUP_ID: 'finops-alerts',
   /** Seed routing: severity → channels (slack, pagerduty, email). */

@@ -1,0 +1,128 @@
+import type Redis from 'ioredis';
+import { intSetting, Overrides, setting } from '../src/config';
+import { logger } from '../src/logging';
+import { counter } from '../src/metrics';
+import { cacheKeys, versionTtlSeconds } from './cache-keys';
+import { createFailFastRedis, uniqueToken, waitReady } from './redis';
+
+/** The part of the storage consumer's WriteResult this module reads (kept structural: no import from consumers/). */
+export interface CommittedBatch {
+  posts: { post_id: string; persona_id: string }[];
+  deltas: { persona_id: string }[];
+}
+
+export interface CacheInvalidator {
+  /** Call after each committed batch; never throws. */
+  onCommitted(batch: CommittedBatch): Promise<void>;
+  close(): Promise<void>;
+}
+
+const invalidations = counter('finops_api_cache_invalidations_total', 'Committed batches whose API cache invalidation was delivered (ok) or deferred (failed).', ['outcome']);
+
+/**
+ * Runs inside the storage consumer (registered by consumers/storage storageRole through
+ * `commitListeners`). After every committed batch it replaces the version tokens of the posts and
+ * personas the batch touched, and the global token (see cache.ts for why replaced tokens, not
+ * deleted entries). If Redis cannot be reached, the lost invalidation is made good by replacing
+ * the epoch token — which invalidates every entry — as soon as Redis answers again (on reconnect
+ * or the next batch). Until then an API that can still reach Redis could serve entries at most
+ * one TTL old; an API that cannot reach Redis serves Postgres directly.
+ */
+export function createCacheInvalidator(overrides: Overrides = {}): CacheInvalidator {
+  const log = logger('api-cache-invalidation');
+  const keys = cacheKeys(setting('API_CACHE_PREFIX', overrides));
+  const versionTtl = versionTtlSeconds(intSetting('API_CACHE_TTL_SECONDS', overrides, { min: 1 }));
+  let redis: Redis | undefined;
+  let epochBumpPending = false;
+  let everReady = false;
+
+  const client = () => {
+    if (!redis) {
+      redis = createFailFastRedis(setting('REDIS_URL', overrides), 1000, log, 'finops-storage-invalidation');
+      redis.on('ready', () => {
+        everReady = true;
+        void bumpEpochIfPending();
+      });
+    }
+    return redis;
+  };
+
+  async function bumpEpochIfPending(): Promise<void> {
+    if (!epochBumpPending) return;
+    try {
+      await client().set(keys.epoch, uniqueToken());
+      epochBumpPending = false;
+      log.info('replaced the API cache epoch after a missed invalidation');
+    } catch {
+      // still unreachable; the next batch or reconnect retries
+    }
+  }
+
+  client(); // connect now, so the first batch finds Redis ready
+  return {
+    async onCommitted(batch) {
+      if (!batch.posts.length && !batch.deltas.length) return;
+      // Set before trying: if this attempt fails we must not forget it, and a success of the epoch
+      // write below clears it.
+      const mustBumpEpoch = epochBumpPending;
+      epochBumpPending = true;
+      const token = uniqueToken();
+      // Only while the very first connection is still being made; during an outage we never wait.
+      if (!everReady && redis?.status !== 'ready') await waitReady(client(), 1000);
+      const personas = new Set<string>([...batch.deltas.map((d) => d.persona_id), ...batch.posts.map((p) => p.persona_id)]);
+      try {
+        const multi = client().multi();
+        if (mustBumpEpoch) multi.set(keys.epoch, token);
+        for (const p of batch.posts) multi.set(keys.postVersion(p.post_id), token, 'EX', versionTtl);
+        for (const persona of personas) multi.set(keys.personaVersion(persona), token, 'EX', versionTtl);
+        multi.set(keys.allVersion, token, 'EX', versionTtl);
+        const results = await multi.exec();
+        const failed = results?.find(([e]) => e);
+        if (!results || failed) throw failed?.[0] ?? new Error('transaction discarded');
+        epochBumpPending = false;
+        invalidations.inc({ outcome: 'ok' });
+      } catch (err) {
+        invalidations.inc({ outcome: 'failed' });
+        log.warn({ err: (err as Error).message, posts: batch.posts.length }, 'could not invalidate the API cache; will replace the cache epoch when Redis answers');
+      }
+    },
+    async close() {
+      if (redis) {
+        redis.disconnect();
+        redis = undefined;
+      }
+    },
+  };
+}
+
+type Listener = (batch: CommittedBatch, overrides: Overrides) => Promise<void> | void;
+
+// One invalidator per distinct Redis/cache configuration in this process (normally exactly one).
+const invalidators = new Map<string, CacheInvalidator>();
+const configKey = (o: Overrides) => [setting('REDIS_URL', o), setting('API_CACHE_PREFIX', o), setting('API_CACHE_TTL_SECONDS', o)].join('|');
+
+function invalidatorFor(overrides: Overrides): CacheInvalidator {
+  const key = configKey(overrides);
+  let inv = invalidators.get(key);
+  if (!inv) invalidators.set(key, (inv = createCacheInvalidator(overrides)));
+  return inv;
+}
+
+const listener: Listener = (batch, overrides) => invalidatorFor(overrides).onCommitted(batch);
+
+/**
+ * Called by the storage role with its `commitListeners` list (passed in, so this module imports
+ * nothing from consumers/): adds the invalidation listener once and connects to Redis now.
+ */
+export function registerCacheInvalidation<B extends CommittedBatch>(listeners: ((batch: B, overrides: Overrides) => Promise<void> | void)[], overrides: Overrides = {}): void {
+  if (!listeners.includes(listener)) listeners.push(listener);
+  invalidatorFor(overrides);
+}
+
+/** Called by the storage role on stop: closes the Redis connection used for its configuration. */
+export async function closeCacheInvalidation(overrides: Overrides = {}): Promise<void> {
+  const key = configKey(overrides);
+  const inv = invalidators.get(key);
+  invalidators.delete(key);
+  await inv?.close();
+}

@@ -1,0 +1,60 @@
+import type Redis from 'ioredis';
+import { counter } from '../src/metrics';
+import { Logger } from '../src/logging';
+import { cacheKeys, versionTtlSeconds } from './cache-keys';
+
+export type CacheOutcome = 'hit' | 'miss' | 'bypass';
+
+const cacheRequests = counter('finops_api_cache_requests_total', 'API cache lookups by outcome (hit, miss, bypass = Redis unavailable).', ['outcome']);
+
+/**
+ * Cache-aside with version tokens, one Redis round trip per lookup (MGET epoch, version, entry).
+ *
+ * Why this is never stale: the reader reads the tokens BEFORE it queries Postgres and stores the
+ * response tagged with them. The storage consumer replaces the tokens AFTER its transaction
+ * commits. So an entry computed from data older than a commit carries a token that commit has
+ * already replaced (or will replace), and no reader uses it once the replacement is written —
+ * milliseconds after the commit. Deleting keys instead would race: a slow reader could write its
+ * pre-commit result back after the delete and serve it for a whole TTL.
+ */
+export class ApiCache {
+  private readonly keys;
+  constructor(
+    private readonly redis: Redis | null,
+    prefix: string,
+    private readonly ttlSeconds: number,
+    private readonly log: Logger,
+  ) {
+    this.keys = cacheKeys(prefix);
+  }
+
+  get layout() {
+    return this.keys;
+  }
+
+  /** Returns the JSON body for `entryKey`, loading it with `load` on a miss; `load` may return null (not cached). */
+  async getOrLoad(entryKey: string, versionKey: string, load: () => Promise<string | null>): Promise<{ body: string | null; outcome: CacheOutcome }> {
+    let tags: string | null = null;
+    if (this.redis) {
+      try {
+        const [epoch, version, entry] = await this.redis.mget(this.keys.epoch, versionKey, entryKey);
+        tags = `${epoch ?? ''}\n${version ?? ''}\n`;
+        if (entry !== null && entry.startsWith(tags)) {
+          cacheRequests.inc({ outcome: 'hit' });
+          return { body: entry.slice(tags.length), outcome: 'hit' };
+        }
+      } catch (err) {
+        tags = null;
+        this.log.debug({ err: (err as Error).message }, 'cache read failed');
+      }
+    }
+    const body = await load();
+    cacheRequests.inc({ outcome: tags === null ? 'bypass' : 'miss' });
+    if (tags !== null && body !== null && this.redis) {
+      this.redis.set(entryKey, tags + body, 'EX', this.ttlSeconds).catch((err: Error) => this.log.debug({ err: err.message }, 'cache write failed'));
+    }
+    return { body, outcome: tags === null ? 'bypass' : 'miss' };
+  }
+}
+
+export { versionTtlSeconds };

@@ -1,0 +1,50 @@
+import type { FastifyInstance } from 'fastify';
+import { registry } from '../../src/metrics';
+import type { ApiContext } from '../context';
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Readiness: Postgres is required (no answer can be given without it) → 503 when down.
+ * Redis is an accelerator: when it is down the API still answers correctly from Postgres, so
+ * /ready stays 200 and reports `redis: "degraded: …"` with `degraded: true`.
+ */
+export async function readiness(ctx: ApiContext) {
+  const checks: Record<string, string> = {};
+  let ready = true;
+  let degraded = false;
+  try {
+    await withTimeout(ctx.pool.query('SELECT 1'), 2000);
+    checks.postgres = 'ok';
+  } catch (err) {
+    ready = false;
+    checks.postgres = `failed: ${(err as Error).message}`;
+  }
+  try {
+    if (!ctx.redis) throw new Error('no cache configured');
+    await withTimeout(ctx.redis.ping(), 1000);
+    checks.redis = 'ok';
+  } catch (err) {
+    degraded = true;
+    checks.redis = `degraded: ${(err as Error).message}; serving from Postgres without cache`;
+  }
+  return { ready, degraded, checks };
+}
+
+export function opsRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const hidden = { hide: true } as Record<string, unknown>;
+  app.get('/health', { schema: { ...hidden } }, async () => ({ status: 'ok' }));
+  app.get('/ready', { schema: { ...hidden } }, async (_req, reply) => {
+    const r = await readiness(ctx);
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? (r.degraded ? 'ready (degraded)' : 'ready') : 'not ready', degraded: r.degraded, checks: r.checks });
+  });
+  app.get('/metrics', { schema: { ...hidden } }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.get('/openapi.json', { schema: { ...hidden } }, async () => app.swagger());
+}
