@@ -1,0 +1,86 @@
+import { enumSetting, intSetting, Overrides, setting, SettingName } from '../../src/config';
+import { ConfigError } from '../../src/errors';
+import { usdToNano } from '../../src/money';
+import { Decimal, decimal } from './exact';
+
+/** Thresholds of one detector that grades severity: crossing `threshold` is medium, then high, then critical. */
+export interface Graded {
+  threshold: Decimal;
+  high: Decimal;
+  critical: Decimal;
+}
+
+export interface AnomalySettings {
+  windowMs: number;
+  allowedLatenessMs: number;
+  maxClockSkewMs: number;
+  baselineWindows: number;
+  minBaselineWindows: number;
+  minBaselineNano: bigint;
+  minSpendNano: bigint;
+  spike: Graded;
+  efficiencyBasis: 'engagements' | 'follows';
+  /** Drop percentages (30 means 30 %). */
+  efficiency: Graded;
+  minBaselineActions: number;
+  roiWindows: number;
+  /** ROI percentages, negative (−50 means −50 %). */
+  roi: Graded;
+  /** Budget use percentages. */
+  budget: Graded;
+  postTargetNano: bigint;
+  /** Multiples of the post target. */
+  post: Graded;
+  postIdleMs: number;
+  personaIdleMs: number;
+  maxPosts: number;
+  maxTriggeringIds: number;
+}
+
+function dec(name: SettingName, overrides: Overrides): Decimal {
+  const raw = setting(name, overrides);
+  try {
+    return decimal(raw);
+  } catch {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a decimal number; set it to e.g. 3 or 3.5`);
+  }
+}
+
+function usd(name: SettingName, overrides: Overrides): bigint {
+  const raw = setting(name, overrides);
+  try {
+    return usdToNano(raw);
+  } catch {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a USD amount; set it to e.g. 0.05`);
+  }
+}
+
+function graded(overrides: Overrides, names: [SettingName, SettingName, SettingName]): Graded {
+  return { threshold: dec(names[0], overrides), high: dec(names[1], overrides), critical: dec(names[2], overrides) };
+}
+
+export function anomalySettings(overrides: Overrides = {}): AnomalySettings {
+  const baselineWindows = intSetting('ANOMALY_BASELINE_WINDOWS', overrides, { min: 1, max: 10_000 });
+  return {
+    windowMs: intSetting('ANOMALY_WINDOW_MS', overrides, { min: 100 }),
+    allowedLatenessMs: intSetting('ANOMALY_ALLOWED_LATENESS_MS', overrides),
+    maxClockSkewMs: intSetting('ANOMALY_MAX_CLOCK_SKEW_MS', overrides),
+    baselineWindows,
+    minBaselineWindows: intSetting('ANOMALY_MIN_BASELINE_WINDOWS', overrides, { min: 1, max: baselineWindows }),
+    minBaselineNano: usd('ANOMALY_MIN_BASELINE_USD', overrides),
+    minSpendNano: usd('ANOMALY_MIN_SPEND_USD', overrides),
+    spike: graded(overrides, ['ANOMALY_SPIKE_MULTIPLIER', 'ANOMALY_SPIKE_HIGH_MULTIPLIER', 'ANOMALY_SPIKE_CRITICAL_MULTIPLIER']),
+    efficiencyBasis: enumSetting('ANOMALY_EFFICIENCY_BASIS', ['engagements', 'follows'] as const, overrides),
+    efficiency: graded(overrides, ['ANOMALY_EFFICIENCY_DROP_PERCENT', 'ANOMALY_EFFICIENCY_HIGH_DROP_PERCENT', 'ANOMALY_EFFICIENCY_CRITICAL_DROP_PERCENT']),
+    minBaselineActions: intSetting('ANOMALY_MIN_BASELINE_ACTIONS', overrides),
+    roiWindows: intSetting('ANOMALY_ROI_WINDOWS', overrides, { min: 1, max: 10_000 }),
+    roi: graded(overrides, ['ANOMALY_ROI_PERCENT', 'ANOMALY_ROI_HIGH_PERCENT', 'ANOMALY_ROI_CRITICAL_PERCENT']),
+    budget: graded(overrides, ['ANOMALY_BUDGET_PERCENT', 'ANOMALY_BUDGET_HIGH_PERCENT', 'ANOMALY_BUDGET_CRITICAL_PERCENT']),
+    postTargetNano: usd('ANOMALY_POST_TARGET_USD', overrides),
+    post: graded(overrides, ['ANOMALY_POST_MULTIPLIER', 'ANOMALY_POST_HIGH_MULTIPLIER', 'ANOMALY_POST_CRITICAL_MULTIPLIER']),
+    postIdleMs: intSetting('ANOMALY_POST_IDLE_MS', overrides, { min: 1 }),
+    personaIdleMs: intSetting('ANOMALY_PERSONA_IDLE_MS', overrides, { min: 1 }),
+    maxPosts: intSetting('ANOMALY_MAX_POSTS', overrides, { min: 1 }),
+    maxTriggeringIds: intSetting('ANOMALY_MAX_TRIGGERING_IDS', overrides, { min: 1, max: 1000 }),
+  };
+}

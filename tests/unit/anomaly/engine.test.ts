@@ -1,0 +1,197 @@
+import { parseSnapshot, serializeSnapshot } from '../../../consumers/anomaly/snapshot';
+import { AnomalyEngine } from '../../../consumers/anomaly/engine';
+import { AnomalyRecord } from '../../../consumers/anomaly/types';
+import { usdToNano } from '../../../src/money';
+import { cost, outcome, T0, testEngine } from './engine-helpers';
+
+/** Feeds one persona $1 per 1 s window for `n` windows starting at T0 (event time = wall time). */
+function steady(engine: AnomalyEngine, clock: { now: number }, persona: string, n: number, out: AnomalyRecord[], from = T0): number {
+  let t = from;
+  for (let i = 0; i < n; i++) {
+    clock.now = t + 100;
+    engine.onCost(0, cost(persona, t + 100, i % 2 ? '1.1' : '0.9'), clock.now, out);
+    t += 1000;
+  }
+  return t;
+}
+
+describe('AnomalyEngine', () => {
+  it('reports a spike at the crossing event, escalates the same anomaly, and resolves it once', () => {
+    const { engine, clock } = testEngine();
+    const out: AnomalyRecord[] = [];
+    let t = steady(engine, clock, 'p', 6, out);
+    expect(out).toEqual([]);
+    // All six windows have closed by t + 200: baseline = upper median of 0.9/1.1 windows = $1.1.
+    clock.now = t + 350;
+    engine.onCost(0, cost('p', t + 300, '2'), clock.now, out);
+    engine.onCost(0, cost('p', t + 310, '0.9'), 12345, out); // $2.9: 2.6×
+    expect(out).toEqual([]);
+    engine.onCost(0, cost('p', t + 320, '0.4'), 12346, out); // $3.3: exactly 3×
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ status: 'open', sequence: 1, anomaly_type: 'cost_spike', severity: 'medium', observed: '3.300000000', baseline: '1.100000000' });
+    expect(out[0].trigger_published_at).toEqual(new Date(12346));
+    expect(out[0].triggering_event_ids[0]).toBe(`e${Number(out[0].triggering_event_ids[1].slice(1)) + 1}`);
+    engine.onCost(0, cost('p', t + 330, '0.55'), 0, out); // 3.85 = 3.5×
+    engine.onCost(0, cost('p', t + 340, '0.01'), 0, out); // still high: no event
+    engine.onCost(0, cost('p', t + 350, '1.64'), 0, out); // 5.5 = 5×
+    expect(out.map((r) => [r.status, r.sequence, r.severity])).toEqual([['open', 1, 'medium'], ['escalated', 2, 'high'], ['escalated', 3, 'critical']]);
+    expect(new Set(out.map((r) => r.anomaly_id)).size).toBe(1);
+    // The next window is normal; once it has closed (end + lateness) the spike is resolved, once.
+    t += 1000;
+    clock.now = t + 100;
+    engine.onCost(0, cost('p', t + 100, '1'), 0, out);
+    clock.now = t + 1000 + 199;
+    engine.tick(out);
+    expect(out).toHaveLength(3);
+    clock.now = t + 1000 + 200;
+    engine.tick(out);
+    engine.tick(out);
+    expect(out.map((r) => r.status)).toEqual(['open', 'escalated', 'escalated', 'resolved']);
+    expect(out[3]).toMatchObject({ sequence: 4, anomaly_id: out[0].anomaly_id });
+  });
+
+  it('closes the windows of a quiet partition on the wall clock and ignores too-late events for windows', () => {
+    const { engine, clock } = testEngine();
+    const out: AnomalyRecord[] = [];
+    const t = steady(engine, clock, 'q', 6, out);
+    expect(engine.stats().openWindows).toBe(2); // the clock is at t - 900: both last windows are within the lateness
+    clock.now = t + 500; // the last window [t-1000, t) closes at t + 200
+    engine.tick(out);
+    expect(engine.stats().openWindows).toBe(0);
+    // $10 for a closed window: late, so no spike (but budgets and posts still see it).
+    engine.onCost(0, cost('q', t - 500, '10', 'post-late'), 0, out);
+    expect(out.filter((r) => r.anomaly_type === 'cost_spike')).toEqual([]);
+    expect(engine.stats().lateEvents).toBe(1);
+    expect(out.filter((r) => r.anomaly_type === 'post_cost_threshold')).toHaveLength(1);
+  });
+
+  it('accepts out-of-order events within the allowed lateness', () => {
+    const { engine, clock } = testEngine();
+    const out: AnomalyRecord[] = [];
+    const t = steady(engine, clock, 'o', 6, out);
+    clock.now = t + 150;
+    engine.onCost(0, cost('o', t + 150, '1'), 0, out); // the clock is now t + 150; window [t-1000, t) closes at t + 200
+    engine.onCost(0, cost('o', t - 10, '3'), 7, out); // out of order, into the previous window: $4.1 ≥ 3 × 1.1
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ anomaly_type: 'cost_spike', window_start: new Date(t - 1000) });
+  });
+
+  it('reports an efficiency drop when a window closes, and resolves it at the next clean window', () => {
+    const { engine, clock, ref } = testEngine();
+    ref.targets.set('e', usdToNano('1'));
+    const out: AnomalyRecord[] = [];
+    let t = T0;
+    const windowOf = (spend: string, engagements: number, i: number) => {
+      clock.now = t + 100;
+      engine.onCost(0, cost('e', t + 100, spend, `post${i}`), 0, out);
+      engine.onOutcome(0, outcome('e', `post${i}`, t + 200, engagements, '100'), 0, out);
+      t += 1000;
+    };
+    for (let i = 0; i < 5; i++) windowOf('0.1', 100, i);
+    windowOf('0.1', 70, 5); // exactly −30 %
+    clock.now = t + 300;
+    engine.tick(out);
+    expect(out.map((r) => [r.anomaly_type, r.status, r.severity])).toEqual([['efficiency_drop', 'open', 'medium']]);
+    expect(out[0]).toMatchObject({ unit: 'usd_per_engagement', observed: '0.001428571', baseline: '0.001000000' });
+    windowOf('0.1', 100, 6);
+    clock.now = t + 300;
+    engine.tick(out);
+    expect(out.map((r) => r.status)).toEqual(['open', 'resolved']);
+  });
+
+  it('reports negative ROI over the ROI windows for personas with outcomes only', () => {
+    const { engine, clock, ref } = testEngine();
+    ref.targets.set('r', usdToNano('10'));
+    ref.targets.set('silent', usdToNano('10'));
+    const out: AnomalyRecord[] = [];
+    let t = T0;
+    for (let i = 0; i < 3; i++) {
+      clock.now = t + 100;
+      engine.onCost(0, cost('r', t + 100, '1', `p${i}`), 0, out);
+      engine.onCost(0, cost('silent', t + 100, '1', `s${i}`), 0, out); // no outcomes at all: ROI unknown
+      engine.onOutcome(0, outcome('r', `p${i}`, t + 200, 5, '0.5'), 0, out);
+      t += 1000;
+    }
+    clock.now = t + 300;
+    engine.tick(out);
+    // After each closing window the ROI over the last 3 windows is exactly −50 %: one anomaly.
+    expect(out.map((r) => [r.persona_id, r.anomaly_type, r.status, r.severity])).toEqual([['r', 'negative_roi', 'open', 'medium']]);
+  });
+
+  it('reports budget use at 80 %, escalates at 90 %, and resolves when the budget is raised', () => {
+    const { engine, clock, ref } = testEngine();
+    ref.budgets.set('b/daily', usdToNano('10'));
+    const out: AnomalyRecord[] = [];
+    clock.now = T0;
+    engine.onCost(0, cost('b', T0, '7.999999999'), 0, out);
+    expect(out).toEqual([]);
+    engine.onCost(0, cost('b', T0 + 1, '0.000000001'), 0, out);
+    engine.onCost(0, cost('b', T0 + 2, '0.5'), 0, out);
+    engine.onCost(0, cost('b', T0 + 3, '0.5'), 0, out);
+    expect(out.map((r) => [r.anomaly_type, r.status, r.severity, r.observed])).toEqual([
+      ['budget_threshold', 'open', 'medium', '8.000000000'],
+      ['budget_threshold', 'escalated', 'high', '9.000000000'],
+    ]);
+    expect(out[0].window_start).toEqual(new Date(Date.UTC(2025, 0, 15)));
+    ref.budgets.set('b/daily', usdToNano('100'));
+    engine.onReferenceChanged(out);
+    expect(out.map((r) => r.status)).toEqual(['open', 'escalated', 'resolved']);
+  });
+
+  it('flags a post costing more than 2× its target once, and resolves it when the post goes idle', () => {
+    const { engine, clock, ref } = testEngine();
+    ref.targets.set('pp', usdToNano('0.05'));
+    const out: AnomalyRecord[] = [];
+    clock.now = T0;
+    engine.onCost(0, cost('pp', T0, '0.1', 'x'), 0, out);
+    expect(out).toEqual([]);
+    engine.onCost(0, cost('pp', T0 + 1, '0.000000001', 'x'), 0, out);
+    engine.onCost(0, cost('pp', T0 + 2, '0.01', 'x'), 0, out);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ anomaly_type: 'post_cost_threshold', post_id: 'x', severity: 'medium', threshold: '0.100000000' });
+    clock.now = T0 + 61_000;
+    engine.tick(out);
+    expect(out.map((r) => r.status)).toEqual(['open', 'resolved']);
+    expect(engine.stats().posts).toBe(0);
+  });
+
+  it('keeps state bounded: idle personas and the least recent posts beyond the bound are evicted', () => {
+    const { engine, clock } = testEngine({ ANOMALY_MAX_POSTS: 100 });
+    const out: AnomalyRecord[] = [];
+    clock.now = T0;
+    for (let i = 0; i < 1000; i++) engine.onCost(0, cost(`persona${i % 50}`, T0, '0.001', `post${i}`), 0, out);
+    engine.tick(out);
+    expect(engine.stats().posts).toBe(100);
+    clock.now = T0 + 61_500;
+    engine.tick(out);
+    expect(engine.stats()).toMatchObject({ personas: 0, posts: 0 });
+  });
+
+  it('restored from a serialized snapshot, continues exactly as an uninterrupted engine', () => {
+    const run = (restoreAt: number | null) => {
+      const { engine, clock } = testEngine();
+      let e = engine;
+      const out: AnomalyRecord[] = [];
+      let t = T0;
+      for (let i = 0; i < 12; i++) {
+        if (i === restoreAt) {
+          const text = serializeSnapshot(e.snapshot(0));
+          e = testEngine().engine;
+          (e as unknown as { wallNow: () => number }).wallNow = () => clock.now;
+          e.restorePartition(parseSnapshot(text));
+        }
+        clock.now = t + 100;
+        const spend = i === 8 ? '5' : '1';
+        e.onCost(0, cost('s', t + 100, spend, `post${i % 3}`), i, out);
+        t += 1000;
+      }
+      clock.now = t + 2500;
+      e.tick(out);
+      return out.map((r) => [r.anomaly_id, r.sequence, r.status, r.severity, r.observed]);
+    };
+    const straight = run(null);
+    expect(straight.length).toBeGreaterThanOrEqual(3);
+    expect(run(5)).toEqual(straight);
+    expect(run(9)).toEqual(straight);
+  });
+});
