@@ -23,6 +23,8 @@ export type RoleFactory = (ctx: RoleContext) => Role | Promise<Role>;
 export const roleFactories: Record<string, () => Promise<RoleFactory>> = {
   storage: async () => (await import('../consumers/storage')).storageRole,
   api: async () => (await import('../api')).apiRole,
+  alerts: async () => (await import('../consumers/alerts')).alertsRole,
+  breaker: async () => (await import('../consumers/breaker')).breakerRole,
 };
 
 export function roleNames(): string[] {

@@ -1,0 +1,117 @@
+import type avro from 'avsc';
+import { Consumer, EachMessagePayload, Kafka, Producer } from 'kafkajs';
+import { AvroCodec, avroType } from '../../src/avro/codec';
+import { loadSchema } from '../../src/avro/schemas';
+import { InvalidInputError } from '../../src/errors';
+import { deadLetterMessage } from '../../src/kafka/dead-letter';
+import { Logger } from '../../src/logging';
+import { retry } from '../../src/retry';
+import { CostAnomaly } from './anomaly';
+import { Dispatcher } from './dispatcher';
+import { alertMetrics } from './metrics';
+import { OffsetTracker } from './offset-tracker';
+
+export interface AlertConsumerOptions {
+  kafka: Kafka;
+  codec: AvroCodec;
+  dispatcher: Dispatcher;
+  dlq: Producer;
+  log: Logger;
+  topic: string;
+  deadLetterTopic: string;
+  groupId: string;
+  /** Anomalies whose deliveries may be in flight at once before fetching pauses. */
+  maxInFlight?: number;
+  groupFlushMs?: number;
+}
+
+/**
+ * Consumes anomalies and dispatches their notifications without waiting for slow channels:
+ * deliveries finish out of order, and the committed offset is the lowest one still in flight, so a
+ * restart redelivers only unfinished work (and the exactly-once keys skip what was sent).
+ */
+export class AlertConsumer {
+  private readonly consumer: Consumer;
+  private readonly reader: avro.Type = avroType(loadSchema('cost-anomaly'));
+  private readonly tracker = new OffsetTracker();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly metrics = alertMetrics();
+  private timer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly o: AlertConsumerOptions) {
+    this.consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 50, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.tracker.reset());
+    await this.consumer.subscribe({ topics: [this.o.topic], fromBeginning: true });
+    await this.consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 6, eachMessage: (p) => this.onMessage(p) });
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.loop = (async () => {
+        await this.commit();
+        await this.o.dispatcher.flushGroups();
+      })()
+        .catch((err) => this.o.log.warn({ err }, 'alert housekeeping failed; retrying'))
+        .finally(() => this.schedule());
+    }, this.o.groupFlushMs ?? 200);
+  }
+
+  private async commit(): Promise<void> {
+    const offsets = this.tracker.takeCommittable();
+    if (offsets.length === 0) return;
+    await this.consumer.commitOffsets(offsets.map((o) => ({ topic: this.o.topic, ...o }))).catch((err) => this.o.log.warn({ err: (err as Error).message }, 'offset commit failed (rebalance?); deliveries are deduplicated on redelivery'));
+  }
+
+  /** Stops fetching, lets every delivery in hand finish (or dead-letter), commits, leaves the group. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.consumer.pause([{ topic: this.o.topic }]);
+    await this.loop;
+    await Promise.allSettled([...this.inFlight]);
+    await this.commit();
+    await this.consumer.disconnect();
+  }
+
+  private async onMessage({ topic, partition, message }: EachMessagePayload): Promise<void> {
+    this.tracker.begin(partition, message.offset);
+    const finish = () => this.tracker.end(partition, message.offset);
+    let anomaly: CostAnomaly;
+    try {
+      ({ value: anomaly } = await retry(() => this.o.codec.decode<CostAnomaly>(message.value, this.reader), { retries: 10 }));
+    } catch (err) {
+      if (!(err instanceof InvalidInputError)) throw err;
+      this.metrics.anomalies.inc({ outcome: 'dead_letter' });
+      await this.o.dlq.send({
+        topic: this.o.deadLetterTopic,
+        acks: -1,
+        messages: [deadLetterMessage({ topic, partition, offset: message.offset, reason: err.reason, error: err.message, key: message.key, value: message.value, headers: message.headers, consumerGroup: this.o.groupId })],
+      });
+      finish();
+      return;
+    }
+    const origin = { topic, partition, offset: message.offset, key: message.key, value: message.value, timestamp: Number(message.timestamp) };
+    const plan = await this.o.dispatcher.plan(anomaly, origin);
+    if (!plan) {
+      finish();
+      return;
+    }
+    const work = this.o.dispatcher
+      .execute(plan)
+      .catch((err) => this.o.log.error({ err, alert: anomaly.anomaly_id }, 'dispatch failed; it will be redelivered after a restart'))
+      .finally(() => {
+        finish();
+        this.inFlight.delete(work);
+      });
+    this.inFlight.add(work);
+    while (this.inFlight.size >= (this.o.maxInFlight ?? 500)) await Promise.race(this.inFlight);
+  }
+}

@@ -1,0 +1,85 @@
+import Redis from 'ioredis';
+import { Kafka, Producer } from 'kafkajs';
+import { Pool } from 'pg';
+import { AvroCodec } from '../../src/avro/codec';
+import { intSetting, jsonSetting, Overrides, setting, topics } from '../../src/config';
+import { createPool } from '../../src/db/pool';
+import { createKafka } from '../../src/kafka/client';
+import { logger, Logger } from '../../src/logging';
+import { Role, RoleContext } from '../../src/roles';
+import { AlertConsumer } from './alert-consumer';
+import { channelsFromSettings } from './channels';
+import { Channel } from './channels/channel';
+import { Deliverer } from './delivery';
+import { Dispatcher } from './dispatcher';
+import { Grouper } from './grouping';
+import { ChannelName, parseRouting } from './routing';
+
+export { AlertConsumer } from './alert-consumer';
+export { Deliverer } from './delivery';
+export { Dispatcher } from './dispatcher';
+export type { CostAnomaly } from './anomaly';
+
+export interface AlertStack {
+  deliverer: Deliverer;
+  dispatcher: Dispatcher;
+  dlq: Producer;
+}
+
+/** The delivery machinery from settings; the breaker reuses it to page a human. */
+export async function createAlertStack(deps: { overrides: Overrides; redis: Redis; pool: Pool; kafka: Kafka; log: Logger; channels?: Map<ChannelName, Channel> }): Promise<AlertStack> {
+  const { overrides: o } = deps;
+  const dlq = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await dlq.connect();
+  const deliverer = new Deliverer({
+    redis: deps.redis,
+    pool: deps.pool,
+    dlq,
+    deadLetterTopic: topics(o).deadLetter,
+    groupId: setting('ALERT_GROUP_ID', o),
+    log: deps.log,
+    channels: deps.channels ?? channelsFromSettings(o),
+    maxAttempts: intSetting('ALERT_MAX_ATTEMPTS', o, { min: 1 }),
+    retryInitialMs: intSetting('ALERT_RETRY_INITIAL_MS', o),
+    retryMaxMs: intSetting('ALERT_RETRY_MAX_MS', o),
+    claimTtlMs: intSetting('ALERT_CLAIM_TTL_MS', o, { min: 100 }),
+    dedupTtlSeconds: intSetting('ALERT_DEDUP_TTL_SECONDS', o, { min: 1 }),
+    concurrency: intSetting('ALERT_CHANNEL_CONCURRENCY', o, { min: 1 }),
+  });
+  const routing = parseRouting(jsonSetting('ALERT_ROUTES', o), jsonSetting('ALERT_SEVERITY_ROUTING', o));
+  const dispatcher = new Dispatcher({ redis: deps.redis, deliverer, grouper: new Grouper(deps.redis, intSetting('ALERT_GROUP_INTERVAL_MS', o)), routing, log: deps.log });
+  return { deliverer, dispatcher, dlq };
+}
+
+export function alertsRole({ overrides, ops }: RoleContext): Role {
+  const log = logger('alert-consumer');
+  const pool = createPool(overrides, 'finops-alerts');
+  const redis = new Redis(setting('REDIS_URL', overrides), { maxRetriesPerRequest: 3 });
+  redis.on('error', (err) => log.warn({ err: err.message }, 'Redis error'));
+  const kafka = createKafka(overrides, 'alerts');
+  const t = topics(overrides);
+  let consumer: AlertConsumer | undefined;
+  let stack: AlertStack | undefined;
+  ops.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
+  ops.addReadinessCheck('redis', async () => void (await redis.ping()));
+  return {
+    name: 'alerts',
+    async start() {
+      stack = await createAlertStack({ overrides, redis, pool, kafka, log });
+      consumer = new AlertConsumer({
+        kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), dispatcher: stack.dispatcher, dlq: stack.dlq, log,
+        topic: t.costAnomalies, deadLetterTopic: t.deadLetter, groupId: setting('ALERT_GROUP_ID', overrides),
+      });
+      await consumer.start();
+      log.info({ topic: t.costAnomalies }, 'alert consumer started');
+    },
+    async stop() {
+      await consumer?.stop();
+      await stack?.deliverer.close();
+      await stack?.dlq.disconnect();
+      redis.disconnect();
+      await pool.end();
+      log.info('alert consumer stopped');
+    },
+  };
+}

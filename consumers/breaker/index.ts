@@ -1,0 +1,61 @@
+import Redis from 'ioredis';
+import { AvroCodec } from '../../src/avro/codec';
+import { intSetting, listSetting, setting, topics } from '../../src/config';
+import { createPool } from '../../src/db/pool';
+import { createKafka } from '../../src/kafka/client';
+import { logger } from '../../src/logging';
+import { Role, RoleContext } from '../../src/roles';
+import { AlertStack, createAlertStack } from '../alerts';
+import { ChannelName } from '../alerts/routing';
+import { BreakerConsumer } from './breaker-consumer';
+import { breakerConfig } from './config';
+import { ControlStore } from './control-store';
+import { pageNotification } from './page';
+
+export { createControlAdmin } from './control-admin';
+export { ControlStore } from './control-store';
+export * from './state-machine';
+
+export function breakerRole({ overrides, ops }: RoleContext): Role {
+  const log = logger('breaker');
+  const pool = createPool(overrides, 'finops-breaker');
+  const redis = new Redis(setting('REDIS_URL', overrides), { maxRetriesPerRequest: 3 });
+  redis.on('error', (err) => log.warn({ err: err.message }, 'Redis error'));
+  const kafka = createKafka(overrides, 'breaker');
+  const t = topics(overrides);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const pageChannels = listSetting('BREAKER_PAGE_CHANNELS', overrides) as ChannelName[];
+  let pager: AlertStack | undefined;
+  const store = new ControlStore({
+    redis, pool, producer, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), topic: t.costControls,
+    cfg: breakerConfig(overrides), log,
+    onPage: async (transition) => {
+      const n = pageNotification(transition);
+      await Promise.all(pageChannels.map((c) => pager!.deliverer.deliver(n, c)));
+    },
+  });
+  const consumer = new BreakerConsumer({
+    kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), store, log, topic: t.costAnomalies, deadLetterTopic: t.deadLetter,
+    groupId: setting('BREAKER_GROUP_ID', overrides), tickMs: intSetting('BREAKER_TICK_MS', overrides, { min: 10 }),
+  });
+  ops.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
+  ops.addReadinessCheck('redis', async () => void (await redis.ping()));
+  return {
+    name: 'breaker',
+    async start() {
+      await producer.connect();
+      pager = await createAlertStack({ overrides, redis, pool, kafka, log });
+      await consumer.start();
+      log.info({ topic: t.costAnomalies, controls: t.costControls }, 'circuit breaker started');
+    },
+    async stop() {
+      await consumer.stop();
+      await pager?.deliverer.close();
+      await pager?.dlq.disconnect();
+      await producer.disconnect();
+      redis.disconnect();
+      await pool.end();
+      log.info('circuit breaker stopped');
+    },
+  };
+}
