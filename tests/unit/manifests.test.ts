@@ -1,0 +1,162 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { defaults, SettingName } from '../../src/config/defaults';
+import { roleNames } from '../../src/roles';
+import { CONSUMER_TOPICS, generate, groupSettingOf } from '../../k8s/generate';
+import { badCommand, kubectlAvailable, ROOT, unknownEnv, validateK8s, yamlFilesUnder } from './manifests-support';
+
+type K8sObject = { apiVersion: string; kind: string; metadata: { name: string }; spec?: any; data?: Record<string, string> } & Record<string, any>;
+
+const K8S = join(ROOT, 'k8s');
+const PARTITIONS = Number(defaults.TOPIC_PARTITIONS);
+const isKustomization = (p: string) => /kustomization\.ya?ml$/.test(p);
+
+function docsOf(file: string): K8sObject[] {
+  return parseAllDocuments(readFileSync(file, 'utf8')).map((d) => {
+    if (d.errors.length) throw new Error(`${relative(ROOT, file)}: ${d.errors[0].message}`);
+    return d.toJS() as K8sObject;
+  }).filter(Boolean);
+}
+
+function rendered(): K8sObject[] {
+  const out = execFileSync('kubectl', ['kustomize', join(K8S, 'overlays', 'example')], { encoding: 'utf8' });
+  return parseAllDocuments(out).map((d) => d.toJS() as K8sObject).filter(Boolean);
+}
+
+/** Env var names a pod template sets: env entries and the keys of the ConfigMaps/Secrets it imports. */
+function podEnvNames(spec: any, objects: K8sObject[]): string[] {
+  const names: string[] = [];
+  for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
+    for (const e of c.env ?? []) names.push(e.name);
+    for (const from of c.envFrom ?? []) {
+      const ref = from.configMapRef ?? from.secretRef;
+      const kind = from.configMapRef ? 'ConfigMap' : 'Secret';
+      const obj = objects.find((o) => o.kind === kind && o.metadata.name === ref.name);
+      if (!obj) throw new Error(`${kind} ${ref.name} is referenced but not in the rendered overlay`);
+      names.push(...Object.keys(obj.data ?? {}), ...Object.keys(obj.stringData ?? {}));
+    }
+  }
+  return names;
+}
+
+describe('Kubernetes manifests (k8s/)', () => {
+  const files = yamlFilesUnder(K8S);
+  const resourceFiles = files.filter((f) => !isKustomization(f));
+
+  it('are what k8s/generate.ts makes from the current roles and settings', () => {
+    for (const [path, content] of Object.entries(generate())) {
+      expect({ path: relative(ROOT, path), content: existsSync(path) ? readFileSync(path, 'utf8') : '(missing)' }).toEqual({ path: relative(ROOT, path), content });
+    }
+  });
+
+  it('parse and validate against the Kubernetes, KEDA and Prometheus Operator schemas', () => {
+    const docs = resourceFiles.flatMap(docsOf);
+    expect(docs.length).toBeGreaterThan(10);
+    const results = validateK8s(docs);
+    expect(results.filter((r) => r.error)).toEqual([]);
+    expect(results.map((r) => r.id.split(' ')[1])).toEqual(expect.arrayContaining(['Deployment', 'Service', 'HorizontalPodAutoscaler', 'ScaledObject', 'PodDisruptionBudget', 'ServiceMonitor', 'PrometheusRule', 'NetworkPolicy', 'Job', 'ConfigMap']));
+  });
+
+  it('schema validation catches a broken object (the check can fail)', () => {
+    const [deployment] = docsOf(join(K8S, 'base', 'roles', 'storage.yaml'));
+    const broken = JSON.parse(JSON.stringify(deployment));
+    broken.spec.replicas = 'two';
+    broken.spec.template.spec.containers[0].livenessProbe.httpGet.port = { not: 'a port' };
+    const [r] = validateK8s([broken]);
+    expect(r.error).toMatch(/replicas|port/);
+  });
+
+  it('kustomizations reference only files that exist', () => {
+    for (const file of files.filter(isKustomization)) {
+      const k = parse(readFileSync(file, 'utf8'));
+      const refs: string[] = [...(k.resources ?? []), ...(k.components ?? []), ...(k.patches ?? []).map((p: { path?: string }) => p.path).filter(Boolean)];
+      for (const ref of refs) expect({ file: relative(ROOT, file), ref, exists: existsSync(join(dirname(file), ref)) }).toEqual({ file: relative(ROOT, file), ref, exists: true });
+    }
+  });
+
+  const maybe = kubectlAvailable() ? describe : describe.skip;
+  maybe('the example overlay, rendered by kubectl kustomize', () => {
+    let objects: K8sObject[];
+    beforeAll(() => {
+      objects = rendered();
+    });
+
+    it('validates against the schemas', () => {
+      // kustomize wraps long base64 Secret values over lines (the API server ignores the newlines;
+      // the schema's "byte" format does not), so they are unwrapped before validation.
+      const unwrapped = objects.map((o) =>
+        o.kind === 'Secret' && o.data ? { ...o, data: Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, String(v).replace(/\s+/g, '')])) } : o,
+      );
+      const results = validateK8s(unwrapped);
+      expect(results.filter((r) => r.error)).toEqual([]);
+    });
+
+    it('has one Deployment per role, running that role from the same image, with probes, drain and limits', () => {
+      const deployments = objects.filter((o) => o.kind === 'Deployment');
+      const roles = roleNames();
+      expect(deployments.map((d) => d.spec.template.spec.containers[0].args[1]).sort()).toEqual([...roles].sort());
+      const images = new Set<string>();
+      for (const d of deployments) {
+        const pod = d.spec.template.spec;
+        const c = pod.containers[0];
+        images.add(c.image);
+        expect({ name: d.metadata.name, problem: badCommand(c.args, roles) }).toEqual({ name: d.metadata.name, problem: undefined });
+        expect(c.livenessProbe.httpGet.path).toBe('/health');
+        expect(c.readinessProbe.httpGet.path).toBe('/ready');
+        expect(c.lifecycle.preStop).toBeDefined();
+        expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(30);
+        expect(c.resources.requests).toEqual(expect.objectContaining({ cpu: expect.any(String), memory: expect.any(String) }));
+        expect(c.resources.limits).toEqual(expect.objectContaining({ cpu: expect.any(String), memory: expect.any(String) }));
+        expect(pod.securityContext.runAsNonRoot).toBe(true);
+      }
+      expect(images.size).toBe(1);
+      const job = objects.find((o) => o.kind === 'Job')!;
+      expect(badCommand(job.spec.template.spec.containers[0].args, roles)).toBeUndefined();
+    });
+
+    it('sets only environment variables the code reads', () => {
+      const names = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'Job').flatMap((o) => podEnvNames(o.spec.template.spec, objects));
+      expect(names).toEqual(expect.arrayContaining(['KAFKA_BROKERS', 'DATABASE_URL']));
+      expect(unknownEnv(names)).toEqual([]);
+    });
+
+    it('never scales a consumer beyond the partition count, and KEDA watches the right group, topic and brokers', () => {
+      const consumers = roleNames().filter((r) => r in CONSUMER_TOPICS);
+      const config = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'finops-config')!;
+      const partitions = Number(config.data?.TOPIC_PARTITIONS ?? PARTITIONS);
+      for (const hpa of objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')) {
+        const role = hpa.spec.scaleTargetRef.name.replace(/^finops-/, '');
+        if (consumers.includes(role)) expect(hpa.spec.maxReplicas).toBeLessThanOrEqual(partitions);
+      }
+      const scaled = objects.filter((o) => o.kind === 'ScaledObject');
+      expect(scaled.map((s) => s.spec.scaleTargetRef.name).sort()).toEqual(consumers.map((r) => `finops-${r}`).sort());
+      for (const s of scaled) {
+        const role = s.spec.scaleTargetRef.name.replace(/^finops-/, '');
+        expect(s.spec.maxReplicaCount).toBeLessThanOrEqual(partitions);
+        const kafka = s.spec.triggers.filter((t: { type: string }) => t.type === 'kafka');
+        expect(kafka.map((t: { metadata: { topic: string } }) => t.metadata.topic).sort()).toEqual(CONSUMER_TOPICS[role].map((k) => config.data?.[k] ?? defaults[k]).sort());
+        for (const t of kafka) {
+          expect(t.metadata.consumerGroup).toBe(config.data?.[groupSettingOf(role)!] ?? defaults[groupSettingOf(role) as SettingName]);
+          expect(t.metadata.bootstrapServers).toBe(config.data?.KAFKA_BROKERS);
+        }
+        // KEDA's own HPA replaces the CPU HPA: never two HPAs on one Deployment.
+        expect(objects.find((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === s.spec.scaleTargetRef.name)).toBeUndefined();
+      }
+      // Every consumer group's Deployment has a PodDisruptionBudget.
+      for (const d of objects.filter((o) => o.kind === 'Deployment')) expect(objects.some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === d.metadata.name)).toBe(true);
+    });
+
+    it('ships the same alert rules as prometheus/rules/finops.rules.yml', () => {
+      const rule = objects.find((o) => o.kind === 'PrometheusRule')!;
+      expect(rule.spec).toEqual(parse(readFileSync(join(ROOT, 'prometheus', 'rules', 'finops.rules.yml'), 'utf8')));
+    });
+  });
+
+  it('the env and command checks flag a misspelt variable or role (they can fail)', () => {
+    expect(unknownEnv(['KAFKA_BROKERS', 'KAFKA_BROKER', 'STORAGE_GROUPID'])).toEqual(['KAFKA_BROKER', 'STORAGE_GROUPID']);
+    expect(badCommand(['run', 'storgae'], roleNames())).toMatch(/unknown role/);
+    expect(badCommand(['migrat'], roleNames())).toMatch(/unknown command/);
+  });
+});
