@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,4 +141,46 @@ export class PrometheusServer {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Metric names an expression uses (series selectors of the pipeline's, prom-client's and Prometheus's own metrics). */
+export function metricNames(expr: string): string[] {
+  const names = expr.match(/\b(finops_[a-z0-9_]+|openai_api_[a-z0-9_]+|kubernetes_resource_[a-z0-9_]+|vector_db_[a-z0-9_]+|process_[a-z0-9_]+|nodejs_[a-z0-9_]+|up)\b(?!\s*\()/g) ?? [];
+  return [...new Set(names)];
+}
+
+/** Which role exports a metric (by name prefix); undefined = every process (storage included). */
+export function ownerRole(metric: string): string | undefined {
+  if (metric.startsWith('finops_anomal')) return 'anomaly';
+  if (metric.startsWith('finops_breaker_')) return 'breaker';
+  if (metric.startsWith('finops_alert_')) return 'alerts';
+  if (metric.startsWith('finops_api_')) return 'api';
+  return undefined;
+}
+
+/** Every metric name registered in the code: quoted first arguments of counter(), gauge(), histogram(). */
+export function metricsDefinedInCode(): Set<string> {
+  const out = new Set<string>();
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('.ts')) for (const m of readFileSync(p, 'utf8').matchAll(/\b(?:counter|gauge|histogram)\(\s*'([a-zA-Z_:][a-zA-Z0-9_:]*)'/g)) out.add(m[1]);
+    }
+  };
+  for (const dir of ['src', 'consumers', 'api', 'producers']) walk(join(ROOT, dir));
+  return out;
+}
+
+/** A metric an expression names is defined in the code (histogram series suffixes allowed), or is a default/Prometheus one. */
+export function undefinedMetrics(exprs: string[], defined = metricsDefinedInCode()): string[] {
+  const bad = new Set<string>();
+  for (const e of exprs) {
+    for (const m of metricNames(e)) {
+      if (m === 'up' || m.startsWith('process_') || m.startsWith('nodejs_')) continue;
+      const base = m.replace(/_(bucket|sum|count)$/, '');
+      if (!defined.has(m) && !defined.has(base)) bad.add(m);
+    }
+  }
+  return [...bad].sort();
 }
