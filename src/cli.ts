@@ -38,6 +38,7 @@ async function setupTopics(): Promise<void> {
   const subjects: [string, string][] = [
     [t.costEvents, 'cost-event'],
     [t.postOutcomes, 'post-outcome'],
+    [t.costAnomalies, 'cost-anomaly'],
     [t.costControls, 'cost-control'],
   ];
   for (const [topic, schema] of subjects) await codec.register(topic, loadSchema(schema));

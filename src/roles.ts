@@ -22,6 +22,7 @@ export type RoleFactory = (ctx: RoleContext) => Role | Promise<Role>;
  */
 export const roleFactories: Record<string, () => Promise<RoleFactory>> = {
   storage: async () => (await import('../consumers/storage')).storageRole,
+  anomaly: async () => (await import('../consumers/anomaly')).anomalyRole,
   api: async () => (await import('../api')).apiRole,
   alerts: async () => (await import('../consumers/alerts')).alertsRole,
   breaker: async () => (await import('../consumers/breaker')).breakerRole,

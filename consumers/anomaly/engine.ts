@@ -19,13 +19,19 @@ export interface ReferenceData {
   postTarget(personaId: string): bigint;
 }
 
-/** Event-time clock of one Kafka partition number (the same number on every input topic). */
+export type Input = 'cost' | 'outcome';
+
+/** Event-time clock and state of one Kafka partition number (the same number on both input topics). */
 export interface PartitionState {
   partition: number;
-  /** Largest (skew-capped) event time seen. */
-  maxEventTime: number;
-  /** Wall time when maxEventTime was last raised: a quiet partition's clock runs on with the wall clock. */
-  maxEventWall: number;
+  /** Largest (skew-capped) event time seen on each input topic. */
+  inputMax: Record<Input, number>;
+  /** Inputs with a backlog (set by the adapter from the high watermarks). */
+  lagging: Record<Input, boolean>;
+  /** Event-time clock, never moving backwards. */
+  clock: number;
+  /** Wall time the clock was last advanced. */
+  clockWall: number;
   personas: Map<string, PersonaState>;
 }
 
@@ -74,25 +80,46 @@ export class AnomalyEngine {
   partition(n: number): PartitionState {
     let p = this.partitions.get(n);
     if (!p) {
-      p = { partition: n, maxEventTime: 0, maxEventWall: this.wallNow(), personas: new Map() };
+      p = { partition: n, inputMax: { cost: 0, outcome: 0 }, lagging: { cost: false, outcome: false }, clock: 0, clockWall: this.wallNow(), personas: new Map() };
       this.partitions.set(n, p);
     }
     return p;
   }
 
-  /** The partition's event-time clock minus the allowed lateness: windows ending at or before it are closed. */
-  watermark(p: PartitionState, wall = this.wallNow()): number {
-    if (p.maxEventTime === 0) return 0;
-    return p.maxEventTime + Math.max(0, wall - p.maxEventWall) - this.s.allowedLatenessMs;
+  /**
+   * Advances the partition's event-time clock. While an input has a backlog the clock stands at
+   * the slowest such input's largest event time (so outcomes are not late merely because costs
+   * were read first, and a replay of old events is not mistaken for quiet). When both inputs
+   * are caught up, the clock is the largest event time seen, running on with the wall clock, so
+   * a quiet partition still closes its windows.
+   */
+  private advanceClock(p: PartitionState, wall: number): number {
+    if (p.lagging.cost || p.lagging.outcome) {
+      const slowest = Math.min(p.lagging.cost ? p.inputMax.cost : Infinity, p.lagging.outcome ? p.inputMax.outcome : Infinity);
+      p.clock = Math.max(p.clock, slowest);
+    } else {
+      p.clock = Math.max(p.clock + Math.max(0, wall - p.clockWall), p.inputMax.cost, p.inputMax.outcome);
+    }
+    p.clockWall = wall;
+    return p.clock;
   }
 
-  private observeTime(p: PartitionState, t: number, wall: number): number {
+  /** The clock minus the allowed lateness: windows ending at or before it are closed. */
+  watermark(p: PartitionState, wall = this.wallNow()): number {
+    if (p.inputMax.cost === 0 && p.inputMax.outcome === 0) return 0;
+    return this.advanceClock(p, wall) - this.s.allowedLatenessMs;
+  }
+
+  /** The adapter reports whether an input topic partition has messages not yet processed. */
+  setLagging(n: number, input: Input, lagging: boolean): void {
+    const p = this.partition(n);
+    this.advanceClock(p, this.wallNow());
+    p.lagging[input] = lagging;
+  }
+
+  private observeTime(p: PartitionState, input: Input, t: number, wall: number): number {
     const capped = Math.min(t, wall + this.s.maxClockSkewMs);
-    const clock = p.maxEventTime + Math.max(0, wall - p.maxEventWall);
-    if (capped > clock || p.maxEventTime === 0) {
-      p.maxEventTime = capped;
-      p.maxEventWall = wall;
-    }
+    if (capped > p.inputMax[input]) p.inputMax[input] = capped;
     return capped;
   }
 
@@ -108,7 +135,7 @@ export class AnomalyEngine {
   onCost(partition: number, e: CostEvent, publishedAt: number, out: AnomalyRecord[] = []): AnomalyRecord[] {
     const wall = this.wallNow();
     const p = this.partition(partition);
-    const t = this.observeTime(p, e.event_time.getTime(), wall);
+    const t = this.observeTime(p, 'cost', e.event_time.getTime(), wall);
     const persona = this.persona(p, e.persona_id);
     persona.lastEventTime = Math.max(persona.lastEventTime, t);
     const wm = this.watermark(p, wall);
@@ -137,7 +164,7 @@ export class AnomalyEngine {
   onOutcome(partition: number, o: PostOutcome, _publishedAt: number, out: AnomalyRecord[] = []): AnomalyRecord[] {
     const wall = this.wallNow();
     const p = this.partition(partition);
-    const t = this.observeTime(p, o.occurred_at.getTime(), wall);
+    const t = this.observeTime(p, 'outcome', o.occurred_at.getTime(), wall);
     const persona = this.persona(p, o.persona_id);
     persona.lastEventTime = Math.max(persona.lastEventTime, t);
     const wm = this.watermark(p, wall);
@@ -381,7 +408,9 @@ export class AnomalyEngine {
   /** Loads a checkpointed partition; its clock resumes from the wall time of the restore. */
   restorePartition(snap: PartitionSnapshot): void {
     this.dropPartition(snap.partition);
-    const p: PartitionState = { partition: snap.partition, maxEventTime: snap.maxEventTime, maxEventWall: this.wallNow(), personas: new Map() };
+    const p: PartitionState = {
+      partition: snap.partition, inputMax: { ...snap.inputMax }, lagging: { cost: false, outcome: false }, clock: snap.clock, clockWall: this.wallNow(), personas: new Map(),
+    };
     for (const persona of snap.personas) p.personas.set(persona.personaId, persona);
     this.partitions.set(snap.partition, p);
     for (const post of snap.posts) {

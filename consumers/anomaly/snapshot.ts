@@ -4,7 +4,8 @@ import { PersonaState, PostState } from './persona-state';
 /** Everything the engine holds for one partition number, at given input offsets. */
 export interface PartitionSnapshot {
   partition: number;
-  maxEventTime: number;
+  clock: number;
+  inputMax: { cost: number; outcome: number };
   personas: PersonaState[];
   posts: PostState[];
 }
@@ -24,5 +25,5 @@ export function parseSnapshot(text: string): PartitionSnapshot {
 export function takeSnapshot(p: PartitionState, posts: Iterable<PostState>): PartitionSnapshot {
   const mine: PostState[] = [];
   for (const post of posts) if (post.partition === p.partition) mine.push(post);
-  return { partition: p.partition, maxEventTime: p.maxEventTime, personas: [...p.personas.values()], posts: mine };
+  return { partition: p.partition, clock: p.clock, inputMax: { ...p.inputMax }, personas: [...p.personas.values()], posts: mine };
 }

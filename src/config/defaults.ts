@@ -160,6 +160,57 @@ export const defaults = {
   /** Token-bucket burst, in seconds of the throttled rate (at least one request). */
   GUARD_BURST_SECONDS: '6',
   GUARD_REDIS_TIMEOUT_MS: '250',
+
+  // ── Anomaly detection (consumers/anomaly; see docs/anomaly-detection.md) ───────────────────
+  ANOMALY_GROUP_ID: 'finops-anomaly',
+  /** Tumbling event-time window per persona; baselines are made of the previous closed windows. */
+  ANOMALY_WINDOW_MS: '60000',
+  /** A window closes this long (of event time) after its end; later events still count for budgets and posts. */
+  ANOMALY_ALLOWED_LATENESS_MS: '5000',
+  /** Event times further ahead of the wall clock than this are windowed at wall clock + this. */
+  ANOMALY_MAX_CLOCK_SKEW_MS: '60000',
+  /** Closed active windows the spike baseline (median) and efficiency baseline (sums) look back over. */
+  ANOMALY_BASELINE_WINDOWS: '60',
+  /** Fewer closed windows with spend than this: no baseline yet, no spike or efficiency verdict. */
+  ANOMALY_MIN_BASELINE_WINDOWS: '5',
+  /** Baselines (USD per window) below this page nobody; nor do windows spending less than the minimum spend. */
+  ANOMALY_MIN_BASELINE_USD: '0.01',
+  ANOMALY_MIN_SPEND_USD: '0.05',
+  ANOMALY_SPIKE_MULTIPLIER: '3',
+  ANOMALY_SPIKE_HIGH_MULTIPLIER: '3.5',
+  ANOMALY_SPIKE_CRITICAL_MULTIPLIER: '5',
+  /** engagements | follows: the outcome efficiency is measured in (per USD). */
+  ANOMALY_EFFICIENCY_BASIS: 'engagements',
+  ANOMALY_EFFICIENCY_DROP_PERCENT: '30',
+  ANOMALY_EFFICIENCY_HIGH_DROP_PERCENT: '50',
+  ANOMALY_EFFICIENCY_CRITICAL_DROP_PERCENT: '75',
+  /** Baseline windows must hold at least this many engagements (or follows) for an efficiency verdict. */
+  ANOMALY_MIN_BASELINE_ACTIONS: '10',
+  /** ROI is judged over this many closed active windows (incl. the one closing), for personas reporting outcomes. */
+  ANOMALY_ROI_WINDOWS: '60',
+  ANOMALY_ROI_PERCENT: '-50',
+  ANOMALY_ROI_HIGH_PERCENT: '-75',
+  ANOMALY_ROI_CRITICAL_PERCENT: '-90',
+  ANOMALY_BUDGET_PERCENT: '80',
+  ANOMALY_BUDGET_HIGH_PERCENT: '90',
+  ANOMALY_BUDGET_CRITICAL_PERCENT: '100',
+  /** Target cost per post when persona_targets has no row; a post costing more than target × multiplier is an anomaly. */
+  ANOMALY_POST_TARGET_USD: '0.02',
+  ANOMALY_POST_MULTIPLIER: '2',
+  ANOMALY_POST_HIGH_MULTIPLIER: '4',
+  ANOMALY_POST_CRITICAL_MULTIPLIER: '10',
+  /** Posts and personas without events for this long (event time) are evicted; evicting a flagged post resolves it. */
+  ANOMALY_POST_IDLE_MS: '3600000',
+  ANOMALY_PERSONA_IDLE_MS: '7200000',
+  /** Hard bound on posts held; beyond it the least recently seen are evicted. */
+  ANOMALY_MAX_POSTS: '200000',
+  /** Wall-clock timer that closes windows of quiet partitions and resolves anomalies. */
+  ANOMALY_TICK_MS: '200',
+  /** State checkpoint (Postgres) and offset commit interval. */
+  ANOMALY_CHECKPOINT_INTERVAL_MS: '5000',
+  /** Budgets and per-persona post targets are re-read from Postgres this often. */
+  ANOMALY_REFERENCE_REFRESH_MS: '5000',
+  ANOMALY_MAX_TRIGGERING_IDS: '10',
 } as const;
 
 export type SettingName = keyof typeof defaults;

@@ -1,0 +1,323 @@
+import type avro from 'avsc';
+import { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Partitioners, Producer } from 'kafkajs';
+import { Pool } from 'pg';
+import { AvroCodec, avroType } from '../../src/avro/codec';
+import { loadSchema } from '../../src/avro/schemas';
+import { Overrides } from '../../src/config';
+import { InvalidInputError } from '../../src/errors';
+import { CostEvent, PostOutcome, validateCostEvent, validatePostOutcome, validationLimits, ValidationLimits } from '../../src/events';
+import { Logger } from '../../src/logging';
+import { retry } from '../../src/retry';
+import { AnomalyPublisher } from './anomaly-publisher';
+import { AnomalyStore } from './anomaly-store';
+import { CheckpointStore, Positions } from './checkpoint-store';
+import { CoPartitionedAssigner } from './co-partitioned-assigner';
+import { AnomalyEngine } from './engine';
+import { anomalyMetrics } from './metrics';
+import { ReferenceStore } from './reference-store';
+import { AnomalySettings } from './settings';
+import { parseSnapshot, serializeSnapshot } from './snapshot';
+import { AnomalyRecord } from './types';
+
+export interface AnomalyConsumerOptions {
+  kafka: Kafka;
+  pool: Pool;
+  codec: AvroCodec;
+  log: Logger;
+  settings: AnomalySettings;
+  costTopic: string;
+  outcomeTopic: string;
+  anomalyTopic: string;
+  deadLetterTopic: string;
+  groupId: string;
+  tickMs: number;
+  checkpointIntervalMs: number;
+  referenceRefreshMs: number;
+  overrides?: Overrides;
+}
+
+/** Messages handled between two flushes of anomalies; bounds detection latency under backlog. */
+const CHUNK = 2000;
+
+/**
+ * Kafka/Postgres adapter around the pure AnomalyEngine.
+ *
+ * Recovery (why a Postgres checkpoint): every few seconds the state of each owned partition is
+ * serialized together with the input offsets it reflects, AFTER all anomalies derived from it
+ * are acknowledged by Kafka and stored; Kafka offsets are committed to the same positions. On
+ * assignment the state is restored and messages below the checkpointed offsets are skipped, so
+ * no input is counted twice (budget spend stays exact) and none is missed. Events between the
+ * checkpoint and a crash are replayed and recompute the same anomaly ids and sequences
+ * (deterministic); those already stored in cost_anomalies are not published again. A bounded
+ * look-back replay could not recover budget spend for a month, and a changelog topic would
+ * need exactly-once transactions kafkajs cannot span with Postgres; one row per partition can.
+ */
+export class AnomalyConsumer {
+  readonly engine: AnomalyEngine;
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly publisher: AnomalyPublisher;
+  private readonly checkpoints: CheckpointStore;
+  private readonly anomalies: AnomalyStore;
+  private readonly reference: ReferenceStore;
+  private readonly costReader: avro.Type = avroType(loadSchema('cost-event'));
+  private readonly outcomeReader: avro.Type = avroType(loadSchema('post-outcome'));
+  private readonly anomalyType: avro.Type = avroType(loadSchema('cost-anomaly'));
+  private readonly metrics = anomalyMetrics();
+  private readonly positions = new Map<number, Positions>();
+  private readonly restoring = new Map<number, Promise<void>>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly out: AnomalyRecord[] = [];
+  private schemaId = 0;
+  private limits: ValidationLimits;
+  private limitsAt = 0;
+  private checkpointing: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly o: AnomalyConsumerOptions) {
+    this.reference = new ReferenceStore(o.pool, o.settings.postTargetNano);
+    this.engine = new AnomalyEngine(o.settings, this.reference);
+    this.consumer = o.kafka.consumer({
+      groupId: o.groupId,
+      partitionAssigners: [CoPartitionedAssigner],
+      maxWaitTimeInMs: 50,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: 1024 * 1024,
+      maxBytes: 8 * 1024 * 1024,
+    });
+    this.producer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    this.admin = o.kafka.admin();
+    this.checkpoints = new CheckpointStore(o.pool, o.groupId, o.costTopic, o.outcomeTopic);
+    this.anomalies = new AnomalyStore(o.pool);
+    this.publisher = new AnomalyPublisher({
+      producer: this.producer, pool: o.pool, store: this.anomalies, type: this.anomalyType, schemaId: () => this.schemaId,
+      topic: o.anomalyTopic, deadLetterTopic: o.deadLetterTopic, groupId: o.groupId, log: o.log,
+    });
+    this.limits = validationLimits(o.overrides);
+  }
+
+  async start(): Promise<void> {
+    this.schemaId = await retry(() => this.o.codec.register(this.o.anomalyTopic, loadSchema('cost-anomaly')));
+    await retry(() => this.reference.refresh());
+    await this.producer.connect();
+    await this.admin.connect();
+    await this.consumer.connect();
+    this.consumer.on(this.consumer.events.REBALANCING, () => this.metrics.rebalances.inc({ group: this.o.groupId }));
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment));
+    await this.consumer.subscribe({ topics: [this.o.costTopic, this.o.outcomeTopic], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.every(this.o.tickMs, () => this.tick());
+    this.every(this.o.checkpointIntervalMs, () => this.checkpoint());
+    this.every(this.o.referenceRefreshMs, () => this.refreshReference());
+    this.every(2000, async () => this.observeState());
+    this.every(500, () => this.refreshLag());
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running || this.stopped) return;
+      running = true;
+      fn().catch((err) => this.o.log.warn({ err }, 'anomaly timer task failed; it runs again')).finally(() => (running = false));
+    }, ms);
+    this.timers.push(timer);
+  }
+
+  /** Stops fetching, publishes what the last batch produced, checkpoints, and closes. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.consumer.disconnect();
+    await this.checkpointing;
+    await this.checkpoint();
+    await this.producer.disconnect();
+    await this.admin.disconnect();
+  }
+
+  // ── input ──────────────────────────────────────────────────────────────────────────────────
+
+  private onAssignment(assignment: Record<string, number[]>): void {
+    const assigned = new Set([...(assignment[this.o.costTopic] ?? []), ...(assignment[this.o.outcomeTopic] ?? [])]);
+    for (const p of [...this.positions.keys()]) {
+      if (!assigned.has(p)) {
+        this.engine.dropPartition(p);
+        this.positions.delete(p);
+        this.restoring.delete(p);
+      }
+    }
+  }
+
+  private ensureRestored(partition: number): Promise<void> {
+    let pending = this.restoring.get(partition);
+    if (!pending) {
+      pending = this.restore(partition);
+      pending.catch(() => this.restoring.delete(partition));
+      this.restoring.set(partition, pending);
+    }
+    return pending;
+  }
+
+  private async restore(partition: number): Promise<void> {
+    const cp = await retry(() => this.checkpoints.load(partition));
+    // Anomalies stored since shortly before the checkpoint are what a replay may recompute.
+    const since = cp ? new Date(cp.takenAt.getTime() - 300_000) : new Date(Date.now() - 7 * 86_400_000);
+    this.publisher.remember(await retry(() => this.anomalies.publishedSince(since)));
+    if (cp) {
+      this.engine.restorePartition(parseSnapshot(cp.state));
+      this.positions.set(partition, cp.positions);
+    } else {
+      this.engine.dropPartition(partition);
+      this.positions.set(partition, { cost: -1, outcome: -1 });
+    }
+    await this.refreshLag([partition]);
+    this.o.log.info({ partition, positions: this.positions.get(partition), restored: Boolean(cp) }, 'anomaly state ready for partition');
+  }
+
+  private currentLimits(): ValidationLimits {
+    const now = Date.now();
+    if (now - this.limitsAt > 1000) {
+      this.limits = { ...this.limits, now };
+      this.limitsAt = now;
+    }
+    return this.limits;
+  }
+
+  private async eachBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const partition = batch.partition;
+    await this.ensureRestored(partition);
+    const kind = batch.topic === this.o.costTopic ? 'cost' : 'outcome';
+    for (let start = 0; start < batch.messages.length; start += CHUNK) {
+      if (!isRunning() || isStale()) return;
+      const pos = this.positions.get(partition);
+      if (!pos) return; // revoked meanwhile
+      const end = Math.min(batch.messages.length, start + CHUNK);
+      let processed = 0;
+      let replayed = 0;
+      for (let i = start; i < end; i++) {
+        const message = batch.messages[i];
+        const offset = Number(message.offset);
+        if (offset < pos[kind]) {
+          replayed++;
+          continue;
+        }
+        if (await this.handle(kind, batch.topic, partition, message)) processed++;
+        pos[kind] = offset + 1;
+      }
+      const lag = Number(batch.highWatermark) - Number(batch.messages[end - 1].offset) - 1;
+      this.engine.setLagging(partition, kind, lag > 0);
+      this.metrics.events.inc({ input: kind, outcome: 'processed' }, processed);
+      if (replayed) this.metrics.events.inc({ input: kind, outcome: 'replayed' }, replayed);
+      this.publisher.enqueue(this.out.splice(0));
+      await this.publisher.flush();
+      await heartbeat();
+    }
+  }
+
+  /** Feeds one message to the engine; a message that cannot be decoded or fails validation is dead-lettered. */
+  private async handle(kind: 'cost' | 'outcome', topic: string, partition: number, message: KafkaMessage): Promise<boolean> {
+    try {
+      const publishedAt = Number(message.timestamp);
+      if (kind === 'cost') {
+        const { value } = await this.decode<CostEvent>(message, this.costReader);
+        validateCostEvent(value, this.currentLimits());
+        this.engine.onCost(partition, value, publishedAt, this.out);
+      } else {
+        const { value } = await this.decode<PostOutcome>(message, this.outcomeReader);
+        validatePostOutcome(value, this.currentLimits());
+        this.engine.onOutcome(partition, value, publishedAt, this.out);
+      }
+      return true;
+    } catch (err) {
+      if (!(err instanceof InvalidInputError)) throw err;
+      this.metrics.events.inc({ input: kind, outcome: 'dead_lettered' });
+      this.publisher.enqueueDeadLetter({
+        topic, partition, offset: message.offset, reason: err.reason, error: err.message, key: message.key, value: message.value, headers: message.headers,
+      });
+      return false;
+    }
+  }
+
+  private decode<T>(message: KafkaMessage, reader: avro.Type): Promise<{ value: T }> {
+    return this.o.codec.decode<T>(message.value, reader).catch((err) => {
+      if (err instanceof InvalidInputError) throw err;
+      return retry(() => this.o.codec.decode<T>(message.value, reader), {
+        retries: 10,
+        onRetry: (e, attempt) => this.o.log.warn({ err: e, attempt }, 'schema registry unavailable; retrying'),
+      });
+    });
+  }
+
+  // ── timers ─────────────────────────────────────────────────────────────────────────────────
+
+  private async tick(): Promise<void> {
+    this.engine.tick(this.out);
+    if (this.out.length === 0) return;
+    this.publisher.enqueue(this.out.splice(0));
+    await this.publisher.flush();
+  }
+
+  private async refreshReference(): Promise<void> {
+    if (!(await this.reference.refresh())) return;
+    this.engine.onReferenceChanged(this.out);
+    this.publisher.enqueue(this.out.splice(0));
+    await this.publisher.flush();
+  }
+
+  /** Tells the engine which inputs have a backlog (high watermark beyond our position). */
+  private async refreshLag(partitions = [...this.positions.keys()]): Promise<void> {
+    if (partitions.length === 0) return;
+    const [cost, outcome] = await Promise.all([this.admin.fetchTopicOffsets(this.o.costTopic), this.admin.fetchTopicOffsets(this.o.outcomeTopic)]);
+    for (const [input, offsets] of [['cost', cost], ['outcome', outcome]] as const) {
+      for (const o of offsets) {
+        const pos = this.positions.get(o.partition);
+        if (!pos || !partitions.includes(o.partition)) continue;
+        const from = Math.max(pos[input], Number(o.low));
+        this.engine.setLagging(o.partition, input, Number(o.high) > from);
+      }
+    }
+  }
+
+  private async observeState(): Promise<void> {
+    const s = this.engine.stats();
+    this.metrics.state.set({ kind: 'personas' }, s.personas);
+    this.metrics.state.set({ kind: 'posts' }, s.posts);
+    this.metrics.state.set({ kind: 'open_windows' }, s.openWindows);
+    this.metrics.active.set(s.openAnomalies);
+  }
+
+  /** Snapshot now (synchronously, so state and positions agree), then make anomalies durable, then the snapshot. */
+  checkpoint(): Promise<void> {
+    if (this.checkpointing) return this.checkpointing;
+    this.checkpointing = this.checkpointOnce().finally(() => (this.checkpointing = undefined));
+    return this.checkpointing;
+  }
+
+  private async checkpointOnce(): Promise<void> {
+    const end = this.metrics.checkpointDuration.startTimer();
+    const taken = [...this.positions].map(([partition, pos]) => ({
+      partition,
+      positions: { ...pos },
+      state: serializeSnapshot(this.engine.snapshot(partition)),
+    }));
+    if (taken.length === 0) return;
+    this.publisher.enqueue(this.out.splice(0));
+    await this.publisher.flush();
+    await retry(() => this.checkpoints.save(taken));
+    this.metrics.checkpointBytes.set(taken.reduce((n, t) => n + t.state.length, 0));
+    const offsets = taken.flatMap(({ partition, positions }) => [
+      ...(positions.cost >= 0 ? [{ topic: this.o.costTopic, partition, offset: String(positions.cost) }] : []),
+      ...(positions.outcome >= 0 ? [{ topic: this.o.outcomeTopic, partition, offset: String(positions.outcome) }] : []),
+    ]);
+    // Committed offsets mirror the checkpoint (for lag monitoring and as the resume point);
+    // after a rebalance the commit may be refused, which is harmless: the checkpoint holds.
+    if (offsets.length) await this.consumer.commitOffsets(offsets).catch((err) => this.o.log.debug({ err }, 'offset commit refused'));
+    end();
+  }
+}

@@ -1,0 +1,60 @@
+import { AvroCodec } from '../../src/avro/codec';
+import { intSetting, setting, topics } from '../../src/config';
+import { createPool } from '../../src/db/pool';
+import { createKafka } from '../../src/kafka/client';
+import { logger } from '../../src/logging';
+import { Role, RoleContext } from '../../src/roles';
+import { AnomalyConsumer } from './anomaly-consumer';
+import { anomalySettings } from './settings';
+
+export { AnomalyConsumer } from './anomaly-consumer';
+export { AnomalyEngine } from './engine';
+export { anomalySettings } from './settings';
+
+export function anomalyRole({ overrides, ops }: RoleContext): Role {
+  const log = logger('anomaly-consumer');
+  const pool = createPool(overrides, 'finops-anomaly');
+  const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides));
+  const kafka = createKafka(overrides, 'anomaly');
+  const t = topics(overrides);
+  const consumer = new AnomalyConsumer({
+    kafka,
+    pool,
+    codec,
+    log,
+    settings: anomalySettings(overrides),
+    costTopic: t.costEvents,
+    outcomeTopic: t.postOutcomes,
+    anomalyTopic: t.costAnomalies,
+    deadLetterTopic: t.deadLetter,
+    groupId: setting('ANOMALY_GROUP_ID', overrides),
+    tickMs: intSetting('ANOMALY_TICK_MS', overrides, { min: 10 }),
+    checkpointIntervalMs: intSetting('ANOMALY_CHECKPOINT_INTERVAL_MS', overrides, { min: 100 }),
+    referenceRefreshMs: intSetting('ANOMALY_REFERENCE_REFRESH_MS', overrides, { min: 100 }),
+    overrides,
+  });
+  ops.addReadinessCheck('postgres', async () => {
+    await pool.query('SELECT 1');
+  });
+  ops.addReadinessCheck('kafka', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.fetchTopicMetadata({ topics: [t.costEvents, t.postOutcomes, t.costAnomalies] });
+    } finally {
+      await admin.disconnect();
+    }
+  });
+  return {
+    name: 'anomaly',
+    async start() {
+      await consumer.start();
+      log.info({ input: [t.costEvents, t.postOutcomes], output: t.costAnomalies }, 'anomaly consumer started');
+    },
+    async stop() {
+      await consumer.stop();
+      await pool.end();
+      log.info('anomaly consumer stopped');
+    },
+  };
+}

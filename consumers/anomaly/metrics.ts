@@ -1,0 +1,16 @@
+import { counter, gauge, histogram, LATENCY_BUCKETS } from '../../src/metrics';
+
+export function anomalyMetrics() {
+  return {
+    events: counter('finops_anomaly_events_total', 'Input messages handled by the anomaly consumer, by input (cost, outcome) and outcome (processed, late, dead_lettered, replayed).', ['input', 'outcome']),
+    anomalies: counter('finops_anomalies_total', 'Anomaly states published, by type, severity and status (open, escalated, resolved).', ['type', 'severity', 'status']),
+    suppressed: counter('finops_anomaly_duplicates_suppressed_total', 'Anomaly states recomputed on replay after a restart and not published again.'),
+    detectionLatency: histogram('finops_anomaly_detection_latency_seconds', 'From the Kafka timestamp of the event that crossed a threshold to its anomaly acknowledged on the anomalies topic.', ['type'], LATENCY_BUCKETS),
+    active: gauge('finops_anomalies_active', 'Anomalies open (not resolved) in this instance.'),
+    state: gauge('finops_anomaly_state_entries', 'Entries held in the anomaly state, by kind (personas, posts, open_windows).', ['kind']),
+    checkpointDuration: histogram('finops_anomaly_checkpoint_duration_seconds', 'Time to flush anomalies and write one state checkpoint.', [], LATENCY_BUCKETS),
+    checkpointBytes: gauge('finops_anomaly_checkpoint_bytes', 'Size of the last state checkpoint written by this instance.'),
+    deadLetters: counter('finops_dead_letters_total', 'Messages sent to the dead-letter topic, by reason.', ['reason']),
+    rebalances: counter('finops_consumer_rebalances_total', 'Consumer group rebalances seen by this process.', ['group']),
+  };
+}

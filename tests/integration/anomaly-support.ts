@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import type avro from 'avsc';
+import { Consumer } from 'kafkajs';
+import { AnomalyRecord } from '../../consumers/anomaly/types';
+import { anomalyRole } from '../../consumers/anomaly';
+import { AvroCodec, avroType } from '../../src/avro/codec';
+import { loadSchema } from '../../src/avro/schemas';
+import { topics } from '../../src/config';
+import { CostEvent, PostOutcome } from '../../src/events';
+import { OpsServer } from '../../src/http/ops-server';
+import { usdToNano } from '../../src/money';
+import { Role } from '../../src/roles';
+import { TestEnv } from '../helpers/fixtures';
+
+/** Small windows so a scenario takes seconds: 2 s windows, 300 ms lateness, 3-window baselines. */
+export const FAST_ANOMALY_SETTINGS = {
+  ANOMALY_WINDOW_MS: '2000',
+  ANOMALY_ALLOWED_LATENESS_MS: '300',
+  ANOMALY_BASELINE_WINDOWS: '10',
+  ANOMALY_MIN_BASELINE_WINDOWS: '3',
+  ANOMALY_ROI_WINDOWS: '3',
+  ANOMALY_TICK_MS: '100',
+  ANOMALY_CHECKPOINT_INTERVAL_MS: '500',
+  ANOMALY_REFERENCE_REFRESH_MS: '300',
+};
+
+export async function startAnomaly(env: TestEnv, extra: Record<string, string> = {}): Promise<Role> {
+  const role = anomalyRole({ overrides: { ...env.overrides, ...FAST_ANOMALY_SETTINGS, ANOMALY_GROUP_ID: `test.${env.id}.anomaly`, ...extra }, ops: new OpsServer() });
+  await role.start();
+  env.cleanup(() => role.stop());
+  return role;
+}
+
+export function costEvent(persona: string, time: number, usd: string, post: string | null = null): CostEvent {
+  return {
+    event_id: randomUUID(), event_time: new Date(time), cost_type: 'openai_api', amount: usdToNano(usd), currency: 'USD',
+    persona_id: persona, post_id: post, operation: 'test', service: 'anomaly-test', correlation_id: null, request_id: null,
+    llm_usage: null, compute_usage: null, vector_db_usage: null, price: { source: 'test', version: '1', status: 'priced', unit_prices: {} }, metadata: {},
+  };
+}
+
+export function postOutcome(persona: string, post: string, time: number, engagements: number, revenueUsd: string): PostOutcome {
+  return { event_id: randomUUID(), post_id: post, persona_id: persona, occurred_at: new Date(time), follows: 0, engagements, revenue: usdToNano(revenueUsd), currency: 'USD' };
+}
+
+/** Reads every anomaly state published on the env's anomalies topic. */
+export class AnomalyCollector {
+  readonly records: AnomalyRecord[] = [];
+  private consumer: Consumer | undefined;
+  private readonly type: avro.Type = avroType(loadSchema('cost-anomaly'));
+
+  constructor(private readonly env: TestEnv) {}
+
+  async start(): Promise<void> {
+    const codec = new AvroCodec((this.env.codec as AvroCodec).registryUrl);
+    this.consumer = this.env.kafka.consumer({ groupId: `test.${this.env.id}.collector.${randomUUID()}`, maxWaitTimeInMs: 50 });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [topics(this.env.overrides).costAnomalies], fromBeginning: true });
+    await this.consumer.run({
+      eachMessage: async ({ message }) => {
+        this.records.push((await codec.decode<AnomalyRecord>(message.value, this.type)).value);
+      },
+    });
+    this.env.cleanup(() => this.consumer?.disconnect());
+  }
+
+  forPersona(persona: string): AnomalyRecord[] {
+    return this.records.filter((r) => r.persona_id === persona);
+  }
+
+  /** (anomaly_id, sequence) pairs seen more than once. */
+  duplicates(): string[] {
+    const seen = new Map<string, number>();
+    for (const r of this.records) seen.set(`${r.anomaly_id}#${r.sequence}`, (seen.get(`${r.anomaly_id}#${r.sequence}`) ?? 0) + 1);
+    return [...seen].filter(([, n]) => n > 1).map(([k]) => k);
+  }
+}
+
+type Item = { time: number; cost?: CostEvent; outcome?: PostOutcome };
+
+/**
+ * A scripted timeline of costs and outcomes for several personas, published in event-time
+ * order (a partition's clock follows the largest event time it has seen).
+ */
+export class Timeline {
+  readonly items: Item[] = [];
+  cost(persona: string, time: number, usd: string, post: string | null = null): CostEvent {
+    const e = costEvent(persona, time, usd, post);
+    this.items.push({ time, cost: e });
+    return e;
+  }
+  outcome(persona: string, post: string, time: number, engagements: number, revenueUsd: string): void {
+    this.items.push({ time, outcome: postOutcome(persona, post, time, engagements, revenueUsd) });
+  }
+  sorted(): Item[] {
+    return [...this.items].sort((a, b) => a.time - b.time);
+  }
+}
