@@ -1,0 +1,216 @@
+/**
+ * Ingest benchmark: SDK → Kafka → storage consumer (a separate process) → Postgres.
+ *
+ *  1. Throughput: publish BENCH_EVENTS events through the SDK as fast as it accepts them; time from
+ *     the first publish to the last row committed.
+ *  2. Latency: a steady BENCH_RATE events/s for BENCH_STEADY_SECONDS; per row, publish time (the
+ *     event time the SDK stamps) → ingested_at (clock time of the storing statement, which commits
+ *     right after it).
+ *  3. COPY ceiling: the throughput rows, read back into memory, COPYed straight into the same
+ *     (emptied) table: the physical limit of the sink on this machine.
+ *
+ * The last line printed is one JSON object with the figures.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { to as copyTo, from as copyFrom } from 'pg-copy-streams';
+import { pipeline } from 'node:stream/promises';
+import { Readable, Writable } from 'node:stream';
+import { CostTracker } from '../producers';
+import { Overrides, setting } from '../src/config';
+import { createPool } from '../src/db/pool';
+import { migrate } from '../src/db/migrate';
+import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
+import { COST_EVENT_COLUMNS } from '../consumers/storage/copy-rows';
+import { spawnRoles } from '../tests/helpers/role-process';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const RATE = Number(process.env.BENCH_RATE ?? 2000);
+const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
+const PERSONAS = 1000;
+const POSTS = 100_000;
+const IN_FLIGHT = 20_000;
+const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4', 'gpt-3.5-turbo-0125'];
+
+const say = (msg: string) => process.stderr.write(`[bench:ingest] ${msg}\n`);
+
+function benchDatabaseUrl(): string {
+  const url = new URL(setting('DATABASE_URL'));
+  url.pathname = '/finops_ingest_bench';
+  return url.toString();
+}
+
+async function prepareDatabase(url: string): Promise<void> {
+  const adminUrl = new URL(url);
+  adminUrl.pathname = '/postgres';
+  const admin = new Client({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  if (!(await admin.query("SELECT 1 FROM pg_database WHERE datname = 'finops_ingest_bench'")).rowCount) await admin.query('CREATE DATABASE finops_ingest_bench');
+  await admin.end();
+  const pool = createPool({ DATABASE_URL: url });
+  await migrate(pool);
+  await pool.query('TRUNCATE cost_events, post_costs, persona_daily_costs, dead_letters');
+  await pool.end();
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function track(tracker: CostTracker, i: number, operation: string) {
+  const common = { personaId: `persona-${i % PERSONAS}`, postId: `post-${i % POSTS}`, operation, service: 'bench', correlationId: `c-${i}`, requestId: randomUUID() };
+  switch (i % 4) {
+    case 0:
+    case 1:
+      return tracker.trackOpenAICost({ ...common, model: MODELS[i % MODELS.length], inputTokens: 500 + (i % 3000), outputTokens: 100 + (i % 900) });
+    case 2:
+      return tracker.trackInfrastructureCost({ ...common, cpuCores: '0.5', memoryGb: '1.25', durationMs: 1000 + (i % 60_000) });
+    default:
+      return tracker.trackVectorDbCost({ ...common, vectorOperation: 'query', units: 1 + (i % 50) });
+  }
+}
+
+async function main(): Promise<void> {
+  const id = `bench${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  const dbUrl = benchDatabaseUrl();
+  const overrides: Overrides = {
+    DATABASE_URL: dbUrl,
+    TOPIC_COST_EVENTS: `bench.${id}.cost-events`,
+    TOPIC_POST_OUTCOMES: `bench.${id}.post-outcomes`,
+    TOPIC_COST_ANOMALIES: `bench.${id}.cost-anomalies`,
+    TOPIC_COST_CONTROLS: `bench.${id}.cost-controls`,
+    TOPIC_DEAD_LETTER: `bench.${id}.dead-letter`,
+    STORAGE_GROUP_ID: `bench.${id}.storage`,
+  };
+  say(`preparing database and topics (${id})`);
+  await prepareDatabase(dbUrl);
+  const kafka = createKafka(overrides, 'bench');
+  await ensureTopics(kafka, pipelineTopicSpecs(overrides), overrides);
+
+  const tracker = new CostTracker({ overrides });
+  await tracker.start();
+  const consumer = spawnRoles(['storage'], overrides, { logFile: '/tmp/bench-ingest-consumer.log' });
+  await consumer.running;
+  let peakRss = 0;
+  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, consumer.rssMb())), 250);
+
+  const pool = createPool({ DATABASE_URL: dbUrl });
+  const count = async (operation: string) => Number((await pool.query('SELECT count(*) AS n FROM cost_events WHERE operation = $1', [operation])).rows[0].n);
+  try {
+    // 1. Throughput
+    say(`throughput: publishing ${EVENTS} events through the SDK`);
+    const t0 = Date.now();
+    let acked = 0;
+    let failed = 0;
+    let inFlight = 0;
+    let wake: (() => void) | undefined;
+    for (let i = 0; i < EVENTS; i++) {
+      if (inFlight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
+      inFlight++;
+      track(tracker, i, 'throughput').then(
+        () => acked++,
+        () => failed++,
+      ).finally(() => {
+        inFlight--;
+        if (wake && inFlight < IN_FLIGHT / 2) {
+          const w = wake;
+          wake = undefined;
+          w();
+        }
+      });
+    }
+    await tracker.flush();
+    const published = Date.now();
+    say(`published ${acked} (failed ${failed}) in ${((published - t0) / 1000).toFixed(1)} s; waiting for storage`);
+    let stored = 0;
+    while ((stored = await count('throughput')) < acked) {
+      if (Date.now() - published > 600_000) throw new Error(`only ${stored} of ${acked} stored after 10 minutes`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const t1 = Date.now();
+    const eventsPerS = EVENTS / ((t1 - t0) / 1000);
+    say(`throughput: ${stored} stored in ${((t1 - t0) / 1000).toFixed(1)} s → ${Math.round(eventsPerS)} events/s; consumer peak RSS ${peakRss.toFixed(0)} MiB`);
+
+    // 2. Latency at a steady rate
+    const steadyEvents = RATE * STEADY_SECONDS;
+    say(`latency: ${RATE} events/s for ${STEADY_SECONDS} s`);
+    const start = Date.now();
+    const steady: Promise<unknown>[] = [];
+    for (let i = 0; i < steadyEvents; i++) {
+      const due = start + (i * 1000) / RATE;
+      const wait = due - Date.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      steady.push(track(tracker, i, 'latency'));
+    }
+    await Promise.all(steady);
+    while ((await count('latency')) < steadyEvents) await new Promise((r) => setTimeout(r, 200));
+    const { rows: lat } = await pool.query(
+      "SELECT extract(epoch FROM (ingested_at - event_time)) * 1000 AS ms FROM cost_events WHERE operation = 'latency' ORDER BY 1",
+    );
+    const latencies = lat.map((r) => Number(r.ms));
+    const p50 = percentile(latencies, 50);
+    const p99 = percentile(latencies, 99);
+    say(`latency: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms over ${latencies.length} events`);
+
+    const { rows: check } = await pool.query(
+      `SELECT (SELECT count(*) FROM cost_events)::bigint AS stored,
+              (SELECT count(*) - count(DISTINCT event_id) FROM cost_events)::bigint AS duplicate_rows,
+              (SELECT coalesce(sum(event_count), 0) FROM persona_daily_costs)::bigint AS rollup_events,
+              (SELECT count(*) FROM dead_letters)::bigint AS dead`,
+    );
+    const storedTotal = Number(check[0].stored);
+    const duplicates = Number(check[0].duplicate_rows) + Math.max(0, Number(check[0].rollup_events) - storedTotal);
+    clearInterval(rssTimer);
+    await consumer.kill('SIGTERM');
+
+    // 3. COPY ceiling: the same rows, from memory, straight into the same table.
+    say('copy ceiling: reading the throughput rows into memory');
+    const columns = COST_EVENT_COLUMNS.join(', ');
+    const client = await pool.connect();
+    const chunks: Buffer[] = [];
+    await pipeline(
+      client.query(copyTo(`COPY (SELECT ${columns} FROM cost_events WHERE operation = 'throughput') TO STDOUT`)),
+      new Writable({ write(chunk, _enc, cb) { chunks.push(chunk); cb(); } }),
+    );
+    await client.query('TRUNCATE cost_events');
+    await client.query('CHECKPOINT');
+    const c0 = Date.now();
+    await pipeline(Readable.from(chunks), client.query(copyFrom(`COPY cost_events (${columns}) FROM STDIN`)));
+    const copySeconds = (Date.now() - c0) / 1000;
+    client.release();
+    const ceiling = stored / copySeconds;
+    say(`copy ceiling: ${stored} rows in ${copySeconds.toFixed(1)} s → ${Math.round(ceiling)} rows/s`);
+
+    const result = {
+      events: EVENTS,
+      stored,
+      duplicates,
+      dead_lettered: Number(check[0].dead),
+      events_per_s: Math.round(eventsPerS),
+      copy_ceiling_events_per_s: Math.round(ceiling),
+      ratio: Number((eventsPerS / ceiling).toFixed(3)),
+      p50_ms: Number(p50.toFixed(1)),
+      p99_ms: Number(p99.toFixed(1)),
+      consumer_rss_mb: Number(peakRss.toFixed(1)),
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    clearInterval(rssTimer);
+    await consumer.kill('SIGKILL');
+    await tracker.close();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: Object.entries(overrides).filter(([k]) => k.startsWith('TOPIC_')).map(([, v]) => String(v)) }).catch(() => undefined);
+    await admin.disconnect();
+    await pool.end();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`[bench:ingest] failed: ${(err as Error).stack}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,66 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Overrides } from '../../src/config';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+export interface RoleProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Resolves with the metrics port once the process logged that it is running. */
+  running: Promise<number>;
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resident set size now, in MiB (from /proc). */
+  rssMb(): number;
+}
+
+/**
+ * Runs `finops run <roles>` as a separate Node process (one process, no wrapper, so its pid and
+ * RSS are the consumer's own), with the given settings in its environment.
+ */
+export function spawnRoles(roles: string[], overrides: Overrides, opts: { logFile?: string } = {}): RoleProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, METRICS_PORT: '0', LOG_LEVEL: process.env.ROLE_LOG_LEVEL ?? 'info' };
+  delete env.JEST_WORKER_ID;
+  delete env.NODE_ENV;
+  for (const [k, v] of Object.entries(overrides)) env[k] = String(v);
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), 'run', ...roles], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = opts.logFile ? fs.createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const running = new Promise<number>((resolve, reject) => {
+    let buffered = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      log?.write(chunk);
+      buffered += chunk.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (line.includes('"msg":"running"')) resolve(JSON.parse(line).metricsPort);
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => log?.write(chunk));
+    void exited.then((code) => reject(new Error(`roles ${roles.join(',')} exited with ${code} before running`)));
+  });
+  running.catch(() => undefined);
+  return {
+    child,
+    pid: child.pid!,
+    running,
+    exited,
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+    rssMb() {
+      try {
+        const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        return kb / 1024;
+      } catch {
+        return 0;
+      }
+    },
+  };
+}
