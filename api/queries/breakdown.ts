@@ -52,7 +52,7 @@ const byCostDesc = <T extends Line>(a: T, b: T) => {
 export async function costBreakdown(pool: Pool, range: DayRange, personaId: string | null): Promise<Breakdown> {
   const params: unknown[] = [range.startDay, range.endDay];
   if (personaId !== null) params.push(personaId);
-  const { rows } = await pool.query<Row>(BREAKDOWN_SQL(personaId !== null), params);
+  const { rows } = await pool.query<Row>({ name: personaId !== null ? 'api-breakdown-persona' : 'api-breakdown-all', text: BREAKDOWN_SQL(personaId !== null), values: params });
   const is = (r: Row, kind: 'day' | 'type' | 'model' | 'persona' | 'total') =>
     kind === 'total' ? r.g_day && r.g_type && r.g_model && r.g_persona :
     kind === 'day' ? !r.g_day : kind === 'type' ? !r.g_type : kind === 'model' ? !r.g_model : !r.g_persona;

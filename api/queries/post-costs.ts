@@ -27,6 +27,7 @@ SELECT p.persona_id, p.total_usd, p.openai_api_usd, p.kubernetes_usd, p.vector_d
 FROM post_costs p LEFT JOIN persona_targets t ON t.persona_id = p.persona_id
 WHERE p.post_id = $1`;
 
+// Hot queries are named (prepared once per connection, then planned from cache).
 // Which factors each event carries, grouped: at most 32 rows per post however many events it has.
 const HAS = (col: string) => `(${col} IS NOT NULL AND ${col} <> '')`;
 const USAGE = `CASE cost_type
@@ -121,11 +122,11 @@ export interface PostBreakdown {
 
 export async function postBreakdown(pool: Pool, postId: string, limit: number, cursor: Cursor | null): Promise<PostBreakdown | null> {
   const [post, traits, page] = await Promise.all([
-    pool.query<PostRow>(POST_SQL, [postId]),
-    pool.query<Omit<TraitGroup, 'factors'> & Record<Factor, boolean>>(TRAITS_SQL, [postId]),
+    pool.query<PostRow>({ name: 'api-post', text: POST_SQL, values: [postId] }),
+    pool.query<Omit<TraitGroup, 'factors'> & Record<Factor, boolean>>({ name: 'api-post-traits', text: TRAITS_SQL, values: [postId] }),
     cursor
-      ? pool.query<PageRow>(NEXT_PAGE_SQL, [postId, limit + 1, cursor.timeMicros, cursor.eventId])
-      : pool.query<PageRow>(FIRST_PAGE_SQL, [postId, limit + 1]),
+      ? pool.query<PageRow>({ name: 'api-post-next-page', text: NEXT_PAGE_SQL, values: [postId, limit + 1, cursor.timeMicros, cursor.eventId] })
+      : pool.query<PageRow>({ name: 'api-post-first-page', text: FIRST_PAGE_SQL, values: [postId, limit + 1] }),
   ]);
   const row = post.rows[0];
   if (!row) return null;
@@ -170,7 +171,7 @@ export interface PostSummary {
 }
 
 export async function postSummary(pool: Pool, postId: string, defaultTargetNano: bigint): Promise<PostSummary | null> {
-  const row = (await pool.query<PostRow>(POST_SQL, [postId])).rows[0];
+  const row = (await pool.query<PostRow>({ name: 'api-post', text: POST_SQL, values: [postId] })).rows[0];
   if (!row) return null;
   const total = nanoFromNumericText(row.total_usd);
   const target = row.target_usd !== null ? nanoFromNumericText(row.target_usd) : defaultTargetNano;

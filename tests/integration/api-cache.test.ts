@@ -50,7 +50,7 @@ describe('API cache: hits, then invalidation when the storage consumer commits n
     await stored(post, 2);
     const fresh = await waitFor(async () => {
       const r = await get(api, `/costs/post/${post}`);
-      return r.body.total_cost === '0.007540000' && r;
+      return r.body.total_cost === '0.007540000' ? r : undefined;
     }, { what: 'new total after the commit' });
     expect(fresh.headers.get('x-cache')).toBe('miss');
     expect(fresh.body.audit_trail).toHaveLength(2);
@@ -86,7 +86,7 @@ describe('API cache: hits, then invalidation when the storage consumer commits n
     await stored(post, 1);
     const after = await waitFor(async () => {
       const r = await get(api, path);
-      return r.body.event_count === before.body.event_count + 1 && r;
+      return r.body.event_count === before.body.event_count + 1 ? r : undefined;
     }, { what: 'breakdown including the new event' });
     expect(after.headers.get('x-cache')).toBe('miss');
     const expected = (await env.pool.query("SELECT sum(total_usd)::text AS s FROM persona_daily_costs WHERE persona_id = $1 AND day = $2", [persona, today()])).rows[0].s;

@@ -68,7 +68,7 @@ describe('API with Redis stopped: correct answers from Postgres, /ready degraded
     await stopRedis(redisProc);
     const ready = await waitFor(async () => {
       const r = await get(api, '/ready', null);
-      return r.body.degraded === true && r;
+      return r.body.degraded === true ? r : undefined;
     }, { what: '/ready to report Redis degraded' });
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ status: 'ready (degraded)', checks: { postgres: 'ok', redis: expect.stringMatching(/^degraded: .*serving from Postgres/) } });
@@ -94,7 +94,7 @@ describe('API with Redis stopped: correct answers from Postgres, /ready degraded
     redisProc = await startRedis(redisPort);
     const again = await waitFor(async () => {
       const r = await get(api, `/costs/post/${post}`);
-      return r.headers.get('x-cache') === 'hit' && r;
+      return r.headers.get('x-cache') === 'hit' ? r : undefined;
     }, { what: 'cache hits after Redis returns' });
     expect(again.body.total_cost).toBe('0.007540000');
     expect((await get(api, '/ready', null)).body).toMatchObject({ status: 'ready', degraded: false });
