@@ -1,4 +1,6 @@
+import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type avro from 'avsc';
 import { Consumer } from 'kafkajs';
 import { AnomalyRecord } from '../../consumers/anomaly/types';
@@ -95,4 +97,46 @@ export class Timeline {
   sorted(): Item[] {
     return [...this.items].sort((a, b) => a.time - b.time);
   }
+}
+
+export interface AnomalyProcess {
+  child: ChildProcess;
+  /** Resolves once the role logged that it is running. */
+  running: Promise<void>;
+  exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs `finops run anomaly` as its own Node process, so a test can SIGKILL it mid-scenario. */
+export function spawnAnomalyProcess(env: TestEnv, extra: Record<string, string> = {}): AnomalyProcess {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, METRICS_PORT: '0', LOG_LEVEL: 'info' };
+  delete childEnv.JEST_WORKER_ID;
+  const settings = { ...env.overrides, ...FAST_ANOMALY_SETTINGS, ANOMALY_GROUP_ID: `test.${env.id}.anomaly`, ...extra };
+  for (const [k, v] of Object.entries(settings)) childEnv[k] = String(v);
+  const root = path.resolve(__dirname, '../..');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli.ts'), 'run', 'anomaly'], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  const running = new Promise<void>((resolve, reject) => {
+    let buffered = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      if (buffered.includes('"msg":"running"')) resolve();
+      buffered = buffered.slice(-2000);
+    });
+    void exited.then((code) => reject(new Error(`anomaly process exited with ${code} before running: ${stderr}`)));
+  });
+  running.catch(() => undefined);
+  const proc: AnomalyProcess = {
+    child,
+    running,
+    exited,
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  env.cleanup(() => proc.kill('SIGTERM'));
+  return proc;
 }
