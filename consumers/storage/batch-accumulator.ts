@@ -1,22 +1,27 @@
 /**
  * Gathers items from many concurrent producers (one per Kafka partition) into batches that are
  * flushed once they hold `maxItems` (callers add whole chunks, so a batch may exceed it by one
- * chunk) or when the oldest item has waited `maxWaitMs`. `add`
- * resolves only after the flush holding its items succeeded, so a caller may then commit the
- * offsets of exactly those items. One flush runs at a time; items arriving meanwhile wait for
- * the next one. No I/O of its own: `flush` is supplied.
+ * chunk) or when the oldest item has waited `maxWaitMs`. `add` resolves only after the flush
+ * holding its items succeeded, so a caller may then commit the offsets of exactly those items.
+ * Up to `concurrency` flushes run at once, each in its own slot (the slot index is passed to
+ * `flush`, e.g. to pick a database connection); items arriving while every slot is busy wait for
+ * the next free one. No I/O of its own.
  */
 export class BatchAccumulator<T> {
   private buffer: T[] = [];
   private waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  private readonly freeSlots: number[];
+  private readonly running = new Set<Promise<void>>();
 
   constructor(
-    private readonly flushFn: (items: T[]) => Promise<void>,
+    private readonly flushFn: (items: T[], slot: number) => Promise<void>,
     private readonly maxItems: number,
     private readonly maxWaitMs: number,
-  ) {}
+    concurrency = 1,
+  ) {
+    this.freeSlots = Array.from({ length: Math.max(1, concurrency) }, (_, i) => i);
+  }
 
   get size(): number {
     return this.buffer.length;
@@ -36,26 +41,25 @@ export class BatchAccumulator<T> {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.flushing) return; // the running flush re-checks the buffer when it ends
-    this.flushing = this.run().finally(() => {
-      this.flushing = undefined;
+    if (this.freeSlots.length === 0 || this.buffer.length === 0) return; // a finishing flush re-checks the buffer
+    const slot = this.freeSlots.shift()!;
+    const flush: Promise<void> = this.run(slot).finally(() => {
+      this.running.delete(flush);
+      this.freeSlots.push(slot);
       if (this.buffer.length >= this.maxItems) this.trigger();
       else if (this.buffer.length > 0 && !this.timer) this.timer = setTimeout(() => this.trigger(), this.maxWaitMs);
     });
+    this.running.add(flush);
   }
 
-  private async run(): Promise<void> {
+  private async run(slot: number): Promise<void> {
     // Take whole callers' contributions so every waiter is settled by exactly one flush.
     const items = this.buffer;
     const waiters = this.waiters;
     this.buffer = [];
     this.waiters = [];
-    if (items.length === 0) {
-      for (const w of waiters) w.resolve();
-      return;
-    }
     try {
-      await this.flushFn(items);
+      await this.flushFn(items, slot);
       for (const w of waiters) w.resolve();
     } catch (err) {
       for (const w of waiters) w.reject(err);
@@ -64,9 +68,9 @@ export class BatchAccumulator<T> {
 
   /** Flushes whatever is buffered now and waits for it. */
   async drain(): Promise<void> {
-    while (this.flushing || this.buffer.length > 0) {
-      if (!this.flushing) this.trigger();
-      await this.flushing;
+    while (this.running.size > 0 || this.buffer.length > 0) {
+      this.trigger();
+      await Promise.race(this.running);
     }
   }
 }

@@ -26,6 +26,8 @@ export interface StorageConsumerOptions {
   batchMaxEvents: number;
   batchMaxWaitMs: number;
   sessionTimeoutMs: number;
+  /** Storage transactions in flight at once, each on its own connection. */
+  flushConcurrency: number;
   overrides?: Overrides;
   /** Called after each committed batch (cache invalidation, metrics of other components). */
   onCommitted?: (result: WriteResult) => Promise<void> | void;
@@ -43,7 +45,7 @@ type Item = { kind: 'event'; stored: StoredEvent; publishedAt: number } | { kind
 export class StorageConsumer {
   private readonly consumer: Consumer;
   private readonly dlqProducer: Producer;
-  private readonly writer: CostEventWriter;
+  private readonly writers: CostEventWriter[];
   private readonly accumulator: BatchAccumulator<Item>;
   private readonly reader: avro.Type = avroType(loadSchema('cost-event'));
   private readonly metrics = storageMetrics();
@@ -59,8 +61,9 @@ export class StorageConsumer {
       maxBytesPerPartition: 2 * 1024 * 1024,
     });
     this.dlqProducer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    this.writer = new CostEventWriter(o.pool, o.groupId);
-    this.accumulator = new BatchAccumulator((items) => this.flush(items), o.batchMaxEvents, o.batchMaxWaitMs);
+    // One writer (connection and staging table) per concurrent flush.
+    this.writers = Array.from({ length: o.flushConcurrency }, () => new CostEventWriter(o.pool, o.groupId));
+    this.accumulator = new BatchAccumulator((items, slot) => this.flush(items, this.writers[slot]), o.batchMaxEvents, o.batchMaxWaitMs, o.flushConcurrency);
     this.limits = validationLimits(o.overrides);
   }
 
@@ -83,7 +86,7 @@ export class StorageConsumer {
     await this.consumer.disconnect();
     await this.accumulator.drain();
     await this.dlqProducer.disconnect();
-    this.writer.close();
+    for (const writer of this.writers) writer.close();
   }
 
   private currentLimits(): ValidationLimits {
@@ -135,7 +138,7 @@ export class StorageConsumer {
     }
   }
 
-  private async flush(items: Item[]): Promise<void> {
+  private async flush(items: Item[], writer: CostEventWriter): Promise<void> {
     const started = process.hrtime.bigint();
     const deadLetters: DeadLetterRow[] = [];
     const events: StoredEvent[] = [];
@@ -143,7 +146,7 @@ export class StorageConsumer {
       if (item.kind === 'dead') deadLetters.push(item.row);
       else events.push(item.stored);
     }
-    const { result, deadLetters: written } = await this.writeIsolating(events, deadLetters);
+    const { result, deadLetters: written } = await this.writeIsolating(writer, events, deadLetters);
     if (written.length > 0) {
       await retry(() =>
         this.dlqProducer.send({
@@ -169,9 +172,9 @@ export class StorageConsumer {
    * Writes with retries on passing faults; when Postgres refuses the data itself, splits the
    * batch in halves until the refused events stand alone, and dead-letters them.
    */
-  private async writeIsolating(events: StoredEvent[], deadLetters: DeadLetterRow[]): Promise<{ result: WriteResult; deadLetters: DeadLetterRow[] }> {
+  private async writeIsolating(writer: CostEventWriter, events: StoredEvent[], deadLetters: DeadLetterRow[]): Promise<{ result: WriteResult; deadLetters: DeadLetterRow[] }> {
     try {
-      const result = await retry(() => this.writer.write(events, deadLetters), {
+      const result = await retry(() => writer.write(events, deadLetters), {
         retries: 20,
         maxDelayMs: 5000,
         onRetry: (err, attempt) => {
@@ -186,11 +189,11 @@ export class StorageConsumer {
         const { event, partition, offset, key, value } = events[0];
         this.o.log.warn({ err, eventId: event.event_id }, 'Postgres refused an event; dead-lettering it');
         const refused = { topic: this.o.topic, partition, offset, reason: err.reason, error: err.message, key: key ?? null, value: value ?? null };
-        return this.writeIsolating([], [...deadLetters, refused]);
+        return this.writeIsolating(writer, [], [...deadLetters, refused]);
       }
       const mid = Math.floor(events.length / 2);
-      const left = await this.writeIsolating(events.slice(0, mid), deadLetters);
-      const right = await this.writeIsolating(events.slice(mid), []);
+      const left = await this.writeIsolating(writer, events.slice(0, mid), deadLetters);
+      const right = await this.writeIsolating(writer, events.slice(mid), []);
       return {
         result: {
           inserted: left.result.inserted + right.result.inserted,

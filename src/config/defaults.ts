@@ -28,6 +28,8 @@ export const defaults = {
   STORAGE_BATCH_MAX_EVENTS: '5000',
   /** … or when the oldest buffered event has waited this long. */
   STORAGE_BATCH_MAX_WAIT_MS: '50',
+  /** Storage transactions in flight at once (each on its own connection; keep below DATABASE_POOL_MAX). */
+  STORAGE_FLUSH_CONCURRENCY: '2',
   STORAGE_GROUP_ID: 'finops-storage',
   /** How long the group waits for a silent member before giving its partitions to others. */
   KAFKA_SESSION_TIMEOUT_MS: '30000',

@@ -49,6 +49,32 @@ describe('BatchAccumulator', () => {
     expect(flushed).toEqual([[1], [2, 3]]);
   });
 
+  it('runs up to `concurrency` flushes at once, each in its own slot', async () => {
+    const releases: (() => void)[] = [];
+    const slots: number[] = [];
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    const acc = new BatchAccumulator<number>(async (_items, slot) => {
+      slots.push(slot);
+      concurrent++;
+      maxConcurrent = Math.max(maxConcurrent, concurrent);
+      await new Promise<void>((r) => releases.push(r));
+      concurrent--;
+    }, 1, 60_000, 2);
+    const all = [acc.add([1]), acc.add([2]), acc.add([3])];
+    await new Promise((r) => setImmediate(r));
+    expect(releases).toHaveLength(2);
+    expect(slots.sort()).toEqual([0, 1]);
+    releases.shift()!();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(releases).toHaveLength(2);
+    while (releases.length) releases.shift()!();
+    await new Promise((r) => setTimeout(r, 5));
+    while (releases.length) releases.shift()!();
+    await Promise.all(all);
+    expect(maxConcurrent).toBe(2);
+  });
+
   it('drain flushes what is buffered', async () => {
     const flushed: number[][] = [];
     const acc = new BatchAccumulator<number>(async (items) => void flushed.push(items), 100, 60_000);
