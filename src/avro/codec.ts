@@ -57,11 +57,17 @@ export class AvroCodec {
     return { status: res.status, json };
   }
 
-  /** Sets the subject's compatibility level, then registers the schema; returns its global id. */
+  /**
+   * Sets the subject's compatibility level, then registers the schema; returns its global id.
+   * (Some registries keep no configuration for a subject that does not exist yet; the first
+   * version needs no check, so it is registered first and the level set right after.)
+   */
   async register(topic: string, schema: object, compatibility: Compatibility = 'BACKWARD'): Promise<number> {
     const subject = AvroCodec.subjectFor(topic);
-    await this.setCompatibility(subject, compatibility);
+    const exists = (await this.request('GET', `/subjects/${encodeURIComponent(subject)}/versions`)).status === 200;
+    if (exists) await this.setCompatibility(subject, compatibility);
     const { status, json } = await this.request('POST', `/subjects/${encodeURIComponent(subject)}/versions`, { schemaType: 'AVRO', schema: JSON.stringify(schema) });
+    if (!exists && status === 200) await this.setCompatibility(subject, compatibility);
     if (status === 409) {
       throw new InvalidInputError('schema.incompatible', `schema for ${subject} is not ${compatibility}-compatible with the registered versions: ${JSON.stringify(json)}`);
     }
