@@ -1,11 +1,7 @@
 #!/usr/bin/env node
-import { createPool } from './db/pool';
-import { migrate } from './db/migrate';
-import { intSetting, setting } from './config';
-import { createKafka, ensureTopics, pipelineTopicSpecs } from './kafka/client';
-import { AvroCodec } from './avro/codec';
-import { loadSchema } from './avro/schemas';
-import { topics } from './config';
+import { intSetting } from './config';
+import { createKafka } from './kafka/client';
+import { runMigrations, setupTopics } from './setup';
 import { logger } from './logging';
 import { OpsServer } from './http/ops-server';
 import { Role, roleFactories, roleNames } from './roles';
@@ -20,30 +16,6 @@ const USAGE = `usage: finops <command>
   topics             create the pipeline's topics and register its schemas
   setup              migrate + topics
 `;
-
-async function runMigrations(): Promise<void> {
-  const pool = createPool({}, 'finops-migrate');
-  try {
-    const applied = await migrate(pool);
-    log.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
-  } finally {
-    await pool.end();
-  }
-}
-
-async function setupTopics(): Promise<void> {
-  await ensureTopics(createKafka({}, 'setup'), pipelineTopicSpecs());
-  const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL'));
-  const t = topics();
-  const subjects: [string, string][] = [
-    [t.costEvents, 'cost-event'],
-    [t.postOutcomes, 'post-outcome'],
-    [t.costAnomalies, 'cost-anomaly'],
-    [t.costControls, 'cost-control'],
-  ];
-  for (const [topic, schema] of subjects) await codec.register(topic, loadSchema(schema));
-  log.info({ topics: t }, 'topics and schemas ready');
-}
 
 async function runRoles(requested: string[]): Promise<void> {
   const names = requested.length ? requested : (process.env.ROLES ?? roleNames().join(',')).split(',').map((s) => s.trim()).filter(Boolean);
@@ -84,7 +56,7 @@ async function main(argv: string[]): Promise<void> {
     case 'run':
       return runRoles(args);
     case 'migrate':
-      return runMigrations();
+      return void (await runMigrations());
     case 'topics':
       return setupTopics();
     case 'setup':

@@ -19,7 +19,7 @@ describe('schemas in the Confluent-compatible registry', () => {
     const base = loadSchema('cost-event');
     const v1 = await env.codec.register(topic, base);
     const res = await fetch(`${setting('SCHEMA_REGISTRY_URL')}/config/${AvroCodec.subjectFor(topic)}`);
-    expect((await res.json()).compatibilityLevel).toBe('BACKWARD');
+    expect(((await res.json()) as { compatibilityLevel: string }).compatibilityLevel).toBe('BACKWARD');
 
     // A new required field: old events cannot be read with the new schema.
     const incompatible = { ...base, fields: [...(base.fields as object[]), { name: 'tenant_id', type: 'string' }] };
