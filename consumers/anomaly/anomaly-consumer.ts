@@ -189,7 +189,7 @@ export class AnomalyConsumer {
     return this.limits;
   }
 
-  private async eachBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const partition = batch.partition;
     await this.ensureRestored(partition);
     const kind = batch.topic === this.o.costTopic ? 'cost' : 'outcome';
@@ -216,6 +216,8 @@ export class AnomalyConsumer {
       if (replayed) this.metrics.events.inc({ input: kind, outcome: 'replayed' }, replayed);
       this.publisher.enqueue(this.out.splice(0));
       await this.publisher.flush();
+      // Moves the fetch position only (autoCommit is off): commits follow checkpoints.
+      resolveOffset(batch.messages[end - 1].offset);
       await heartbeat();
     }
   }
@@ -301,16 +303,21 @@ export class AnomalyConsumer {
 
   private async checkpointOnce(): Promise<void> {
     const end = this.metrics.checkpointDuration.startTimer();
-    const taken = [...this.positions].map(([partition, pos]) => ({
-      partition,
-      positions: { ...pos },
-      state: serializeSnapshot(this.engine.snapshot(partition)),
-    }));
+    // One partition at a time bounds the memory a checkpoint needs to one partition's text.
+    const taken: { partition: number; positions: Positions }[] = [];
+    let bytes = 0;
+    for (const partition of [...this.positions.keys()]) {
+      const pos = this.positions.get(partition);
+      if (!pos) continue;
+      const cp = { partition, positions: { ...pos }, state: serializeSnapshot(this.engine.snapshot(partition)) };
+      this.publisher.enqueue(this.out.splice(0));
+      await this.publisher.flush();
+      await retry(() => this.checkpoints.save([cp]));
+      bytes += cp.state.length;
+      taken.push({ partition, positions: cp.positions });
+    }
     if (taken.length === 0) return;
-    this.publisher.enqueue(this.out.splice(0));
-    await this.publisher.flush();
-    await retry(() => this.checkpoints.save(taken));
-    this.metrics.checkpointBytes.set(taken.reduce((n, t) => n + t.state.length, 0));
+    this.metrics.checkpointBytes.set(bytes);
     const offsets = taken.flatMap(({ partition, positions }) => [
       ...(positions.cost >= 0 ? [{ topic: this.o.costTopic, partition, offset: String(positions.cost) }] : []),
       ...(positions.outcome >= 0 ? [{ topic: this.o.outcomeTopic, partition, offset: String(positions.outcome) }] : []),

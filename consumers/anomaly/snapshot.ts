@@ -1,25 +1,49 @@
 import type { PartitionState } from './engine';
+import { OpenAnomaly } from './lifecycle';
 import { PersonaState, PostState } from './persona-state';
 
 /** Everything the engine holds for one partition number, at given input offsets. */
 export interface PartitionSnapshot {
   partition: number;
+  /** Posts as compact tuples (see postRow): a partition holds tens of thousands of them. */
   clock: number;
   inputMax: { cost: number; outcome: number };
   personas: PersonaState[];
   posts: PostState[];
 }
 
+type PostRow = [string, string, string, number, number, string, number, number, OpenAnomaly | null];
+
+function postRow(p: PostState): PostRow {
+  return [p.postId, p.personaId, p.cost.toString(), p.engagements, p.follows, p.revenue.toString(), p.firstEventTime, p.lastEventTime, p.anomaly];
+}
+
+function fromPostRow(partition: number, r: PostRow): PostState {
+  return {
+    key: `${r[1]}\u0000${r[0]}`, postId: r[0], personaId: r[1], partition, cost: BigInt(r[2]), engagements: r[3], follows: r[4],
+    revenue: BigInt(r[5]), firstEventTime: r[6], lastEventTime: r[7], anomaly: r[8],
+  };
+}
+
 // BigInts are written as strings with a control-character prefix: ids are validated to hold no
 // control characters, so no genuine string can be mistaken for one.
 const BIGINT_TAG = '\u0001';
 
-export function serializeSnapshot(snapshot: PartitionSnapshot): string {
-  return JSON.stringify(snapshot, (_key, value) => (typeof value === 'bigint' ? BIGINT_TAG + value.toString() : value));
+const tagBigInts = (_key: string, value: unknown) => (typeof value === 'bigint' ? BIGINT_TAG + value.toString() : value);
+const untagBigInts = (_key: string, value: unknown) => (typeof value === 'string' && value.charCodeAt(0) === 1 ? BigInt(value.slice(1)) : value);
+
+/** Personas (few, nested) through a bigint-tagging replacer; posts (many, flat) as plain tuples, which is much faster. */
+export function serializeSnapshot(s: PartitionSnapshot): string {
+  const head = JSON.stringify({ partition: s.partition, clock: s.clock, inputMax: s.inputMax, personas: s.personas }, tagBigInts);
+  const posts = JSON.stringify(s.posts.map(postRow));
+  return `${head}\n${posts}`;
 }
 
 export function parseSnapshot(text: string): PartitionSnapshot {
-  return JSON.parse(text, (_key, value) => (typeof value === 'string' && value.charCodeAt(0) === 1 ? BigInt(value.slice(1)) : value));
+  const nl = text.indexOf('\n');
+  const head = JSON.parse(text.slice(0, nl), untagBigInts);
+  const rows = JSON.parse(text.slice(nl + 1)) as PostRow[];
+  return { ...head, posts: rows.map((r) => fromPostRow(head.partition, r)) };
 }
 
 export function takeSnapshot(p: PartitionState, posts: Iterable<PostState>): PartitionSnapshot {

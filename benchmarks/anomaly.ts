@@ -1,0 +1,228 @@
+/**
+ * Anomaly detection benchmark: 1,000 personas, 100,000 posts in flight, on the real local stack.
+ *
+ * 1. Publishes a backlog of six 10-second windows of baseline traffic per persona (event times in
+ *    the recent past), then starts the anomaly role as a CHILD PROCESS (`finops run anomaly`) and
+ *    measures how fast it drains the backlog (events_per_s) from its own /metrics.
+ * 2. Live phase: steady background traffic at ~5,000 events/s plus K injected spikes (bursts of
+ *    ~10× a persona's baseline); detection latency = anomaly received on the anomalies topic −
+ *    Kafka timestamp of the event that crossed the threshold (trigger_published_at).
+ * 3. rss_mb is the child's peak resident set (VmHWM from /proc), i.e. the consumer's own memory,
+ *    run with --max-old-space-size=192 as a memory-limited pod would be.
+ * The last line printed is one JSON object.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CompressionTypes, Message, Partitioners } from 'kafkajs';
+import { AvroCodec, avroType } from '../src/avro/codec';
+import { loadSchema } from '../src/avro/schemas';
+import { setting, topics } from '../src/config';
+import { CostEvent } from '../src/events';
+import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
+import { usdToNano } from '../src/money';
+import { AnomalyRecord } from '../consumers/anomaly/types';
+
+const PERSONAS = 1000;
+const POSTS_PER_PERSONA = 100;
+const WINDOW_MS = 10_000;
+const HISTORY_WINDOWS = 6;
+const EVENTS_PER_WINDOW = 100;
+const LIVE_SECONDS = 20;
+const LIVE_RATE = 5000;
+const SPIKES = 30;
+
+const say = (msg: string) => process.stderr.write(`[bench:anomaly] ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const id = `b${Date.now().toString(36)}`;
+  const overrides = {
+    TOPIC_COST_EVENTS: `bench.${id}.cost-events`,
+    TOPIC_POST_OUTCOMES: `bench.${id}.post-outcomes`,
+    TOPIC_COST_ANOMALIES: `bench.${id}.cost-anomalies`,
+    TOPIC_COST_CONTROLS: `bench.${id}.cost-controls`,
+    TOPIC_DEAD_LETTER: `bench.${id}.dead-letter`,
+  };
+  const t = topics(overrides);
+  const kafka = createKafka(overrides, 'bench');
+  await ensureTopics(kafka, pipelineTopicSpecs(overrides), overrides);
+  const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL'));
+  const costSchemaId = await codec.register(t.costEvents, loadSchema('cost-event'));
+  await codec.register(t.postOutcomes, loadSchema('post-outcome'));
+  await codec.register(t.costAnomalies, loadSchema('cost-anomaly'));
+  const costType = avroType(loadSchema('cost-event'));
+  const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+
+  const persona = (i: number) => `${id}-persona-${i}`;
+  const encode = (personaIdx: number, time: number, nano: bigint, post: string | null): Message => {
+    const e: CostEvent = {
+      event_id: randomUUID(), event_time: new Date(time), cost_type: 'openai_api', amount: nano, currency: 'USD', persona_id: persona(personaIdx), post_id: post,
+      operation: 'bench', service: null, correlation_id: null, request_id: null, llm_usage: null, compute_usage: null, vector_db_usage: null,
+      price: { source: 'bench', version: '1', status: 'priced', unit_prices: {} }, metadata: {},
+    };
+    return { key: e.persona_id, value: AvroCodec.encode(costSchemaId, costType, e) };
+  };
+  const send = (messages: Message[]) => producer.sendBatch({ topicMessages: [{ topic: t.costEvents, messages }], acks: -1, compression: CompressionTypes.None });
+
+  // ── 1. backlog ─────────────────────────────────────────────────────────────────────────────
+  const B = Math.floor((Date.now() - (HISTORY_WINDOWS + 2) * WINDOW_MS) / WINDOW_MS) * WINDOW_MS;
+  let published = 0;
+  let seed = 42;
+  // xorshift32: deterministic and uniform (a float LCG loses precision and cycles).
+  const rand = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  say(`publishing ${PERSONAS * HISTORY_WINDOWS * EVENTS_PER_WINDOW} baseline events`);
+  for (let h = 0; h < HISTORY_WINDOWS; h++) {
+    for (let k = 0; k < EVENTS_PER_WINDOW; k++) {
+      const batch: Message[] = [];
+      const time = B + h * WINDOW_MS + Math.floor((k * WINDOW_MS) / EVENTS_PER_WINDOW);
+      for (let i = 0; i < PERSONAS; i++) {
+        const nano = 1_400_000n + BigInt(Math.floor(rand() * 1_200_000)); // $0.0014–0.0026, ~$0.2 per window
+        batch.push(encode(i, time, nano, `${persona(i)}-post-${k % POSTS_PER_PERSONA}`));
+      }
+      await send(batch);
+      published += batch.length;
+    }
+  }
+  const backlog = published;
+  say(`backlog of ${backlog} events published`);
+
+  // ── 2. the consumer, as a child process ─────────────────────────────────────────────────────
+  const port = 20000 + Math.floor(Math.random() * 10000);
+  const root = path.resolve(__dirname, '..');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, ...overrides, METRICS_PORT: String(port), LOG_LEVEL: 'warn', ANOMALY_GROUP_ID: `bench.${id}.anomaly`,
+    // The heap a memory-limited pod would be given; without it V8 grows lazily far past the live set.
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=192`.trim(),
+    ANOMALY_WINDOW_MS: String(WINDOW_MS), ANOMALY_ALLOWED_LATENESS_MS: '1000', ANOMALY_MIN_BASELINE_WINDOWS: '5',
+  };
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli.ts'), 'run', 'anomaly'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const peakRssMb = () => {
+    try {
+      return Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    } catch {
+      return 0;
+    }
+  };
+  const scrape = async (): Promise<{ processed: number; posts: number; personas: number }> => {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+      return {
+        processed: num(/finops_anomaly_events_total\{input="cost",outcome="processed"\} (\d+)/),
+        posts: num(/finops_anomaly_state_entries\{kind="posts"\} (\d+)/),
+        personas: num(/finops_anomaly_state_entries\{kind="personas"\} (\d+)/),
+      };
+    } catch {
+      return { processed: 0, posts: 0, personas: 0 };
+    }
+  };
+
+  // Anomaly reader, started before the consumer so nothing is missed.
+  const anomalyType = avroType(loadSchema('cost-anomaly'));
+  const received: { r: AnomalyRecord; at: number }[] = [];
+  const reader = kafka.consumer({ groupId: `bench.${id}.reader`, maxWaitTimeInMs: 20 });
+  await reader.connect();
+  await reader.subscribe({ topics: [t.costAnomalies], fromBeginning: true });
+  await reader.run({ eachMessage: async ({ message }) => void received.push({ r: (await codec.decode<AnomalyRecord>(message.value, anomalyType)).value, at: Date.now() }) });
+
+  let first = 0;
+  let done = 0;
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const m = await scrape();
+    if (!first && m.processed > 0) first = Date.now();
+    if (m.processed >= backlog) {
+      done = Date.now();
+      break;
+    }
+    await sleep(100);
+  }
+  if (!done) throw new Error('the consumer did not drain the backlog in 120 s');
+  // First and last scrape bracket the drain within ±100 ms; the first scrape already saw some processed.
+  const eventsPerS = backlog / ((done - first) / 1000);
+  say(`backlog drained: ${backlog} events in ${((done - first) / 1000).toFixed(1)} s`);
+
+  // ── 3. live traffic with injected spikes ────────────────────────────────────────────────────
+  const spiked = new Set<string>();
+  const spikeEvery = Math.floor((LIVE_SECONDS * 1000) / (SPIKES + 2));
+  const liveStart = Date.now();
+  let nextSpike = liveStart + spikeEvery;
+  let spikeIdx = 0;
+  while (Date.now() - liveStart < LIVE_SECONDS * 1000) {
+    const tick = Date.now();
+    const batch: Message[] = [];
+    for (let j = 0; j < LIVE_RATE / 10; j++) {
+      const i = Math.floor(rand() * PERSONAS);
+      batch.push(encode(i, Date.now(), 500_000n, `${persona(i)}-post-${Math.floor(rand() * POSTS_PER_PERSONA)}`));
+    }
+    const now = Date.now();
+    const windowLeft = WINDOW_MS - (now % WINDOW_MS);
+    if (spikeIdx < SPIKES && now >= nextSpike && windowLeft > 1500) {
+      const victim = 7 + spikeIdx * 31; // distinct personas
+      spiked.add(persona(victim));
+      for (let k = 0; k < 40; k++) batch.push(encode(victim, now, usdToNano('0.05'), null)); // $2 ≈ 10× baseline
+      spikeIdx++;
+      nextSpike += spikeEvery;
+    }
+    await send(batch);
+    published += batch.length;
+    await sleep(Math.max(0, 100 - (Date.now() - tick)));
+  }
+  const liveEnd = Date.now();
+  await waitUntil(() => new Set(received.filter((x) => x.r.status === 'open' && spiked.has(x.r.persona_id)).map((x) => x.r.persona_id)).size >= spiked.size, 10_000);
+  await sleep(1500); // a late false positive would show up here
+  const state = await scrape();
+  const rssMb = peakRssMb();
+
+  const opens = received.filter((x) => x.r.status === 'open');
+  const hits = opens.filter((x) => spiked.has(x.r.persona_id) && x.r.anomaly_type === 'cost_spike');
+  const detected = new Set(hits.map((x) => x.r.persona_id)).size;
+  const falsePositives = opens.length - detected;
+  const latencies = hits.map((x) => x.at - (x.r.trigger_published_at?.getTime() ?? x.at)).sort((a, b) => a - b);
+  const pct = (q: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] : null);
+  say(`live: ${published - backlog} events in ${((liveEnd - liveStart) / 1000).toFixed(1)} s; state: ${state.personas} personas, ${state.posts} posts; anomaly states received: ${received.length}`);
+  for (const x of opens.filter((o) => !hits.includes(o)).slice(0, 5)) say(`unexpected: ${x.r.persona_id} ${x.r.anomaly_type} ${x.r.severity} ${x.r.message}`);
+
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  await reader.disconnect();
+  await producer.disconnect();
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: Object.values(t) }).catch(() => undefined);
+  await admin.disconnect();
+
+  process.stdout.write(
+    `${JSON.stringify({
+      events: published,
+      events_per_s: Math.round(eventsPerS),
+      injected: spiked.size,
+      detected,
+      false_positives: falsePositives,
+      detection_p50_ms: pct(0.5),
+      detection_p99_ms: pct(0.99),
+      rss_mb: Math.round(rssMb),
+    })}\n`,
+  );
+}
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check() && Date.now() < end) await sleep(50);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
+    process.exit(1);
+  },
+);
