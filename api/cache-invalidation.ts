@@ -17,6 +17,24 @@ export interface CacheInvalidator {
   close(): Promise<void>;
 }
 
+/**
+ * Replaces the version token of every key in KEYS that exists (a reader creates a post's key
+ * before it reads Postgres, see cache.ts, so a missing key has no cached entry to protect);
+ * ARGV[4] keys from the end are always set (persona and global versions). ARGV[3], if given, is
+ * the epoch key, set without expiry.
+ */
+const REPLACE_TOKENS_SCRIPT = `
+local always_from = #KEYS - tonumber(ARGV[4]) + 1
+local replaced = 0
+for i = 1, #KEYS do
+  if i >= always_from or redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[2])
+    replaced = replaced + 1
+  end
+end
+if ARGV[3] ~= '' then redis.call('SET', ARGV[3], ARGV[1]) end
+return replaced`;
+
 const invalidations = counter('finops_api_cache_invalidations_total', 'Committed batches whose API cache invalidation was delivered (ok) or deferred (failed).', ['outcome']);
 
 /**
@@ -71,14 +89,11 @@ export function createCacheInvalidator(overrides: Overrides = {}): CacheInvalida
       if (!everReady && redis?.status !== 'ready') await waitReady(client(), 1000);
       const personas = new Set<string>([...batch.deltas.map((d) => d.persona_id), ...batch.posts.map((p) => p.persona_id)]);
       try {
-        const multi = client().multi();
-        if (mustBumpEpoch) multi.set(keys.epoch, token);
-        for (const p of batch.posts) multi.set(keys.postVersion(p.post_id), token, 'EX', versionTtl);
-        for (const persona of personas) multi.set(keys.personaVersion(persona), token, 'EX', versionTtl);
-        multi.set(keys.allVersion, token, 'EX', versionTtl);
-        const results = await multi.exec();
-        const failed = results?.find(([e]) => e);
-        if (!results || failed) throw failed?.[0] ?? new Error('transaction discarded');
+        // One script call for the whole batch: a batch can touch thousands of posts, and one
+        // command per post would cost the storage consumer more than the write it follows.
+        const always = [...[...personas].map((p) => keys.personaVersion(p)), keys.allVersion];
+        const versionKeys = [...batch.posts.map((p) => keys.postVersion(p.post_id)), ...always];
+        await client().eval(REPLACE_TOKENS_SCRIPT, versionKeys.length, ...versionKeys, token, String(versionTtl), mustBumpEpoch ? keys.epoch : '', String(always.length));
         epochBumpPending = false;
         invalidations.inc({ outcome: 'ok' });
       } catch (err) {

@@ -37,8 +37,16 @@ export class ApiCache {
     let tags: string | null = null;
     if (this.redis) {
       try {
-        const [epoch, version, entry] = await this.redis.mget(this.keys.epoch, versionKey, entryKey);
-        tags = `${epoch ?? ''}\n${version ?? ''}\n`;
+        const [epoch, found, entry] = await this.redis.mget(this.keys.epoch, versionKey, entryKey);
+        let version = found;
+        if (version === null) {
+          // The storage consumer only replaces version keys that exist (most posts are never read),
+          // so create it before reading Postgres: a commit after this point replaces it.
+          const token = `${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
+          const prior = (await this.redis.call('SET', versionKey, token, 'EX', String(versionTtlSeconds(this.ttlSeconds)), 'NX', 'GET')) as string | null;
+          version = prior ?? token;
+        }
+        tags = `${epoch ?? ''}\n${version}\n`;
         if (entry !== null && entry.startsWith(tags)) {
           cacheRequests.inc({ outcome: 'hit' });
           return { body: entry.slice(tags.length), outcome: 'hit' };

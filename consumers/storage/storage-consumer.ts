@@ -46,10 +46,12 @@ export class StorageConsumer {
   private readonly consumer: Consumer;
   private readonly dlqProducer: Producer;
   private readonly writers: CostEventWriter[];
-  private readonly accumulator: BatchAccumulator<Item>;
+  private readonly accumulators: BatchAccumulator<Item>[];
   private readonly reader: avro.Type = avroType(loadSchema('cost-event'));
   private readonly metrics = storageMetrics();
   private limits: ValidationLimits;
+  private listenersDone: Promise<unknown> = Promise.resolve();
+  private listenersPending = 0;
   private limitsAt = 0;
 
   constructor(private readonly o: StorageConsumerOptions) {
@@ -61,9 +63,11 @@ export class StorageConsumer {
       maxBytesPerPartition: 2 * 1024 * 1024,
     });
     this.dlqProducer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    // One writer (connection and staging table) per concurrent flush.
+    // One writer (connection and staging table) per flush lane. A Kafka partition always flushes in
+    // the same lane, and since events are keyed by persona, concurrent transactions touch disjoint
+    // personas and posts: their rollup updates never wait on each other's row locks.
     this.writers = Array.from({ length: o.flushConcurrency }, () => new CostEventWriter(o.pool, o.groupId));
-    this.accumulator = new BatchAccumulator((items, slot) => this.flush(items, this.writers[slot]), o.batchMaxEvents, o.batchMaxWaitMs, o.flushConcurrency);
+    this.accumulators = this.writers.map((writer) => new BatchAccumulator<Item>((items) => this.flush(items, writer), o.batchMaxEvents, o.batchMaxWaitMs));
     this.limits = validationLimits(o.overrides);
   }
 
@@ -84,7 +88,8 @@ export class StorageConsumer {
   /** Stops fetching; the batch in hand is flushed and committed before this resolves. */
   async stop(): Promise<void> {
     await this.consumer.disconnect();
-    await this.accumulator.drain();
+    await Promise.all(this.accumulators.map((a) => a.drain()));
+    await this.waitForListeners(0);
     await this.dlqProducer.disconnect();
     for (const writer of this.writers) writer.close();
   }
@@ -105,7 +110,7 @@ export class StorageConsumer {
       const chunk = batch.messages.slice(start, start + chunkSize);
       const items: Item[] = [];
       for (const message of chunk) items.push(await this.decode(batch.topic, batch.partition, message));
-      await this.accumulator.add(items);
+      await this.accumulators[batch.partition % this.accumulators.length].add(items);
       const last = chunk[chunk.length - 1].offset;
       resolveOffset(last);
       await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
@@ -139,6 +144,7 @@ export class StorageConsumer {
   }
 
   private async flush(items: Item[], writer: CostEventWriter): Promise<void> {
+    await this.waitForListeners(2);
     const started = process.hrtime.bigint();
     const deadLetters: DeadLetterRow[] = [];
     const events: StoredEvent[] = [];
@@ -165,7 +171,23 @@ export class StorageConsumer {
     this.metrics.events.inc({ outcome: 'duplicate' }, events.length - result.inserted - (written.length - deadLetters.length));
     for (const d of written) this.metrics.deadLetters.inc({ reason: d.reason });
     for (const item of items) if (item.kind === 'event' && item.publishedAt > 0) this.metrics.ingestLatency.observe(Math.max(0, now - item.publishedAt) / 1000);
-    await this.o.onCommitted?.(result);
+    this.notifyCommitted(result);
+  }
+
+  /**
+   * Listeners (cache invalidation, metrics) run after the commit, in commit order, but off the
+   * flush's path: they must not hold back the next batch. At most two batches wait for them.
+   */
+  private notifyCommitted(result: WriteResult): void {
+    if (!this.o.onCommitted) return;
+    const run = this.listenersDone.then(() => this.o.onCommitted!(result)).catch((err) => this.o.log.warn({ err }, 'commit listener failed'));
+    this.listenersDone = run;
+    this.listenersPending++;
+    void run.finally(() => this.listenersPending--);
+  }
+
+  private async waitForListeners(max: number): Promise<void> {
+    while (this.listenersPending > max) await this.listenersDone;
   }
 
   /**
