@@ -75,6 +75,7 @@ export class CostMetricsRecorder {
   private readonly operations: LabelLimiter;
   private readonly open = new Map<string, OpenPost>();
   private readonly breached = new Map<string, true>();
+  private readonly costPerPostChildren = new Map<string, ReturnType<ReturnType<typeof businessMetrics>['costPerPost']['labels']>>();
   private readonly settleMs: number;
   private readonly maxOpenPosts: number;
   private readonly breachUsd: number;
@@ -131,25 +132,33 @@ export class CostMetricsRecorder {
       this.open.delete(p.post_id); // re-insert so Map order is least-recently-updated first
       this.open.set(p.post_id, { persona, total, updatedAt: now });
     }
-    while (this.open.size > this.maxOpenPosts) this.observeOldest();
+    this.observeOldest(this.open.size - this.maxOpenPosts, Infinity);
     this.m.openPosts.set(this.open.size);
   }
 
   /** Observes every post that has been quiet for settleMs. */
   settle(): void {
-    const cutoff = this.now() - this.settleMs;
-    for (const [, post] of this.open) {
-      if (post.updatedAt > cutoff) break;
-      this.observeOldest();
-    }
+    this.observeOldest(this.open.size, this.now() - this.settleMs);
     this.m.openPosts.set(this.open.size);
   }
 
-  private observeOldest(): void {
-    const first = this.open.entries().next();
-    if (first.done) return;
-    const [id, post] = first.value;
-    this.open.delete(id);
-    this.m.costPerPost.observe({ persona_id: post.persona }, post.total);
+  /**
+   * Observes and drops up to `count` of the least recently updated posts, stopping at the first
+   * one updated after `updatedBefore`. One iterator for the whole pass: restarting iteration after
+   * each delete would rescan the deleted slots at the front of the Map every time.
+   */
+  private observeOldest(count: number, updatedBefore: number): void {
+    if (count <= 0) return;
+    for (const [id, post] of this.open) {
+      if (count-- <= 0 || post.updatedAt > updatedBefore) break;
+      this.open.delete(id);
+      this.costPerPostFor(post.persona).observe(post.total);
+    }
+  }
+
+  private costPerPostFor(persona: string) {
+    let child = this.costPerPostChildren.get(persona);
+    if (!child) this.costPerPostChildren.set(persona, (child = this.m.costPerPost.labels({ persona_id: persona })));
+    return child;
   }
 }
