@@ -1,3 +1,4 @@
+import { readiness } from '../../src/http/readiness';
 import Redis from 'ioredis';
 import { Kafka, Producer } from 'kafkajs';
 import { Pool } from 'pg';
@@ -60,8 +61,8 @@ export function alertsRole({ overrides, ops }: RoleContext): Role {
   const t = topics(overrides);
   let consumer: AlertConsumer | undefined;
   let stack: AlertStack | undefined;
-  ops.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
-  ops.addReadinessCheck('redis', async () => void (await redis.ping()));
+  ops.addReadinessCheck('postgres', readiness.postgres(pool));
+  ops.addReadinessCheck('redis', readiness.redis(redis));
   return {
     name: 'alerts',
     async start() {

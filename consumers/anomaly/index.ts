@@ -1,3 +1,4 @@
+import { readiness } from '../../src/http/readiness';
 import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, setting, topics } from '../../src/config';
 import { createPool } from '../../src/db/pool';
@@ -33,18 +34,8 @@ export function anomalyRole({ overrides, ops }: RoleContext): Role {
     referenceRefreshMs: intSetting('ANOMALY_REFERENCE_REFRESH_MS', overrides, { min: 100 }),
     overrides,
   });
-  ops.addReadinessCheck('postgres', async () => {
-    await pool.query('SELECT 1');
-  });
-  ops.addReadinessCheck('kafka', async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      await admin.fetchTopicMetadata({ topics: [t.costEvents, t.postOutcomes, t.costAnomalies] });
-    } finally {
-      await admin.disconnect();
-    }
-  });
+  ops.addReadinessCheck('postgres', readiness.postgres(pool));
+  ops.addReadinessCheck('kafka', readiness.kafka(kafka, [t.costEvents, t.postOutcomes, t.costAnomalies]));
   return {
     name: 'anomaly',
     async start() {

@@ -1,3 +1,4 @@
+import { readiness } from '../../src/http/readiness';
 import Redis from 'ioredis';
 import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, listSetting, setting, topics } from '../../src/config';
@@ -38,8 +39,8 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
     kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), store, log, topic: t.costAnomalies, deadLetterTopic: t.deadLetter,
     groupId: setting('BREAKER_GROUP_ID', overrides), tickMs: intSetting('BREAKER_TICK_MS', overrides, { min: 10 }),
   });
-  ops.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
-  ops.addReadinessCheck('redis', async () => void (await redis.ping()));
+  ops.addReadinessCheck('postgres', readiness.postgres(pool));
+  ops.addReadinessCheck('redis', readiness.redis(redis));
   return {
     name: 'breaker',
     async start() {

@@ -3,18 +3,11 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { DependencyError, InvalidInputError } from '../../src/errors';
+import type { RefusedMessage } from '../../src/kafka/dead-letter';
 import { COST_EVENT_COLUMNS, copyLine, StoredEvent } from './copy-rows';
 
 /** A refused message, recorded with its origin. */
-export interface DeadLetterRow {
-  topic: string;
-  partition: number;
-  offset: string;
-  reason: string;
-  error: string;
-  key: Buffer | null;
-  value: Buffer | null;
-}
+export type DeadLetterRow = RefusedMessage;
 
 export interface PersonaCostDelta {
   persona_id: string;

@@ -1,3 +1,4 @@
+import { readiness } from '../../src/http/readiness';
 import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, Overrides, setting, topics } from '../../src/config';
 import { createPool } from '../../src/db/pool';
@@ -54,22 +55,9 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
       for (const listener of commitListeners) await listener(result, overrides);
     },
   });
-  ops.addReadinessCheck('postgres', async () => {
-    await pool.query('SELECT 1');
-  });
-  ops.addReadinessCheck('kafka', async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      await admin.fetchTopicMetadata({ topics: [t.costEvents] });
-    } finally {
-      await admin.disconnect();
-    }
-  });
-  ops.addReadinessCheck('schema-registry', async () => {
-    const res = await fetch(`${setting('SCHEMA_REGISTRY_URL', overrides)}/subjects`);
-    if (!res.ok) throw new Error(`registry answered ${res.status}`);
-  });
+  ops.addReadinessCheck('postgres', readiness.postgres(pool));
+  ops.addReadinessCheck('kafka', readiness.kafka(kafka, [t.costEvents]));
+  ops.addReadinessCheck('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides)));
   return {
     name: 'storage',
     async start() {

@@ -1,7 +1,7 @@
 import { IHeaders, Message } from 'kafkajs';
 
-/** Where a dead-lettered message came from and why it was refused. */
-export interface DeadLetter {
+/** A refused message: where it came from, why, and its original bytes. */
+export interface RefusedMessage {
   topic: string;
   partition: number;
   offset: string;
@@ -9,6 +9,9 @@ export interface DeadLetter {
   error: string;
   key: Buffer | null;
   value: Buffer | null;
+}
+
+export interface DeadLetter extends RefusedMessage {
   headers?: IHeaders;
   consumerGroup: string;
 }
