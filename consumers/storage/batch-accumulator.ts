@@ -13,6 +13,7 @@ export class BatchAccumulator<T> {
   private timer: NodeJS.Timeout | undefined;
   private readonly freeSlots: number[];
   private readonly running = new Set<Promise<void>>();
+  private flushingItems = 0;
 
   constructor(
     private readonly flushFn: (items: T[], slot: number) => Promise<void>,
@@ -25,6 +26,16 @@ export class BatchAccumulator<T> {
 
   get size(): number {
     return this.buffer.length;
+  }
+
+  /** Items buffered or being flushed. */
+  get pending(): number {
+    return this.buffer.length + this.flushingItems;
+  }
+
+  /** Resolves once fewer than `limit` items are pending (back-pressure for callers that do not await `add`). */
+  async waitForRoom(limit: number): Promise<void> {
+    while (this.pending >= limit && this.running.size > 0) await Promise.race(this.running);
   }
 
   add(items: T[]): Promise<void> {
@@ -58,11 +69,14 @@ export class BatchAccumulator<T> {
     const waiters = this.waiters;
     this.buffer = [];
     this.waiters = [];
+    this.flushingItems += items.length;
     try {
       await this.flushFn(items, slot);
       for (const w of waiters) w.resolve();
     } catch (err) {
       for (const w of waiters) w.reject(err);
+    } finally {
+      this.flushingItems -= items.length;
     }
   }
 

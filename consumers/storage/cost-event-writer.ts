@@ -148,7 +148,8 @@ export class CostEventWriter {
       if (events.length > 0) {
         const copy = client.query(copyFrom(`COPY cost_events_stage (${COLUMN_LIST}) FROM STDIN`));
         await pipeline(Readable.from(events.map(copyLine).join('')), copy);
-        const { rows } = await client.query(INSERT_SQL);
+        // Named, so each connection plans this statement once rather than on every batch.
+        const { rows } = await client.query({ name: 'finops-store-cost-events', text: INSERT_SQL });
         result = { inserted: rows[0].inserted, posts: rows[0].posts, deltas: rows[0].deltas, deadLettered: deadLetters.length };
       }
       if (deadLetters.length > 0) {

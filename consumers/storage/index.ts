@@ -49,6 +49,10 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
     batchMaxWaitMs: intSetting('STORAGE_BATCH_MAX_WAIT_MS', overrides),
     sessionTimeoutMs: intSetting('KAFKA_SESSION_TIMEOUT_MS', overrides, { min: 6000 }),
     flushConcurrency: intSetting('STORAGE_FLUSH_CONCURRENCY', overrides, { min: 1, max: 16 }),
+    onFatal: (err) => {
+      log.fatal({ err }, 'a batch could not be stored after retries; exiting so the consumer restarts from its last committed offsets');
+      setTimeout(() => process.exit(1), 100).unref();
+    },
     overrides,
     onCommitted: async (result) => {
       costMetrics.record(result);

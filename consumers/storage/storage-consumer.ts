@@ -28,6 +28,8 @@ export interface StorageConsumerOptions {
   sessionTimeoutMs: number;
   /** Storage transactions in flight at once, each on its own connection. */
   flushConcurrency: number;
+  /** A batch could not be stored even after retries; the process should exit and restart. */
+  onFatal: (err: unknown) => void;
   overrides?: Overrides;
   /** Called after each committed batch (cache invalidation, metrics of other components). */
   onCommitted?: (result: WriteResult) => Promise<void> | void;
@@ -51,6 +53,7 @@ export class StorageConsumer {
   private readonly metrics = storageMetrics();
   private limits: ValidationLimits;
   private listenersDone: Promise<unknown> = Promise.resolve();
+  private readonly commits = new Map<string, Promise<void>>();
   private listenersPending = 0;
   private limitsAt = 0;
 
@@ -85,10 +88,12 @@ export class StorageConsumer {
     });
   }
 
-  /** Stops fetching; the batch in hand is flushed and committed before this resolves. */
+  /** Stops fetching; the batches in hand are written and their offsets committed before this resolves. */
   async stop(): Promise<void> {
-    await this.consumer.disconnect();
+    await this.consumer.stop();
     await Promise.all(this.accumulators.map((a) => a.drain()));
+    await Promise.all(this.commits.values());
+    await this.consumer.disconnect();
     await this.waitForListeners(0);
     await this.dlqProducer.disconnect();
     for (const writer of this.writers) writer.close();
@@ -103,19 +108,54 @@ export class StorageConsumer {
     return this.limits;
   }
 
+  /**
+   * Decodes a fetched batch in chunks and hands each chunk to its lane without waiting for the
+   * write: the fetch position moves on (resolveOffset) so Kafka fetching overlaps the Postgres
+   * transaction, while the committed offset moves only once that transaction has committed.
+   * A lane holds at most two batches' worth of messages, which bounds memory.
+   */
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const chunkSize = Math.max(1, this.o.batchMaxEvents);
+    const lane = this.accumulators[batch.partition % this.accumulators.length];
     for (let start = 0; start < batch.messages.length; start += chunkSize) {
       if (!isRunning() || isStale()) return;
       const chunk = batch.messages.slice(start, start + chunkSize);
       const items: Item[] = [];
       for (const message of chunk) items.push(await this.decode(batch.topic, batch.partition, message));
-      await this.accumulators[batch.partition % this.accumulators.length].add(items);
+      const stored = lane.add(items);
+      stored.catch(() => undefined); // handled in commitWhenStored; this only marks it handled early
       const last = chunk[chunk.length - 1].offset;
+      this.commitWhenStored(stored, batch.topic, batch.partition, (BigInt(last) + 1n).toString());
       resolveOffset(last);
-      await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+      await lane.waitForRoom(2 * chunkSize);
       await heartbeat();
     }
+  }
+
+  /** Commits a partition's offsets in order, each only after the transaction holding its messages. */
+  private commitWhenStored(stored: Promise<void>, topic: string, partition: number, offset: string): void {
+    const key = `${topic}/${partition}`;
+    const previous = this.commits.get(key) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      try {
+        await stored;
+      } catch (err) {
+        // Retries are exhausted and the fetch position is past unsaved messages: stop, and let the
+        // restart resume from the last committed offset. Nothing is lost; nothing was committed.
+        this.o.onFatal(err);
+        throw err;
+      }
+      await this.consumer.commitOffsets([{ topic, partition, offset }]).catch((err) => {
+        // After a rebalance the partition may belong to another member, which resumes from the last
+        // committed offset; the rows are stored and inserts are idempotent, so a lost commit is harmless.
+        this.o.log.warn({ err: (err as Error).message, topic, partition }, 'offset commit failed; the partition will be re-read from the last committed offset');
+      });
+    });
+    const settled = next.catch(() => undefined);
+    this.commits.set(key, settled);
+    void settled.finally(() => {
+      if (this.commits.get(key) === settled) this.commits.delete(key);
+    });
   }
 
   private async decode(topic: string, partition: number, message: KafkaMessage): Promise<Item> {
