@@ -14,8 +14,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { to as copyTo, from as copyFrom } from 'pg-copy-streams';
-import { pipeline } from 'node:stream/promises';
-import { Readable, Writable } from 'node:stream';
+import { once } from 'node:events';
+import { finished, pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
 import { CostTracker } from '../producers';
 import { Overrides, setting } from '../src/config';
 import { createPool } from '../src/db/pool';
@@ -30,6 +31,8 @@ const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
 const PERSONAS = 1000;
 const POSTS = 100_000;
 const IN_FLIGHT = 20_000;
+/** V8 heap cap of the consumer process (as NODE_OPTIONS in its Deployment). */
+const CONSUMER_HEAP_MB = Number(process.env.BENCH_CONSUMER_HEAP_MB ?? 128);
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4', 'gpt-3.5-turbo-0125'];
 
 const say = (msg: string) => process.stderr.write(`[bench:ingest] ${msg}\n`);
@@ -90,12 +93,19 @@ async function main(): Promise<void> {
 
   const tracker = new CostTracker({ overrides });
   await tracker.start();
-  const consumer = spawnRoles(['storage'], overrides, { logFile: '/tmp/bench-ingest-consumer.log' });
+  const consumer = spawnRoles(['storage'], overrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB });
   await consumer.running;
   let peakRss = 0;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, consumer.rssMb())), 250);
 
   const pool = createPool({ DATABASE_URL: dbUrl });
+  // Progress comes from the consumer's own counter of inserted rows: polling count(*) on the
+  // table would itself load Postgres while it is being measured.
+  const metricsPort = await consumer.running;
+  const storedSoFar = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    return Number(/finops_storage_events_total\{outcome="stored"\} (\d+)/.exec(text)?.[1] ?? 0);
+  };
   const count = async (operation: string) => Number((await pool.query('SELECT count(*) AS n FROM cost_events WHERE operation = $1', [operation])).rows[0].n);
   try {
     // 1. Throughput
@@ -123,12 +133,12 @@ async function main(): Promise<void> {
     await tracker.flush();
     const published = Date.now();
     say(`published ${acked} (failed ${failed}) in ${((published - t0) / 1000).toFixed(1)} s; waiting for storage`);
-    let stored = 0;
-    while ((stored = await count('throughput')) < acked) {
-      if (Date.now() - published > 600_000) throw new Error(`only ${stored} of ${acked} stored after 10 minutes`);
-      await new Promise((r) => setTimeout(r, 200));
+    while ((await storedSoFar()) < acked) {
+      if (Date.now() - published > 600_000) throw new Error(`only ${await storedSoFar()} of ${acked} stored after 10 minutes`);
+      await new Promise((r) => setTimeout(r, 100));
     }
     const t1 = Date.now();
+    const stored = await count('throughput');
     const eventsPerS = EVENTS / ((t1 - t0) / 1000);
     say(`throughput: ${stored} stored in ${((t1 - t0) / 1000).toFixed(1)} s → ${Math.round(eventsPerS)} events/s; consumer peak RSS ${peakRss.toFixed(0)} MiB`);
 
@@ -144,7 +154,7 @@ async function main(): Promise<void> {
       steady.push(track(tracker, i, 'latency'));
     }
     await Promise.all(steady);
-    while ((await count('latency')) < steadyEvents) await new Promise((r) => setTimeout(r, 200));
+    while ((await storedSoFar()) < acked + steadyEvents) await new Promise((r) => setTimeout(r, 200));
     const { rows: lat } = await pool.query(
       "SELECT extract(epoch FROM (ingested_at - event_time)) * 1000 AS ms FROM cost_events WHERE operation = 'latency' ORDER BY 1",
     );
@@ -174,9 +184,11 @@ async function main(): Promise<void> {
       new Writable({ write(chunk, _enc, cb) { chunks.push(chunk); cb(); } }),
     );
     await client.query('TRUNCATE cost_events');
-    await client.query('CHECKPOINT');
     const c0 = Date.now();
-    await pipeline(Readable.from(chunks), client.query(copyFrom(`COPY cost_events (${columns}) FROM STDIN`)));
+    const copy = client.query(copyFrom(`COPY cost_events (${columns}) FROM STDIN`));
+    for (const chunk of chunks) if (!copy.write(chunk)) await once(copy, 'drain');
+    copy.end();
+    await finished(copy);
     const copySeconds = (Date.now() - c0) / 1000;
     client.release();
     const ceiling = stored / copySeconds;
