@@ -56,9 +56,13 @@ export const defaults = {
   /** JSON object of USD per vector-DB unit by operation. */
   PRICING_VECTOR_DB_USD_PER_UNIT: '{"query":"0.000004","upsert":"0.000002","delete":"0.000001","fetch":"0.000001"}',
 
-  /** SDK producer batching. Kafka's own client has no linger, so the SDK batches. */
+  /**
+   * SDK producer batching. Kafka's own client has no linger, so the SDK batches. Larger batches
+   * mean fewer round trips (one request is in flight at a time, as idempotence requires); keep a
+   * partition's share of a batch under the broker's message.max.bytes (1 MB) after compression.
+   */
   SDK_LINGER_MS: '5',
-  SDK_MAX_BATCH_EVENTS: '1000',
+  SDK_MAX_BATCH_EVENTS: '4000',
   /** Events buffered before track*() callers wait for room (bounded memory). */
   SDK_MAX_BUFFERED_EVENTS: '50000',
   /** none | gzip */
