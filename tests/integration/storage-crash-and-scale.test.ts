@@ -93,6 +93,40 @@ describe('storage consumer processes under SIGKILL', () => {
     await assertExactlyOnce(env, tag, ids);
   });
 
+  it('on SIGTERM finishes the batch in hand, commits its offsets and exits 0', async () => {
+    // A topic of its own, so committed offsets count exactly this test's messages.
+    const own = await createTestEnv('graceful');
+    const ownTracker = new CostTracker({ overrides: own.overrides });
+    try {
+      const tag = `${own.id}-graceful`;
+      const consumer = spawnRoles(['storage'], { ...own.overrides, ...PROCESS_SETTINGS });
+      procs.push(consumer);
+      await consumer.running;
+      const publishing = publishSteadily(ownTracker, own, 8000, 4000, tag);
+      await waitFor(async () => (await storedCount(own, tag)) > 1000, { what: 'consumer storing' });
+      expect(await consumer.kill('SIGTERM')).toBe(0);
+      const storedAtExit = await storedCount(own, tag);
+      const admin = own.kafka.admin();
+      await admin.connect();
+      const [committed] = await admin.fetchOffsets({ groupId: String(own.overrides.STORAGE_GROUP_ID), topics: [String(own.overrides.TOPIC_COST_EVENTS)] });
+      await admin.disconnect();
+      // Everything it stored is committed, and it committed nothing it had not stored.
+      expect(committed.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0)).toBe(storedAtExit);
+
+      const ids = await publishing;
+      const successor = spawnRoles(['storage'], { ...own.overrides, ...PROCESS_SETTINGS });
+      procs.push(successor);
+      await assertExactlyOnce(own, tag, ids);
+      // The successor resumed where the first stopped: it re-read nothing already stored.
+      const port = await successor.running;
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(Number(/finops_storage_events_total\{outcome="duplicate"\} (\d+)/.exec(text)?.[1] ?? -1)).toBe(0);
+    } finally {
+      await ownTracker.close();
+      await own.close();
+    }
+  });
+
   it('stores every event exactly once with three consumers in one group over six partitions, one killed mid-stream', async () => {
     const tag = `${env.id}-scale`;
     const group = { STORAGE_GROUP_ID: `${env.id}.scale-group` };
