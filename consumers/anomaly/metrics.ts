@@ -1,7 +1,11 @@
+import { AnomalyType, Severity } from '../../src/contracts/anomaly';
 import { counter, gauge, histogram, LATENCY_BUCKETS } from '../../src/metrics';
 
+const DETECTED_TYPES: AnomalyType[] = ['cost_spike', 'efficiency_drop', 'negative_roi', 'budget_threshold', 'post_cost_threshold'];
+const SEVERITIES: Severity[] = ['low', 'medium', 'high', 'critical'];
+
 export function anomalyMetrics() {
-  return {
+  const m = {
     events: counter('finops_anomaly_events_total', 'Input messages handled by the anomaly consumer, by input (cost, outcome) and outcome (processed, late, dead_lettered, replayed).', ['input', 'outcome']),
     anomalies: counter('finops_anomalies_total', 'Anomaly states published, by type, severity and status (open, escalated, resolved).', ['type', 'severity', 'status']),
     suppressed: counter('finops_anomaly_duplicates_suppressed_total', 'Anomaly states recomputed on replay after a restart and not published again.'),
@@ -13,4 +17,8 @@ export function anomalyMetrics() {
     deadLetters: counter('finops_dead_letters_total', 'Messages sent to the dead-letter topic, by reason.', ['reason']),
     rebalances: counter('finops_consumer_rebalances_total', 'Consumer group rebalances seen by this process.', ['group']),
   };
+  // The series the FinOpsAnomalyDetected rule reads exist at 0 from the start, so increase() sees the
+  // first anomaly of each type and severity (a counter first scraped at 1 has no increase).
+  for (const type of DETECTED_TYPES) for (const severity of SEVERITIES) for (const status of ['open', 'escalated']) m.anomalies.inc({ type, severity, status }, 0);
+  return m;
 }
