@@ -166,7 +166,7 @@ describe('Prometheus scraping the running pipeline', () => {
   });
 
   const scalar = async (expr: string) => Number((await prom.query(expr)).data?.result[0]?.value[1] ?? 0);
-  const describe = async (expr: string) => JSON.stringify((await prom.query(expr)).data?.result.map((r) => [r.metric, r.value[1]]));
+  const seriesOf = async (expr: string) => JSON.stringify((await prom.query(expr)).data?.result.map((r) => [r.metric, r.value[1]]));
   const firing = async (alertname: string) => (await prom.alerts()).filter((a) => a.labels.alertname === alertname && a.state === 'firing');
   const api = (path: string, token = readToken) => fetch(`http://127.0.0.1:${apiPort}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
 
@@ -223,7 +223,7 @@ describe('Prometheus scraping the running pipeline', () => {
       traffic!.check();
       const alert = (await firing('FinOpsAnomalyDetected')).find((a) => a.labels.type === 'cost_spike');
       if (alert) return alert;
-      throw new Error(`not yet; anomalies: ${await describe('finops_anomalies_total > 0')}; alerts: ${JSON.stringify(await prom.alerts())}`);
+      throw new Error(`not yet; anomalies: ${await seriesOf('finops_anomalies_total > 0')}; alerts: ${JSON.stringify(await prom.alerts())}`);
     }, {
       timeoutMs: 60_000,
       intervalMs: 250,
