@@ -32,7 +32,7 @@ const PERSONAS = 1000;
 const POSTS = 100_000;
 const IN_FLIGHT = 20_000;
 /** V8 heap cap of the consumer process (as NODE_OPTIONS in its Deployment). */
-const CONSUMER_HEAP_MB = Number(process.env.BENCH_CONSUMER_HEAP_MB ?? 128);
+const CONSUMER_HEAP_MB = Number(process.env.BENCH_CONSUMER_HEAP_MB ?? 256);
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4', 'gpt-3.5-turbo-0125'];
 
 const say = (msg: string) => process.stderr.write(`[bench:ingest] ${msg}\n`);

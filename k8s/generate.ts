@@ -32,7 +32,7 @@ export function groupSettingOf(role: string): SettingName | undefined {
 
 /** Sizing per role: the storage consumer batches COPYs (more memory); the API serves many requests. */
 const RESOURCES: Record<string, { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string }; heapMb: number }> = {
-  storage: { requests: { cpu: '500m', memory: '256Mi' }, limits: { cpu: '2', memory: '512Mi' }, heapMb: 128 },
+  storage: { requests: { cpu: '500m', memory: '256Mi' }, limits: { cpu: '2', memory: '512Mi' }, heapMb: 256 },
   anomaly: { requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '1', memory: '768Mi' }, heapMb: 576 },
   api: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' }, heapMb: 384 },
   default: { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '500m', memory: '384Mi' }, heapMb: 288 },
