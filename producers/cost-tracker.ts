@@ -108,6 +108,7 @@ export class CostTracker {
   private costSchemaId = 0;
   private outcomeSchemaId = 0;
   private started: Promise<void> | undefined;
+  private readonly pending = new Set<Promise<unknown>>();
 
   constructor(private readonly options: CostTrackerOptions = {}) {
     this.overrides = options.overrides ?? {};
@@ -147,9 +148,9 @@ export class CostTracker {
     checkTokens('cachedInputTokens', c.cachedInputTokens ?? 0);
     const provider = c.provider ?? 'openai';
     const priced = this.priceBook.llm(provider, c.model, c.inputTokens, c.outputTokens, c.cachedInputTokens ?? 0);
-    return this.publishCost('openai_api', c, priced, {
+    return this.tracked(this.publishCost('openai_api', c, priced, {
       llm_usage: { provider, model: c.model, input_tokens: c.inputTokens, output_tokens: c.outputTokens, cached_input_tokens: c.cachedInputTokens ?? 0 },
-    });
+    }));
   }
 
   trackInfrastructureCost(c: InfrastructureCost): Promise<TrackedCost> {
@@ -157,20 +158,24 @@ export class CostTracker {
     const gb = toMicro(c.memoryGb, 'memoryGb');
     checkTokens('durationMs', c.durationMs);
     const priced = this.priceBook.compute(cores, gb, c.durationMs);
-    return this.publishCost('kubernetes', c, priced, {
+    return this.tracked(this.publishCost('kubernetes', c, priced, {
       compute_usage: { resource_type: c.resourceType ?? 'kubernetes', cpu_cores: cores, memory_gb: gb, duration_ms: c.durationMs },
-    });
+    }));
   }
 
   trackVectorDbCost(c: VectorDbCost): Promise<TrackedCost> {
     checkTokens('units', c.units);
     const priced = this.priceBook.vectorDb(c.vectorOperation, c.units);
-    return this.publishCost('vector_db', c, priced, {
+    return this.tracked(this.publishCost('vector_db', c, priced, {
       vector_db_usage: { provider: c.provider ?? 'generic', operation: c.vectorOperation, units: c.units },
-    });
+    }));
   }
 
-  async trackOutcome(o: Outcome): Promise<PostOutcome> {
+  trackOutcome(o: Outcome): Promise<PostOutcome> {
+    return this.tracked(this.publishOutcome(o));
+  }
+
+  private async publishOutcome(o: Outcome): Promise<PostOutcome> {
     await this.start();
     const outcome: PostOutcome = {
       event_id: o.eventId ?? randomUUID(),
@@ -219,9 +224,10 @@ export class CostTracker {
   }
 
   /** Raw publish of an already-built event (replays, benchmarks, other producers' bridges). */
-  async publishEvent(event: CostEvent): Promise<void> {
-    await this.start();
-    await this.producer.send(this.topics.costEvents, { key: event.persona_id, value: AvroCodec.encode(this.costSchemaId, this.costType, event) });
+  publishEvent(event: CostEvent): Promise<void> {
+    return this.tracked(
+      this.start().then(() => this.producer.send(this.topics.costEvents, { key: event.persona_id, value: AvroCodec.encode(this.costSchemaId, this.costType, event) })),
+    );
   }
 
   get schemaIds(): { costEvent: number; postOutcome: number } {
@@ -232,11 +238,22 @@ export class CostTracker {
     return this.producer.buffered;
   }
 
-  flush(): Promise<void> {
-    return this.producer.flush();
+  /** Resolves once every track call made before it has been acknowledged (or has failed). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+    await this.producer.flush();
   }
 
   async close(): Promise<void> {
+    await this.flush();
     if (this.started) await this.producer.close();
+  }
+
+  /** Remembers a call until it settles, so flush() covers calls still waiting to be enqueued. */
+  private tracked<T>(call: Promise<T>): Promise<T> {
+    this.pending.add(call);
+    const forget = () => void this.pending.delete(call);
+    call.then(forget, forget);
+    return call;
   }
 }

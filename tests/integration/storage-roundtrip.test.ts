@@ -31,6 +31,15 @@ describe('SDK → Kafka → storage consumer → Postgres', () => {
     expect(llm.rows[0]).toMatchObject({ model: 'gpt-4o', input_tokens: '1000', output_tokens: '500', price_source: '@pydantic/genai-prices', unit_prices: { input_mtok: '2.5', output_mtok: '10' } });
   });
 
+  it('flush() covers track calls made before it, even ones not awaited', async () => {
+    const post = `${env.id}-flushed`;
+    const results: string[] = [];
+    for (let i = 0; i < 300; i++) void tracker.trackVectorDbCost({ vectorOperation: 'query', units: 1, personaId: 'p', postId: post }).then((t) => results.push(t.eventId));
+    await tracker.flush();
+    expect(results).toHaveLength(300);
+    await waitFor(async () => (await env.pool.query('SELECT count(*)::int AS n FROM cost_events WHERE post_id = $1', [post])).rows[0].n === 300, { what: '300 stored' });
+  });
+
   it('flags a model with no known price instead of pricing it at a silent $0', async () => {
     const post = `${env.id}-unknown`;
     const r = await tracker.trackOpenAICost({ model: 'model-nobody-prices', inputTokens: 10, outputTokens: 10, personaId: 'p', postId: post });
