@@ -5,7 +5,7 @@ import { AvroCodec, avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
 import { Overrides } from '../../src/config';
 import { InvalidInputError } from '../../src/errors';
-import { CostEvent, PostOutcome, validateCostEvent, validatePostOutcome, validationLimits, ValidationLimits } from '../../src/events';
+import { CostEvent, PostOutcome, validateCostEvent, validatePostOutcome, ValidationClock } from '../../src/events';
 import { Logger } from '../../src/logging';
 import { retry } from '../../src/retry';
 import { AnomalyPublisher } from './anomaly-publisher';
@@ -70,8 +70,7 @@ export class AnomalyConsumer {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly out: AnomalyRecord[] = [];
   private schemaId = 0;
-  private limits: ValidationLimits;
-  private limitsAt = 0;
+  private readonly validation: ValidationClock;
   private checkpointing: Promise<void> | undefined;
   private stopped = false;
 
@@ -95,7 +94,7 @@ export class AnomalyConsumer {
       producer: this.producer, pool: o.pool, store: this.anomalies, type: this.anomalyType, schemaId: () => this.schemaId,
       topic: o.anomalyTopic, deadLetterTopic: o.deadLetterTopic, groupId: o.groupId, log: o.log,
     });
-    this.limits = validationLimits(o.overrides);
+    this.validation = new ValidationClock(o.overrides);
   }
 
   async start(): Promise<void> {
@@ -180,15 +179,6 @@ export class AnomalyConsumer {
     this.o.log.info({ partition, positions: this.positions.get(partition), restored: Boolean(cp) }, 'anomaly state ready for partition');
   }
 
-  private currentLimits(): ValidationLimits {
-    const now = Date.now();
-    if (now - this.limitsAt > 1000) {
-      this.limits = { ...this.limits, now };
-      this.limitsAt = now;
-    }
-    return this.limits;
-  }
-
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const partition = batch.partition;
     await this.ensureRestored(partition);
@@ -228,11 +218,11 @@ export class AnomalyConsumer {
       const publishedAt = Number(message.timestamp);
       if (kind === 'cost') {
         const { value } = await this.decode<CostEvent>(message, this.costReader);
-        validateCostEvent(value, this.currentLimits());
+        validateCostEvent(value, this.validation.current());
         this.engine.onCost(partition, value, publishedAt, this.out);
       } else {
         const { value } = await this.decode<PostOutcome>(message, this.outcomeReader);
-        validatePostOutcome(value, this.currentLimits());
+        validatePostOutcome(value, this.validation.current());
         this.engine.onOutcome(partition, value, publishedAt, this.out);
       }
       return true;

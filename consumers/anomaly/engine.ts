@@ -228,6 +228,10 @@ export class AnomalyEngine {
   private closeWindow(persona: PersonaState, w: OpenWindow, wall: number, out: AnomalyRecord[]): void {
     const active = w.cost > 0n || w.outcomes > 0;
     if (!active) return;
+    // Spikes are judged on every cost event; judge the window once more as it closes, against the
+    // baseline before it, in case its events were read while earlier windows were still open (the
+    // watermark waits for the slower input while a backlog is read). Same severity emits nothing.
+    if (w.cost > 0n) this.evaluateSpike(persona, w, null, wall, out);
     const closed: ClosedWindow = { start: w.start, cost: w.cost, engagements: w.engagements, follows: w.follows, revenue: w.revenue, outcomes: w.outcomes };
     const before = persona.history;
     // Efficiency: this window against the sums of the baseline windows before it.
@@ -281,7 +285,7 @@ export class AnomalyEngine {
     }
   }
 
-  private evaluateSpike(persona: PersonaState, w: OpenWindow, publishedAt: number, wall: number, out: AnomalyRecord[]): void {
+  private evaluateSpike(persona: PersonaState, w: OpenWindow, publishedAt: number | null, wall: number, out: AnomalyRecord[]): void {
     const finding = this.spike.evaluate({ spend: w.cost, baseline: persona.spikeBaseline, baselineWindows: persona.spikeBaselineWindows });
     if (!finding) return;
     this.apply(persona, 'cost_spike', persona.anomalies.cost_spike, {

@@ -3,7 +3,7 @@ import { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafka
 import { Pool } from 'pg';
 import { AvroCodec, avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
-import { CostEvent, validateCostEvent, validationLimits, ValidationLimits } from '../../src/events';
+import { CostEvent, validateCostEvent, ValidationClock } from '../../src/events';
 import { InvalidInputError, isRetriable } from '../../src/errors';
 import { deadLetterMessage } from '../../src/kafka/dead-letter';
 import { Logger } from '../../src/logging';
@@ -51,11 +51,10 @@ export class StorageConsumer {
   private readonly accumulators: BatchAccumulator<Item>[];
   private readonly reader: avro.Type = avroType(loadSchema('cost-event'));
   private readonly metrics = storageMetrics();
-  private limits: ValidationLimits;
+  private readonly validation: ValidationClock;
   private listenersDone: Promise<unknown> = Promise.resolve();
   private readonly commits = new Map<string, Promise<void>>();
   private listenersPending = 0;
-  private limitsAt = 0;
 
   constructor(private readonly o: StorageConsumerOptions) {
     this.consumer = o.kafka.consumer({
@@ -71,7 +70,7 @@ export class StorageConsumer {
     // personas and posts: their rollup updates never wait on each other's row locks.
     this.writers = Array.from({ length: o.flushConcurrency }, () => new CostEventWriter(o.pool, o.groupId));
     this.accumulators = this.writers.map((writer) => new BatchAccumulator<Item>((items) => this.flush(items, writer), o.batchMaxEvents, o.batchMaxWaitMs));
-    this.limits = validationLimits(o.overrides);
+    this.validation = new ValidationClock(o.overrides);
   }
 
   async start(): Promise<void> {
@@ -97,15 +96,6 @@ export class StorageConsumer {
     await this.waitForListeners(0);
     await this.dlqProducer.disconnect();
     for (const writer of this.writers) writer.close();
-  }
-
-  private currentLimits(): ValidationLimits {
-    const now = Date.now();
-    if (now - this.limitsAt > 1000) {
-      this.limits = { ...this.limits, now };
-      this.limitsAt = now;
-    }
-    return this.limits;
   }
 
   /**
@@ -171,7 +161,7 @@ export class StorageConsumer {
           this.o.log.warn({ err, attempt }, 'schema registry unavailable; retrying');
         },
       });
-      validateCostEvent(value, this.currentLimits());
+      validateCostEvent(value, this.validation.current());
       return {
         kind: 'event',
         stored: { event: value, partition, offset: message.offset, key: message.key, value: message.value },

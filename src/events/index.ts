@@ -11,3 +11,22 @@ export function validationLimits(overrides: Overrides = {}, now = Date.now()): V
     maxMetadataBytes: intSetting('STORAGE_MAX_METADATA_BYTES', overrides),
   };
 }
+
+/** Validation limits whose `now` is refreshed at most once a second: cheap enough per message. */
+export class ValidationClock {
+  private limits: ValidationLimits;
+  private at = 0;
+
+  constructor(overrides: Overrides = {}) {
+    this.limits = validationLimits(overrides);
+  }
+
+  current(): ValidationLimits {
+    const now = Date.now();
+    if (now - this.at > 1000) {
+      this.limits = { ...this.limits, now };
+      this.at = now;
+    }
+    return this.limits;
+  }
+}

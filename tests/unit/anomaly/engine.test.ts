@@ -50,6 +50,28 @@ describe('AnomalyEngine', () => {
     expect(out[3]).toMatchObject({ sequence: 4, anomaly_id: out[0].anomaly_id });
   });
 
+  it('reports a spike whose events were read before the baseline windows closed, when its window closes', () => {
+    const { engine, clock } = testEngine();
+    const out: AnomalyRecord[] = [];
+    // Outcomes are still being read (a backlog), so the watermark stands still while a backlog of
+    // costs streams in: six steady windows, then a window at 5.5×, none of them closed yet.
+    engine.setLagging(0, 'outcome', true);
+    engine.onOutcome(0, outcome('p', 'post', T0 + 50, 1), 0, out);
+    const t = steady(engine, clock, 'p', 6, out);
+    clock.now = t + 500;
+    for (let i = 0; i < 6; i++) engine.onCost(0, cost('p', t + 100 + i, '1'), 777, out);
+    expect(out.filter((r) => r.anomaly_type === 'cost_spike')).toEqual([]);
+    // The outcome backlog is read; windows close in order and the spike window is judged as it closes.
+    engine.setLagging(0, 'outcome', false);
+    clock.now = t + 1000;
+    engine.tick(out);
+    clock.now = t + 2500;
+    engine.tick(out);
+    const spikes = out.filter((r) => r.anomaly_type === 'cost_spike');
+    expect(spikes).toHaveLength(1);
+    expect(spikes[0]).toMatchObject({ status: 'open', severity: 'critical', observed: '6.000000000', baseline: '1.100000000' });
+  });
+
   it('closes the windows of a quiet partition on the wall clock and ignores too-late events for windows', () => {
     const { engine, clock } = testEngine();
     const out: AnomalyRecord[] = [];
