@@ -12,8 +12,8 @@
  *     cache misses) — then the 30-day persona breakdown for random personas.
  *  Latency percentiles are computed from every response time. The last line printed is one JSON object.
  */
+import { freePort } from '../tests/helpers/pipeline-settings';
 import { spawn, ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -221,13 +221,6 @@ async function prepareData(url: string): Promise<{ rows: number; today: number }
 }
 
 // ── server child ────────────────────────────────────────────────────────────────────────────
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 async function serve(): Promise<void> {
   const { startApi } = await import('../api');

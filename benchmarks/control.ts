@@ -18,6 +18,7 @@
  * Logs go nowhere unless LOG_LEVEL is set (default here: error; kafkajs warns on every idempotent producer), so the last stdout line is the
  * JSON object with the figures. Modules that log are imported after LOG_LEVEL is set.
  */
+import { FAST_ANOMALY_SETTINGS, localAlertChannels } from '../tests/helpers/pipeline-settings';
 import type { CostAnomaly } from '../consumers/alerts/anomaly';
 
 process.env.LOG_LEVEL ??= 'error';
@@ -64,10 +65,8 @@ async function main(): Promise<void> {
   const env = await createTestEnv('benchctl', { DATABASE_URL: dbUrl.toString() });
   Object.assign(env.overrides, {
     ANOMALY_GROUP_ID: `bench.${env.id}.anomaly`, ALERT_GROUP_ID: `bench.${env.id}.alerts`, BREAKER_GROUP_ID: `bench.${env.id}.breaker`,
-    ANOMALY_WINDOW_MS: String(WINDOW_MS), ANOMALY_ALLOWED_LATENESS_MS: '200', ANOMALY_MIN_BASELINE_WINDOWS: '3', ANOMALY_BASELINE_WINDOWS: '20',
-    ANOMALY_MIN_BASELINE_USD: '0.001', ANOMALY_MIN_SPEND_USD: '0.002', ANOMALY_TICK_MS: '100', ANOMALY_CHECKPOINT_INTERVAL_MS: '1000',
-    ALERT_SLACK_WEBHOOK_URL: `${url}/slack`, ALERT_PAGERDUTY_URL: `${url}/pagerduty`, ALERT_PAGERDUTY_ROUTING_KEY: 'R0123456789abcdef0123456789abcdE',
-    ALERT_SMTP_URL: smtpUrl, ALERT_EMAIL_TO: 'oncall@example.test', ALERT_GROUP_INTERVAL_MS: '0',
+    ...FAST_ANOMALY_SETTINGS, ANOMALY_WINDOW_MS: String(WINDOW_MS), ANOMALY_BASELINE_WINDOWS: '20', ANOMALY_TICK_MS: '100',
+    ...localAlertChannels(url, smtpUrl),
     BREAKER_ESCALATE_MIN_INTERVAL_MS: '1000',
   });
   const ops = new OpsServer();

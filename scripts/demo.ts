@@ -16,6 +16,7 @@ import { Role, roleFactories } from '../src/roles';
 import { runMigrations, setupTopics } from '../src/setup';
 import { HttpReceiver, SmtpReceiver } from '../tests/helpers/receivers';
 import { waitFor } from '../tests/helpers/wait-for';
+import { FAST_ANOMALY_SETTINGS, freePort, localAlertChannels } from '../tests/helpers/pipeline-settings';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const smtp = new SmtpReceiver();
   await http.start();
   await smtp.start();
-  const apiPort = 18000 + Math.floor(Math.random() * 1000);
+  const apiPort = await freePort();
   const overrides: Overrides = {
     TOPIC_COST_EVENTS: `${run}.cost-events`,
     TOPIC_POST_OUTCOMES: `${run}.post-outcomes`,
@@ -37,18 +38,8 @@ async function main(): Promise<void> {
     ANOMALY_GROUP_ID: `${run}.anomaly`,
     ALERT_GROUP_ID: `${run}.alerts`,
     BREAKER_GROUP_ID: `${run}.breaker`,
-    ANOMALY_WINDOW_MS: '2000',
-    ANOMALY_ALLOWED_LATENESS_MS: '200',
-    ANOMALY_MIN_BASELINE_WINDOWS: '3',
-    ANOMALY_MIN_BASELINE_USD: '0.001',
-    ANOMALY_MIN_SPEND_USD: '0.002',
-    ANOMALY_CHECKPOINT_INTERVAL_MS: '1000',
-    ALERT_SLACK_WEBHOOK_URL: `${http.url}/slack`,
-    ALERT_PAGERDUTY_URL: `${http.url}/pagerduty`,
-    ALERT_PAGERDUTY_ROUTING_KEY: 'demo0000000000000000000000000key', // Events API v2 keys are 32 characters
-    ALERT_SMTP_URL: smtp.url,
-    ALERT_EMAIL_TO: 'oncall@example.com',
-    ALERT_GROUP_INTERVAL_MS: '0',
+    ...FAST_ANOMALY_SETTINGS,
+    ...localAlertChannels(http.url, smtp.url),
     BREAKER_ESCALATE_MIN_INTERVAL_MS: '1000',
     BREAKER_PAUSE_SECONDS: '60',
     API_PORT: String(apiPort),

@@ -1,5 +1,5 @@
+import { freePort } from '../helpers/pipeline-settings';
 import { ChildProcess, spawn } from 'node:child_process';
-import net from 'node:net';
 import Redis from 'ioredis';
 import { RunningApi } from '../../api';
 import { CostTracker } from '../../producers';
@@ -8,13 +8,6 @@ import { startStorage } from '../helpers/storage';
 import { waitFor } from '../helpers/wait-for';
 import { get, startTestApi, today } from './api-support';
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 /** A throwaway redis-server of our own (the shared one is never stopped). */
 async function startRedis(port: number): Promise<ChildProcess> {

@@ -1,3 +1,4 @@
+import { FAST_ANOMALY_SETTINGS, localAlertChannels } from '../helpers/pipeline-settings';
 import { CostGuard, CostTracker, PausedError, ThrottledError } from '../../producers';
 import { ControlLevel } from '../../src/contracts/controls';
 import { OpsServer } from '../../src/http/ops-server';
@@ -54,20 +55,11 @@ describe('real pipeline: cost spike via the SDK → anomaly consumer → alerts 
       ANOMALY_GROUP_ID: `test.${env.id}.anomaly`,
       ALERT_GROUP_ID: `test.${env.id}.alerts`,
       BREAKER_GROUP_ID: `test.${env.id}.breaker`,
+      ...FAST_ANOMALY_SETTINGS,
       ANOMALY_WINDOW_MS: String(WINDOW_MS),
-      ANOMALY_ALLOWED_LATENESS_MS: '200',
       ANOMALY_BASELINE_WINDOWS: '20',
-      ANOMALY_MIN_BASELINE_WINDOWS: '3',
-      ANOMALY_MIN_BASELINE_USD: '0.001',
-      ANOMALY_MIN_SPEND_USD: '0.002',
       ANOMALY_TICK_MS: '100',
-      ANOMALY_CHECKPOINT_INTERVAL_MS: '1000',
-      ALERT_SLACK_WEBHOOK_URL: `${url}/slack`,
-      ALERT_PAGERDUTY_URL: `${url}/pagerduty`,
-      ALERT_PAGERDUTY_ROUTING_KEY: 'R0123456789abcdef0123456789abcdE',
-      ALERT_SMTP_URL: smtpUrl,
-      ALERT_EMAIL_TO: 'oncall@example.test',
-      ALERT_GROUP_INTERVAL_MS: '0',
+      ...localAlertChannels(url, smtpUrl),
       BREAKER_ESCALATE_MIN_INTERVAL_MS: '1000',
       BREAKER_PAUSE_SECONDS: '3',
       BREAKER_PROBE_SECONDS: '2',

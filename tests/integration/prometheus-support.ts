@@ -1,6 +1,6 @@
+import { freePort } from '../helpers/pipeline-settings';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -51,16 +51,6 @@ export function rulesWithFor(forValue: string, file = RULES_FILE): string {
   return readFileSync(file, 'utf8').replace(/^(\s*)for:\s*\S+\s*$/gm, `$1for: ${forValue}`);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface PromQueryResult {
   status: string;

@@ -6,7 +6,8 @@ import { topics } from '../../src/config';
 import { createTestEnv, TestEnv } from '../helpers/fixtures';
 import { HttpReceiver, SmtpReceiver } from '../helpers/receivers';
 import { waitFor } from '../helpers/wait-for';
-import { dashboardExpressions, Expression, freePort, metricNames, ownerRole, PrometheusServer, relaxThresholds, ruleGroups, rulesWithFor, undefinedMetrics } from './prometheus-support';
+import { FAST_ANOMALY_SETTINGS, freePort, localAlertChannels } from '../helpers/pipeline-settings';
+import { dashboardExpressions, Expression, metricNames, ownerRole, PrometheusServer, relaxThresholds, ruleGroups, rulesWithFor, undefinedMetrics } from './prometheus-support';
 
 /**
  * A real Prometheus scrapes the pipeline while the SDK publishes load. Every role of src/roles.ts
@@ -115,19 +116,10 @@ describe('Prometheus scraping the running pipeline', () => {
     env = await createTestEnv('prom', {
       METRICS_POST_SETTLE_MS: '300',
       LAG_COLLECTOR_INTERVAL_MS: '500',
-      // The demo's fast anomaly settings (scripts/demo.ts): a baseline forms in seconds.
+      // The demo's fast anomaly settings: a baseline forms in seconds.
+      ...FAST_ANOMALY_SETTINGS,
       ANOMALY_WINDOW_MS: String(WINDOW_MS),
-      ANOMALY_ALLOWED_LATENESS_MS: '200',
-      ANOMALY_MIN_BASELINE_WINDOWS: '3',
-      ANOMALY_MIN_BASELINE_USD: '0.001',
-      ANOMALY_MIN_SPEND_USD: '0.002',
-      ANOMALY_CHECKPOINT_INTERVAL_MS: '1000',
-      ALERT_SLACK_WEBHOOK_URL: `${http.url}/slack`,
-      ALERT_PAGERDUTY_URL: `${http.url}/pagerduty`,
-      ALERT_PAGERDUTY_ROUTING_KEY: 'prom0000000000000000000000000key', // Events API v2 keys are 32 characters
-      ALERT_SMTP_URL: smtp.url,
-      ALERT_EMAIL_TO: 'oncall@example.com',
-      ALERT_GROUP_INTERVAL_MS: '0',
+      ...localAlertChannels(http.url, smtp.url),
       ALERT_MAX_ATTEMPTS: '2',
       ALERT_RETRY_INITIAL_MS: '50',
       BREAKER_ESCALATE_MIN_INTERVAL_MS: '1000',
