@@ -12,6 +12,8 @@ import { alertMetrics } from './metrics';
 import { OffsetTracker } from './offset-tracker';
 
 export interface AlertConsumerOptions {
+  /** KAFKA_SESSION_TIMEOUT_MS: how long the group waits for a silent member. */
+  sessionTimeoutMs: number;
   kafka: Kafka;
   codec: AvroCodec;
   dispatcher: Dispatcher;
@@ -41,7 +43,7 @@ export class AlertConsumer {
   private stopped = false;
 
   constructor(private readonly o: AlertConsumerOptions) {
-    this.consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 50, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    this.consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 50, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(o.sessionTimeoutMs / 10)) });
   }
 
   async start(): Promise<void> {

@@ -70,6 +70,7 @@ export function alertsRole({ overrides, ops }: RoleContext): Role {
       consumer = new AlertConsumer({
         kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), dispatcher: stack.dispatcher, dlq: stack.dlq, log,
         topic: t.costAnomalies, deadLetterTopic: t.deadLetter, groupId: setting('ALERT_GROUP_ID', overrides),
+        sessionTimeoutMs: intSetting('KAFKA_SESSION_TIMEOUT_MS', overrides, { min: 6000 }),
       });
       await consumer.start();
       log.info({ topic: t.costAnomalies }, 'alert consumer started');

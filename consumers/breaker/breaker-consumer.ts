@@ -11,6 +11,8 @@ import { ControlStore } from './control-store';
 import { breakerMetrics } from './metrics';
 
 export interface BreakerConsumerOptions {
+  /** KAFKA_SESSION_TIMEOUT_MS: how long the group waits for a silent member. */
+  sessionTimeoutMs: number;
   kafka: Kafka;
   codec: AvroCodec;
   store: ControlStore;
@@ -36,7 +38,7 @@ export class BreakerConsumer {
   private stopped = false;
 
   constructor(private readonly o: BreakerConsumerOptions) {
-    this.consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 50, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    this.consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 50, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(o.sessionTimeoutMs / 10)) });
     this.dlq = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   }
 

@@ -38,6 +38,7 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
   const consumer = new BreakerConsumer({
     kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), store, log, topic: t.costAnomalies, deadLetterTopic: t.deadLetter,
     groupId: setting('BREAKER_GROUP_ID', overrides), tickMs: intSetting('BREAKER_TICK_MS', overrides, { min: 10 }),
+    sessionTimeoutMs: intSetting('KAFKA_SESSION_TIMEOUT_MS', overrides, { min: 6000 }),
   });
   ops.addReadinessCheck('postgres', readiness.postgres(pool));
   ops.addReadinessCheck('redis', readiness.redis(redis));
