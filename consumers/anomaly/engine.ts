@@ -149,6 +149,7 @@ export class AnomalyEngine {
       w.cost += e.amount;
       w.lastIds.push(e.event_id);
       if (w.lastIds.length > this.s.maxTriggeringIds) w.lastIds.shift();
+      w.lastPublishedAt = publishedAt;
       if (e.amount > 0n) this.evaluateSpike(persona, w, publishedAt, wall, out);
     }
     this.addBudgetSpend(persona, t, e.amount);
@@ -231,7 +232,7 @@ export class AnomalyEngine {
     // Spikes are judged on every cost event; judge the window once more as it closes, against the
     // baseline before it, in case its events were read while earlier windows were still open (the
     // watermark waits for the slower input while a backlog is read). Same severity emits nothing.
-    if (w.cost > 0n) this.evaluateSpike(persona, w, null, wall, out);
+    if (w.cost > 0n) this.evaluateSpike(persona, w, w.lastPublishedAt ?? null, wall, out);
     const closed: ClosedWindow = { start: w.start, cost: w.cost, engagements: w.engagements, follows: w.follows, revenue: w.revenue, outcomes: w.outcomes };
     const before = persona.history;
     // Efficiency: this window against the sums of the baseline windows before it.

@@ -10,6 +10,8 @@ export interface OpenWindow {
   outcomes: number;
   /** Ids of the latest events that added spend, newest last (bounded). */
   lastIds: string[];
+  /** Kafka timestamp of the latest event that added spend (not checkpointed: judging at close then reports none). */
+  lastPublishedAt?: number;
 }
 
 /** What a closed window leaves behind for baselines. */

@@ -70,6 +70,7 @@ describe('AnomalyEngine', () => {
     const spikes = out.filter((r) => r.anomaly_type === 'cost_spike');
     expect(spikes).toHaveLength(1);
     expect(spikes[0]).toMatchObject({ status: 'open', severity: 'critical', observed: '6.000000000', baseline: '1.100000000' });
+    expect(spikes[0].trigger_published_at).toEqual(new Date(777));
   });
 
   it('closes the windows of a quiet partition on the wall clock and ignores too-late events for windows', () => {
