@@ -32,13 +32,16 @@ export class ApiCache {
     return this.keys;
   }
 
-  /** Returns the JSON body for `entryKey`, loading it with `load` on a miss; `load` may return null (not cached). */
-  async getOrLoad(entryKey: string, versionKey: string, load: () => Promise<string | null>): Promise<{ body: string | null; outcome: CacheOutcome }> {
+  /**
+   * Returns the JSON body for `entryKey`, loading it with `load` on a miss; `load` may return null
+   * (not cached). A hit is the Redis bytes as they are: no UTF-8 decoding and re-encoding per response.
+   */
+  async getOrLoad(entryKey: string, versionKey: string, load: () => Promise<string | null>): Promise<{ body: Buffer | string | null; outcome: CacheOutcome }> {
     let tags: string | null = null;
     if (this.redis) {
       try {
-        const [epoch, found, entry] = await this.redis.mget(this.keys.epoch, versionKey, entryKey);
-        let version = found;
+        const [epoch, found, entry] = await this.redis.mgetBuffer(this.keys.epoch, versionKey, entryKey);
+        let version = found?.toString() ?? null;
         if (version === null) {
           // The storage consumer only replaces version keys that exist (most posts are never read),
           // so create it before reading Postgres: a commit after this point replaces it.
@@ -46,10 +49,10 @@ export class ApiCache {
           const prior = (await this.redis.call('SET', versionKey, token, 'EX', String(versionTtlSeconds(this.ttlSeconds)), 'NX', 'GET')) as string | null;
           version = prior ?? token;
         }
-        tags = `${epoch ?? ''}\n${version}\n`;
-        if (entry !== null && entry.startsWith(tags)) {
+        tags = `${epoch?.toString() ?? ''}\n${version}\n`;
+        if (entry !== null && startsWith(entry, tags)) {
           cacheRequests.inc({ outcome: 'hit' });
-          return { body: entry.slice(tags.length), outcome: 'hit' };
+          return { body: entry.subarray(Buffer.byteLength(tags)), outcome: 'hit' };
         }
       } catch (err) {
         tags = null;
@@ -63,6 +66,11 @@ export class ApiCache {
     }
     return { body, outcome: tags === null ? 'bypass' : 'miss' };
   }
+}
+
+function startsWith(entry: Buffer, prefix: string): boolean {
+  const p = Buffer.from(prefix);
+  return entry.length >= p.length && entry.compare(p, 0, p.length, 0, p.length) === 0;
 }
 
 export { versionTtlSeconds };

@@ -28,30 +28,46 @@ FROM post_costs p LEFT JOIN persona_targets t ON t.persona_id = p.persona_id
 WHERE p.post_id = $1`;
 
 // Hot queries are named (prepared once per connection, then planned from cache).
-// Which factors each event carries, grouped: at most 32 rows per post however many events it has.
+// The breakdown is one statement, one round trip: the post's rollup row, which factors its events
+// carry (grouped: at most 32 groups however many events), and one audit-trail page. The events are
+// read between the rollup's first and last event times, so only the partitions holding the post are
+// probed (run-time pruning) instead of the post index of every monthly partition.
 const HAS = (col: string) => `(${col} IS NOT NULL AND ${col} <> '')`;
 const USAGE = `CASE cost_type
     WHEN 'openai_api' THEN ${HAS('model')} AND input_tokens IS NOT NULL AND output_tokens IS NOT NULL
     WHEN 'kubernetes' THEN cpu_cores IS NOT NULL AND memory_gb IS NOT NULL AND duration_ms IS NOT NULL
     WHEN 'vector_db' THEN ${HAS('vector_operation')} AND vector_units IS NOT NULL
     ELSE false END`;
-const TRAITS_SQL = `
+const POST_EVENTS = 'e.post_id = p.post_id AND e.event_time BETWEEN p.first_event_at AND p.last_event_at';
+const TRAITS = `
 SELECT ${HAS('correlation_id')} AS correlation_id, ${HAS('request_id')} AS request_id,
        ${HAS('operation')} AS operation_specified, ${USAGE} AS usage_specified,
        price_status = 'priced' AS priced, count(*)::int AS count
-FROM cost_events WHERE post_id = $1
+FROM cost_events e WHERE ${POST_EVENTS}
 GROUP BY 1, 2, 3, 4, 5`;
-
+// Numbers that must stay exact (money, microseconds, numeric usage) travel as JSON strings.
 const PAGE_COLUMNS = `event_id, to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ts,
-  (extract(epoch FROM event_time) * 1000000)::bigint AS t_us, cost_type, amount_usd, model, operation, service,
-  correlation_id, request_id, input_tokens, output_tokens, cached_input_tokens, cpu_cores, memory_gb, duration_ms,
+  ((extract(epoch FROM event_time) * 1000000)::bigint)::text AS t_us, cost_type, amount_usd::text AS amount_usd, model, operation, service,
+  correlation_id, request_id, input_tokens, output_tokens, cached_input_tokens, cpu_cores::text AS cpu_cores, memory_gb::text AS memory_gb, duration_ms,
   vector_operation, vector_units, price_status, price_source, price_version, metadata,
   ${HAS('correlation_id')} AS f_correlation_id, ${HAS('request_id')} AS f_request_id,
   ${HAS('operation')} AS f_operation_specified, ${USAGE} AS f_usage_specified`;
-const FIRST_PAGE_SQL = `SELECT ${PAGE_COLUMNS} FROM cost_events WHERE post_id = $1 ORDER BY event_time, event_id LIMIT $2`;
-const NEXT_PAGE_SQL = `SELECT ${PAGE_COLUMNS} FROM cost_events
-WHERE post_id = $1 AND (event_time, event_id) > (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::text)
-ORDER BY event_time, event_id LIMIT $2`;
+const PAGE_AFTER = "(e.event_time, e.event_id) > (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::text)";
+const breakdownSql = (after: boolean) => `
+SELECT p.persona_id, p.total_usd, p.openai_api_usd, p.kubernetes_usd, p.vector_db_usd, p.other_usd,
+       p.event_count, p.unpriced_event_count, p.first_event_at, p.last_event_at,
+       t.target_cost_per_post_usd AS target_usd,
+       (SELECT coalesce(json_agg(g), '[]') FROM (${TRAITS}) g) AS traits,
+       (SELECT coalesce(json_agg(r), '[]') FROM (
+          SELECT ${PAGE_COLUMNS} FROM cost_events e
+          WHERE ${POST_EVENTS}${after ? ` AND ${PAGE_AFTER}` : ''}
+          ORDER BY e.event_time, e.event_id LIMIT $2) r) AS page
+FROM post_costs p LEFT JOIN persona_targets t ON t.persona_id = p.persona_id
+WHERE p.post_id = $1`;
+const FIRST_PAGE_SQL = breakdownSql(false);
+const NEXT_PAGE_SQL = breakdownSql(true);
+
+type BreakdownRow = PostRow & { traits: (Omit<TraitGroup, 'factors'> & Record<Factor, boolean>)[]; page: PageRow[] };
 
 type PageRow = Record<string, unknown> & {
   event_id: string;
@@ -121,21 +137,17 @@ export interface PostBreakdown {
 }
 
 export async function postBreakdown(pool: Pool, postId: string, limit: number, cursor: Cursor | null): Promise<PostBreakdown | null> {
-  const [post, traits, page] = await Promise.all([
-    pool.query<PostRow>({ name: 'api-post', text: POST_SQL, values: [postId] }),
-    pool.query<Omit<TraitGroup, 'factors'> & Record<Factor, boolean>>({ name: 'api-post-traits', text: TRAITS_SQL, values: [postId] }),
-    cursor
-      ? pool.query<PageRow>({ name: 'api-post-next-page', text: NEXT_PAGE_SQL, values: [postId, limit + 1, cursor.timeMicros, cursor.eventId] })
-      : pool.query<PageRow>({ name: 'api-post-first-page', text: FIRST_PAGE_SQL, values: [postId, limit + 1] }),
-  ]);
-  const row = post.rows[0];
+  const result = cursor
+    ? await pool.query<BreakdownRow>({ name: 'api-post-breakdown-next', text: NEXT_PAGE_SQL, values: [postId, limit + 1, cursor.timeMicros, cursor.eventId] })
+    : await pool.query<BreakdownRow>({ name: 'api-post-breakdown', text: FIRST_PAGE_SQL, values: [postId, limit + 1] });
+  const row = result.rows[0];
   if (!row) return null;
-  const groups: TraitGroup[] = traits.rows.map((g) => ({
+  const groups: TraitGroup[] = row.traits.map((g) => ({
     factors: (['correlation_id', 'request_id', 'operation_specified', 'usage_specified'] as Factor[]).filter((f) => g[f]),
     priced: g.priced,
     count: g.count,
   }));
-  const rows = page.rows.slice(0, limit);
+  const rows = row.page.slice(0, limit);
   const audit = rows.map(auditEntry);
   const last = rows[rows.length - 1];
   const types = byType(row);
@@ -154,7 +166,7 @@ export async function postBreakdown(pool: Pool, postId: string, limit: number, c
       confidence_factors: audit.map((a) => ({ event_id: a.event_id, event_timestamp: a.timestamp, factors: a.factors, confidence: a.confidence })),
     },
     audit_trail: audit,
-    page: { limit, next_cursor: page.rows.length > limit && last ? encodeCursor({ timeMicros: String(last.t_us), eventId: last.event_id }) : null },
+    page: { limit, next_cursor: row.page.length > limit && last ? encodeCursor({ timeMicros: String(last.t_us), eventId: last.event_id }) : null },
   };
 }
 

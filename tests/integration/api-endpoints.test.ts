@@ -10,6 +10,7 @@ describe('query API on the real stack: every endpoint, validation and auth', () 
   let api: RunningApi;
   let post: string;
   let persona: string;
+  let t0: number;
   let targetPost: string;
   const eventIds: string[] = [];
 
@@ -24,7 +25,7 @@ describe('query API on the real stack: every endpoint, validation and auth', () 
     targetPost = `${env.id}-target-post`;
     const targetPersona = `${env.id}-thrifty`;
     await env.pool.query('INSERT INTO persona_targets (persona_id, target_cost_per_post_usd) VALUES ($1, $2)', [targetPersona, '0.005']);
-    const t0 = Date.now() - 60_000;
+    t0 = Date.now() - 60_000;
     const a = await tracker.trackOpenAICost({ model: 'gpt-4o', inputTokens: 1000, outputTokens: 500, operation: 'hook_generation', correlationId: 'corr-1', requestId: 'req-1', personaId: persona, postId: post, eventTime: new Date(t0) });
     const b = await tracker.trackInfrastructureCost({ cpuCores: '0.5', memoryGb: '1', durationMs: 60_000, operation: 'render', personaId: persona, postId: post, eventTime: new Date(t0 + 1000) });
     const c = await tracker.trackVectorDbCost({ vectorOperation: 'query', units: 10, personaId: persona, postId: post, eventTime: new Date(t0 + 2000) });
@@ -50,6 +51,9 @@ describe('query API on the real stack: every endpoint, validation and auth', () 
       });
       expect(r.body.audit_trail.map((e: { event_id: string }) => e.event_id)).toEqual(eventIds);
       expect(r.body.audit_trail[0]).toMatchObject({ cost_type: 'openai_api', cost_amount: '0.007500000', confidence: 0.99, metadata: { model: 'gpt-4o', operation: 'hook_generation', input_tokens: 1000, output_tokens: 500, correlation_id: 'corr-1' } });
+      // numeric usage stays exact text, counts are numbers, timestamps are the stored event times
+      expect(r.body.audit_trail[1]).toMatchObject({ cost_type: 'kubernetes', cost_amount: '0.000334042', timestamp: new Date(t0 + 1000).toISOString().replace('Z', '000Z'), metadata: { cpu_cores: '0.500000', memory_gb: '1.000000', duration_ms: 60_000, operation: 'render' } });
+      expect(r.body.audit_trail[2]).toMatchObject({ cost_type: 'vector_db', cost_amount: '0.000040000', metadata: { vector_operation: 'query', vector_units: 10 } });
       expect(r.body.accuracy_details.confidence_factors[2]).toMatchObject({ factors: ['usage_specified'], confidence: 0.96 });
       expect(r.body.page).toEqual({ limit: 100, next_cursor: null });
     });
