@@ -7,23 +7,24 @@
  *     key are dropped for the load and rebuilt afterwards, then ANALYZE. A rerun finds the data
  *     (bench_api_meta) and skips the load.
  *  2. Server: the API in a child process (its own event loop), Redis cache on a fresh key prefix.
- *  3. Load (autocannon, loopback): GET /costs/post/:id at a fixed rate — BENCH_API_HOT_SHARE of
- *     requests on BENCH_API_HOT_POSTS hot posts, the rest uniformly over every post (cold, mostly
- *     cache misses) — then the 30-day persona breakdown for random personas.
- *  Latency percentiles are computed from every response time. The last line printed is one JSON object.
+ *  3. Load (open loop, loopback, see open-loop.ts): GET /costs/post/:id at a constant arrival rate —
+ *     BENCH_API_HOT_SHARE of requests on BENCH_API_HOT_POSTS hot posts, the rest uniformly over every
+ *     post (cold, mostly cache misses) — then the 30-day persona breakdown for random personas.
+ *  Latency runs from each request's scheduled send time to its last response byte, over every
+ *  request. The last line printed is one JSON object.
  */
 import { freePort } from '../tests/helpers/pipeline-settings';
 import { spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { setting } from '../src/config';
 import { createPool } from '../src/db/pool';
 import { migrate } from '../src/db/migrate';
 import { formatUsd } from '../src/money';
+import { openLoop, percentile } from './open-loop';
 
 const ROWS = Number(process.env.BENCH_API_ROWS ?? 10_000_000);
 const EVENTS_PER_POST = 10;
@@ -36,7 +37,7 @@ const POST_RATE = Number(process.env.BENCH_API_POST_RATE ?? 1200);
 const POST_SECONDS = Number(process.env.BENCH_API_POST_SECONDS ?? 20);
 const BREAKDOWN_RATE = Number(process.env.BENCH_API_BREAKDOWN_RATE ?? 200);
 const BREAKDOWN_SECONDS = Number(process.env.BENCH_API_BREAKDOWN_SECONDS ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_API_CONNECTIONS ?? 32);
+const MAX_SOCKETS = Number(process.env.BENCH_API_MAX_SOCKETS ?? 64);
 const DATA_VERSION = 1;
 const TOKEN = 'bench-read-token-0123456789';
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4', 'gpt-3.5-turbo-0125'];
@@ -259,50 +260,8 @@ async function startServer(url: string): Promise<{ child: ChildProcess; base: st
 }
 
 // ── load ────────────────────────────────────────────────────────────────────────────────────
-interface Phase {
-  requests: number;
-  errors: number;
-  rps: number;
-  p50: number;
-  p95: number;
-  p99: number;
-}
-
-function percentile(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
-}
-
-async function drive(base: string, pathFor: () => string, rate: number, seconds: number): Promise<Phase> {
-  const times: number[] = [];
-  let bad = 0;
-  let done!: (r: autocannon.Result) => void;
-  let fail!: (e: Error) => void;
-  const finished = new Promise<autocannon.Result>((resolve, reject) => ((done = resolve), (fail = reject)));
-  const instance = autocannon({
-    url: base,
-    connections: CONNECTIONS,
-    overallRate: rate,
-    duration: seconds,
-    headers: { authorization: `Bearer ${TOKEN}` },
-    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: pathFor() }) }],
-  }, (err, res) => (err ? fail(err) : done(res)));
-  instance.on('response', (_client: unknown, status: number, _bytes: number, responseTime: number) => {
-    times.push(responseTime);
-    if (status !== 200) bad++;
-  });
-  const result = await finished;
-  times.sort((a, b) => a - b);
-  const r2 = (x: number) => Math.round(x * 100) / 100;
-  return {
-    requests: times.length,
-    errors: bad + result.errors + result.timeouts,
-    rps: r2(times.length / seconds),
-    p50: r2(percentile(times, 0.5)),
-    p95: r2(percentile(times, 0.95)),
-    p99: r2(percentile(times, 0.99)),
-  };
-}
+const drive = (base: string, pathFor: () => string, rate: number, seconds: number) =>
+  openLoop({ base, headers: { authorization: `Bearer ${TOKEN}` }, pathFor, rate, seconds, maxSockets: MAX_SOCKETS, groupByHeader: 'x-cache' });
 
 async function cacheCounters(base: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${base}/metrics`)).text();
@@ -329,7 +288,7 @@ async function main(): Promise<void> {
     await drive(base, postPath, POST_RATE, 3);
 
     const before = await cacheCounters(base);
-    say(`post breakdown: ${POST_RATE} req/s for ${POST_SECONDS} s, ${CONNECTIONS} connections, ${HOT_SHARE * 100}% on ${hot.length} hot posts`);
+    say(`post breakdown: ${POST_RATE} req/s for ${POST_SECONDS} s, open loop, up to ${MAX_SOCKETS} sockets, ${HOT_SHARE * 100}% on ${hot.length} hot posts`);
     const post = await drive(base, postPath, POST_RATE, POST_SECONDS);
     const after = await cacheCounters(base);
     say(`post: ${JSON.stringify(post)}`);
