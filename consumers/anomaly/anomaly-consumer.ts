@@ -33,6 +33,8 @@ export interface AnomalyConsumerOptions {
   tickMs: number;
   checkpointIntervalMs: number;
   referenceRefreshMs: number;
+  fetchMaxBytes?: number;
+  fetchMaxBytesPerPartition?: number;
   overrides?: Overrides;
 }
 
@@ -83,8 +85,8 @@ export class AnomalyConsumer {
       maxWaitTimeInMs: 50,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
-      maxBytesPerPartition: 1024 * 1024,
-      maxBytes: 8 * 1024 * 1024,
+      maxBytesPerPartition: o.fetchMaxBytesPerPartition ?? 262_144,
+      maxBytes: o.fetchMaxBytes ?? 1_048_576,
     });
     this.producer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     this.admin = o.kafka.admin();
@@ -302,7 +304,7 @@ export class AnomalyConsumer {
       const cp = { partition, positions: { ...pos }, state: serializeSnapshot(this.engine.snapshot(partition)) };
       this.publisher.enqueue(this.out.splice(0));
       await this.publisher.flush();
-      await retry(() => this.checkpoints.save([cp]));
+      await retry(() => this.checkpoints.save(cp));
       bytes += cp.state.length;
       taken.push({ partition, positions: cp.positions });
     }

@@ -34,19 +34,16 @@ export class CheckpointStore {
     }
   }
 
-  async save(checkpoints: Omit<Checkpoint, 'takenAt'>[]): Promise<void> {
-    if (checkpoints.length === 0) return;
+  /** One partition's checkpoint; the state travels as a plain text parameter (no array-literal escaping of megabytes). */
+  async save(c: Omit<Checkpoint, 'takenAt'>): Promise<void> {
     try {
       await this.pool.query(
         `INSERT INTO anomaly_checkpoints AS c (group_id, cost_topic, outcome_topic, partition, cost_offset, outcome_offset, state, taken_at)
-         SELECT $1, $2, $3, * , now() FROM unnest($4::int[], $5::bigint[], $6::bigint[], $7::text[])
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now())
          ON CONFLICT (group_id, cost_topic, partition) DO UPDATE SET
            cost_offset = excluded.cost_offset, outcome_offset = excluded.outcome_offset, state = excluded.state, taken_at = excluded.taken_at
          WHERE c.cost_offset <= excluded.cost_offset AND c.outcome_offset <= excluded.outcome_offset`,
-        [
-          this.groupId, this.costTopic, this.outcomeTopic,
-          checkpoints.map((c) => c.partition), checkpoints.map((c) => c.positions.cost), checkpoints.map((c) => c.positions.outcome), checkpoints.map((c) => c.state),
-        ],
+        [this.groupId, this.costTopic, this.outcomeTopic, c.partition, c.positions.cost, c.positions.outcome, c.state],
       );
     } catch (err) {
       throw new DependencyError('postgres', `saving anomaly checkpoint: ${(err as Error).message}`, { cause: err });

@@ -32,6 +32,8 @@ export function anomalyRole({ overrides, ops }: RoleContext): Role {
     tickMs: intSetting('ANOMALY_TICK_MS', overrides, { min: 10 }),
     checkpointIntervalMs: intSetting('ANOMALY_CHECKPOINT_INTERVAL_MS', overrides, { min: 100 }),
     referenceRefreshMs: intSetting('ANOMALY_REFERENCE_REFRESH_MS', overrides, { min: 100 }),
+    fetchMaxBytes: intSetting('ANOMALY_FETCH_MAX_BYTES', overrides, { min: 65_536 }),
+    fetchMaxBytesPerPartition: intSetting('ANOMALY_FETCH_MAX_BYTES_PER_PARTITION', overrides, { min: 16_384 }),
     overrides,
   });
   ops.addReadinessCheck('postgres', readiness.postgres(pool));
