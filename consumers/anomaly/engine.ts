@@ -368,15 +368,21 @@ export class AnomalyEngine {
   // ── posts ──────────────────────────────────────────────────────────────────────────────────
 
   private post(partition: number, personaId: string, postId: string, t: number): PostState {
-    const key = `${personaId}\u0000${postId}`;
+    // Keyed by the post id alone (post ids are unique across personas, as in post_costs); the rare
+    // id reused by another persona gets a persona-qualified key, so it never shares totals.
+    let key = postId;
     let post = this.posts.get(key);
+    if (post && post.personaId !== personaId) {
+      key = `${personaId}\u0000${postId}`;
+      post = this.posts.get(key);
+    }
     if (post) {
       this.posts.delete(key); // re-insert: Map order is least recently touched first
     } else {
       post = { key, postId, personaId, partition, cost: 0n, engagements: 0, follows: 0, revenue: 0n, firstEventTime: t, lastEventTime: t, anomaly: null };
     }
-    post.lastEventTime = Math.max(post.lastEventTime, t);
-    post.firstEventTime = Math.min(post.firstEventTime, t);
+    if (t > post.lastEventTime) post.lastEventTime = t;
+    if (t < post.firstEventTime) post.firstEventTime = t;
     this.posts.set(key, post);
     return post;
   }

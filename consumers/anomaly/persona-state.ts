@@ -45,6 +45,7 @@ export interface PersonaState {
 
 /** One post's running totals (outcomes are cumulative on the wire; we keep the largest seen). */
 export interface PostState {
+  /** The post id, or persona + post id for an id already held for another persona. */
   key: string;
   postId: string;
   personaId: string;

@@ -12,15 +12,17 @@ export interface PartitionSnapshot {
   posts: PostState[];
 }
 
-type PostRow = [string, string, string, number, number, string, number, number, OpenAnomaly | null];
+type PostRow = [string, string, string, number, number, string, number, number, OpenAnomaly | null, string?];
 
 function postRow(p: PostState): PostRow {
-  return [p.postId, p.personaId, p.cost.toString(), p.engagements, p.follows, p.revenue.toString(), p.firstEventTime, p.lastEventTime, p.anomaly];
+  const row: PostRow = [p.postId, p.personaId, p.cost.toString(), p.engagements, p.follows, p.revenue.toString(), p.firstEventTime, p.lastEventTime, p.anomaly];
+  if (p.key !== p.postId) row.push(p.key);
+  return row;
 }
 
 function fromPostRow(partition: number, r: PostRow): PostState {
   return {
-    key: `${r[1]}\u0000${r[0]}`, postId: r[0], personaId: r[1], partition, cost: BigInt(r[2]), engagements: r[3], follows: r[4],
+    key: r[9] ?? r[0], postId: r[0], personaId: r[1], partition, cost: BigInt(r[2]), engagements: r[3], follows: r[4],
     revenue: BigInt(r[5]), firstEventTime: r[6], lastEventTime: r[7], anomaly: r[8],
   };
 }

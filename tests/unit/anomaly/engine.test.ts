@@ -178,6 +178,27 @@ describe('AnomalyEngine', () => {
     expect(engine.stats().posts).toBe(0);
   });
 
+  it('keeps apart a post id reused by another persona, also across a snapshot', () => {
+    const { engine, clock, ref } = testEngine();
+    ref.targets.set('a', usdToNano('0.05'));
+    ref.targets.set('b', usdToNano('0.05'));
+    const out: AnomalyRecord[] = [];
+    clock.now = T0;
+    engine.onCost(0, cost('a', T0, '0.06', 'same'), 0, out);
+    engine.onCost(0, cost('b', T0, '0.06', 'same'), 0, out);
+    expect(out).toEqual([]); // $0.06 each, not $0.12 together
+    const next = testEngine();
+    next.ref.targets = ref.targets;
+    const restored = next.engine;
+    (restored as unknown as { wallNow: () => number }).wallNow = () => clock.now;
+    restored.restorePartition(parseSnapshot(serializeSnapshot(engine.snapshot(0))));
+    restored.onCost(0, cost('b', T0 + 1, '0.05', 'same'), 0, out); // b: $0.11 > 2 × $0.05
+    expect(out.map((r) => [r.persona_id, r.post_id, r.observed])).toEqual([['b', 'same', '0.110000000']]);
+    restored.onCost(0, cost('a', T0 + 2, '0.01', 'same'), 0, out); // a: $0.07
+    expect(out).toHaveLength(1);
+    expect(restored.stats().posts).toBe(2);
+  });
+
   it('keeps state bounded: idle personas and the least recent posts beyond the bound are evicted', () => {
     const { engine, clock } = testEngine({ ANOMALY_MAX_POSTS: 100 });
     const out: AnomalyRecord[] = [];
