@@ -13,14 +13,13 @@ FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY producers ./producers
 COPY consumers ./consumers
 COPY api ./api
 # Only the runtime code: tests, benchmarks and scripts are not part of the image.
-RUN printf '{"extends":"./tsconfig.json","compilerOptions":{"types":["node"],"sourceMap":false},"include":["src","producers","consumers","api"]}' > tsconfig.image.json \
- && npx tsc -p tsconfig.image.json
+RUN npx tsc -p tsconfig.build.json
 
 # 3. Runtime: node, compiled JS, production node_modules, Avro schemas and SQL migrations; non-root.
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime

@@ -2,16 +2,18 @@
  * Anomaly detection benchmark: 1,000 personas, 100,000 posts in flight, on the real local stack.
  *
  * 1. Publishes a backlog of six 10-second windows of baseline traffic per persona (event times in
- *    the recent past), then starts the anomaly role as a CHILD PROCESS (`finops run anomaly`) and
- *    measures how fast it drains the backlog (events_per_s) from its own /metrics.
+ *    the recent past), then starts the anomaly role as a CHILD PROCESS, compiled as in the image
+ *    (`tsc -p tsconfig.build.json`, `node dist/src/cli.js run anomaly`) with the Node flags of its
+ *    Deployment (k8s/resources.ts), and measures how fast it drains the backlog (events_per_s)
+ *    from its own /metrics.
  * 2. Live phase: steady background traffic at ~5,000 events/s plus K injected spikes (bursts of
  *    ~10× a persona's baseline); detection latency = anomaly received on the anomalies topic −
  *    Kafka timestamp of the event that crossed the threshold (trigger_published_at).
- * 3. rss_mb is the child's peak resident set (VmHWM from /proc), i.e. the consumer's own memory,
- *    run with --max-old-space-size=192 as a memory-limited pod would be.
+ * 3. rss_mb is the child's peak resident set over the whole run (VmHWM from /proc), i.e. the
+ *    consumer's own memory.
  * The last line printed is one JSON object.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,6 +25,7 @@ import { CostEvent } from '../src/events';
 import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
 import { usdToNano } from '../src/money';
 import { AnomalyRecord } from '../consumers/anomaly/types';
+import { nodeOptions } from '../k8s/resources';
 
 const PERSONAS = 1000;
 const POSTS_PER_PERSONA = 100;
@@ -99,11 +102,11 @@ async function main(): Promise<void> {
   const root = path.resolve(__dirname, '..');
   const env: NodeJS.ProcessEnv = {
     ...process.env, ...overrides, METRICS_PORT: String(port), LOG_LEVEL: 'warn', ANOMALY_GROUP_ID: `bench.${id}.anomaly`,
-    // The heap a memory-limited pod would be given; without it V8 grows lazily far past the live set.
-    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=192`.trim(),
+    NODE_OPTIONS: nodeOptions('anomaly'),
     ANOMALY_WINDOW_MS: String(WINDOW_MS), ANOMALY_ALLOWED_LATENESS_MS: '1000', ANOMALY_MIN_BASELINE_WINDOWS: '5',
   };
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli.ts'), 'run', 'anomaly'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const entry = process.env.BENCH_ANOMALY_JS ? [path.join(root, 'dist/src/cli.js')] : ['--import', 'tsx', path.join(root, 'src/cli.ts')];
+  const child: ChildProcess = spawn(process.execPath, [...entry, 'run', 'anomaly'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const peakRssMb = () => {
     try {
       return Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -111,7 +114,7 @@ async function main(): Promise<void> {
       return 0;
     }
   };
-  const scrape = async (): Promise<{ processed: number; posts: number; personas: number }> => {
+  const scrape = async (): Promise<{ processed: number; posts: number; personas: number; heapMb: number }> => {
     try {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
@@ -119,9 +122,10 @@ async function main(): Promise<void> {
         processed: num(/finops_anomaly_events_total\{input="cost",outcome="processed"\} (\d+)/),
         posts: num(/finops_anomaly_state_entries\{kind="posts"\} (\d+)/),
         personas: num(/finops_anomaly_state_entries\{kind="personas"\} (\d+)/),
+        heapMb: num(/^nodejs_heap_size_used_bytes (\S+)/m) / 1048576,
       };
     } catch {
-      return { processed: 0, posts: 0, personas: 0 };
+      return { processed: 0, posts: 0, personas: 0, heapMb: 0 };
     }
   };
 
@@ -188,7 +192,7 @@ async function main(): Promise<void> {
   const falsePositives = opens.length - detected;
   const latencies = hits.map((x) => x.at - (x.r.trigger_published_at?.getTime() ?? x.at)).sort((a, b) => a - b);
   const pct = (q: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] : null);
-  say(`live: ${published - backlog} events in ${((liveEnd - liveStart) / 1000).toFixed(1)} s; state: ${state.personas} personas, ${state.posts} posts; anomaly states received: ${received.length}`);
+  say(`live: ${published - backlog} events in ${((liveEnd - liveStart) / 1000).toFixed(1)} s; state: ${state.personas} personas, ${state.posts} posts, V8 heap used ${state.heapMb.toFixed(0)} MB; anomaly states received: ${received.length}`);
   for (const x of opens.filter((o) => !hits.includes(o)).slice(0, 5)) say(`unexpected: ${x.r.persona_id} ${x.r.anomaly_type} ${x.r.severity} ${x.r.message}`);
 
   child.kill('SIGTERM');

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { defaults, SettingName } from '../src/config/defaults';
 import { roleNames } from '../src/roles';
+import { nodeOptions, RESOURCES } from './resources';
 
 export const PARTITIONS = Number(defaults.TOPIC_PARTITIONS);
 export const METRICS_PORT = Number(defaults.METRICS_PORT);
@@ -30,14 +31,6 @@ export function groupSettingOf(role: string): SettingName | undefined {
   return (Object.keys(defaults) as SettingName[]).find((k) => candidates.includes(k));
 }
 
-/** Sizing per role: the storage consumer batches COPYs (more memory); the API serves many requests. */
-const RESOURCES: Record<string, { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string }; heapMb: number }> = {
-  storage: { requests: { cpu: '500m', memory: '256Mi' }, limits: { cpu: '2', memory: '512Mi' }, heapMb: 256 },
-  anomaly: { requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '1', memory: '768Mi' }, heapMb: 576 },
-  api: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' }, heapMb: 384 },
-  default: { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '500m', memory: '384Mi' }, heapMb: 288 },
-};
-
 const labels = (component: string) => ({ 'app.kubernetes.io/name': `finops-${component}`, 'app.kubernetes.io/component': component, 'app.kubernetes.io/part-of': PART_OF });
 const selector = (component: string) => ({ 'app.kubernetes.io/name': `finops-${component}`, 'app.kubernetes.io/part-of': PART_OF });
 
@@ -51,7 +44,7 @@ function container(role: string, args: string[]) {
     envFrom: [{ configMapRef: { name: 'finops-config' } }, { secretRef: { name: 'finops-secrets' } }],
     env: [
       { name: 'KAFKA_CLIENT_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      { name: 'NODE_OPTIONS', value: `--max-old-space-size=${r.heapMb}` },
+      { name: 'NODE_OPTIONS', value: nodeOptions(role) },
     ],
     resources: { requests: r.requests, limits: r.limits },
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },

@@ -1,0 +1,28 @@
+/**
+ * Pod sizing per role, shared by the manifests (k8s/generate.ts) and the benchmarks, which run a
+ * role with the same Node flags its Deployment sets.
+ *
+ * heapMb caps V8's old space below the memory limit (V8 otherwise grows lazily far past the live set).
+ * semiSpaceMb caps the young generation: Node's default (16 MiB semi-spaces, up to ~48 MiB committed)
+ * suits allocation-heavy request handlers; a consumer that decodes and drops events at a steady
+ * rate runs as fast with 4 MiB and holds ~30 MiB less.
+ */
+export interface RoleResources {
+  requests: { cpu: string; memory: string };
+  limits: { cpu: string; memory: string };
+  heapMb: number;
+  semiSpaceMb?: number;
+}
+
+export const RESOURCES: Record<string, RoleResources> = {
+  storage: { requests: { cpu: '500m', memory: '256Mi' }, limits: { cpu: '2', memory: '512Mi' }, heapMb: 256 },
+  anomaly: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' }, heapMb: 256, semiSpaceMb: 4 },
+  api: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' }, heapMb: 384 },
+  default: { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '500m', memory: '384Mi' }, heapMb: 288 },
+};
+
+/** NODE_OPTIONS for a role's container. */
+export function nodeOptions(role: string): string {
+  const r = RESOURCES[role] ?? RESOURCES.default;
+  return [`--max-old-space-size=${r.heapMb}`, ...(r.semiSpaceMb ? [`--max-semi-space-size=${r.semiSpaceMb}`] : [])].join(' ');
+}
