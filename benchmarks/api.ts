@@ -24,7 +24,7 @@ import { setting } from '../src/config';
 import { createPool } from '../src/db/pool';
 import { migrate } from '../src/db/migrate';
 import { formatUsd } from '../src/money';
-import { openLoop, percentile } from './open-loop';
+import { cpuTimes, openLoop, percentile, stealPercent } from './open-loop';
 
 const ROWS = Number(process.env.BENCH_API_ROWS ?? 10_000_000);
 const EVENTS_PER_POST = 10;
@@ -33,7 +33,7 @@ const PERSONAS = 200;
 const DAYS = 60;
 const HOT_POSTS = Number(process.env.BENCH_API_HOT_POSTS ?? 1000);
 const HOT_SHARE = Number(process.env.BENCH_API_HOT_SHARE ?? 0.9);
-const POST_RATE = Number(process.env.BENCH_API_POST_RATE ?? 1200);
+const POST_RATE = Number(process.env.BENCH_API_POST_RATE ?? 1000);
 const POST_SECONDS = Number(process.env.BENCH_API_POST_SECONDS ?? 20);
 const BREAKDOWN_RATE = Number(process.env.BENCH_API_BREAKDOWN_RATE ?? 200);
 const BREAKDOWN_SECONDS = Number(process.env.BENCH_API_BREAKDOWN_SECONDS ?? 10);
@@ -289,9 +289,11 @@ async function main(): Promise<void> {
 
     const before = await cacheCounters(base);
     say(`post breakdown: ${POST_RATE} req/s for ${POST_SECONDS} s, open loop, up to ${MAX_SOCKETS} sockets, ${HOT_SHARE * 100}% on ${hot.length} hot posts`);
+    const cpuBefore = cpuTimes();
     const post = await drive(base, postPath, POST_RATE, POST_SECONDS);
+    const steal = stealPercent(cpuBefore);
     const after = await cacheCounters(base);
-    say(`post: ${JSON.stringify(post)}`);
+    say(`post: ${JSON.stringify(post)}; CPU steal (time the hypervisor gave to other guests) ${steal}%`);
 
     // Uncached cost of the 30-day breakdown (the DB path a cache miss takes), measured once per persona.
     const db = new Client({ connectionString: url });
@@ -323,6 +325,7 @@ async function main(): Promise<void> {
         cache_hit_ratio: lookups ? Math.round((hits / lookups) * 1000) / 1000 : 0,
         breakdown_uncached_p95_ms: Math.round(percentile(dbTimes, 0.95) * 100) / 100,
         post_requests: post.requests,
+        cpu_steal_pct: steal,
       }),
     );
   } finally {

@@ -7,6 +7,7 @@
  * Closed-loop tools with a rate cap send each connection's per-second quota back to back at the
  * start of every second, which measures bursts of `connections` concurrent requests instead.
  */
+import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 
 export interface OpenLoopOptions {
@@ -32,6 +33,21 @@ export interface OpenLoopResult {
   p99: number;
   max: number;
   groups?: Record<string, { requests: number; p50: number; p99: number }>;
+}
+
+/** Share of CPU time the hypervisor gave to other guests (steal) between two /proc/stat readings, in %. */
+export function cpuTimes(): { steal: number; total: number } {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { steal: f[7] ?? 0, total: f.reduce((a: number, b: number) => a + b, 0) };
+  } catch {
+    return { steal: 0, total: 0 };
+  }
+}
+
+export function stealPercent(from: { steal: number; total: number }, to = cpuTimes()): number {
+  const total = to.total - from.total;
+  return total > 0 ? Math.round(((to.steal - from.steal) / total) * 1000) / 10 : 0;
 }
 
 export function percentile(sorted: number[], q: number): number {
