@@ -54,6 +54,8 @@ export class StorageConsumer {
   private readonly validation: ValidationClock;
   private listenersDone: Promise<unknown> = Promise.resolve();
   private readonly commits = new Map<string, Promise<void>>();
+  private stopping = false;
+  private readonly batchesInHand = new Set<Promise<void>>();
   private listenersPending = 0;
 
   constructor(private readonly o: StorageConsumerOptions) {
@@ -83,15 +85,26 @@ export class StorageConsumer {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 8,
-      eachBatch: (payload) => this.eachBatch(payload),
+      eachBatch: (payload) => {
+        const handled = this.eachBatch(payload);
+        this.batchesInHand.add(handled);
+        return handled.finally(() => this.batchesInHand.delete(handled));
+      },
     });
   }
 
-  /** Stops fetching; the batches in hand are written and their offsets committed before this resolves. */
+  /**
+   * Stops fetching; the batches in hand are written and their offsets committed before this
+   * resolves. The group is left only after that: once kafkajs's consumer.stop() has left the
+   * group, commitOffsets is refused, and the successor would re-read what was already stored.
+   */
   async stop(): Promise<void> {
-    await this.consumer.stop();
+    this.stopping = true;
+    this.consumer.pause([{ topic: this.o.topic }]);
+    await Promise.allSettled([...this.batchesInHand]);
     await Promise.all(this.accumulators.map((a) => a.drain()));
     await Promise.all(this.commits.values());
+    await this.consumer.stop();
     await this.consumer.disconnect();
     await this.waitForListeners(0);
     await this.dlqProducer.disconnect();
@@ -108,7 +121,7 @@ export class StorageConsumer {
     const chunkSize = Math.max(1, this.o.batchMaxEvents);
     const lane = this.accumulators[batch.partition % this.accumulators.length];
     for (let start = 0; start < batch.messages.length; start += chunkSize) {
-      if (!isRunning() || isStale()) return;
+      if (this.stopping || !isRunning() || isStale()) return;
       const chunk = batch.messages.slice(start, start + chunkSize);
       const items: Item[] = [];
       for (const message of chunk) items.push(await this.decode(batch.topic, batch.partition, message));
