@@ -50,9 +50,10 @@ export class ApiCache {
           version = prior ?? token;
         }
         tags = `${epoch?.toString() ?? ''}\n${version}\n`;
-        if (entry !== null && startsWith(entry, tags)) {
+        const tagBytes = Buffer.from(tags);
+        if (entry !== null && entry.length >= tagBytes.length && entry.compare(tagBytes, 0, tagBytes.length, 0, tagBytes.length) === 0) {
           cacheRequests.inc({ outcome: 'hit' });
-          return { body: entry.subarray(Buffer.byteLength(tags)), outcome: 'hit' };
+          return { body: entry.subarray(tagBytes.length), outcome: 'hit' };
         }
       } catch (err) {
         tags = null;
@@ -66,11 +67,6 @@ export class ApiCache {
     }
     return { body, outcome: tags === null ? 'bypass' : 'miss' };
   }
-}
-
-function startsWith(entry: Buffer, prefix: string): boolean {
-  const p = Buffer.from(prefix);
-  return entry.length >= p.length && entry.compare(p, 0, p.length, 0, p.length) === 0;
 }
 
 export { versionTtlSeconds };

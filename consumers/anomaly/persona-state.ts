@@ -1,19 +1,5 @@
 import { OpenAnomaly } from './lifecycle';
 
-/** Running aggregate of one open (not yet closed) event-time window of one persona. */
-export interface OpenWindow {
-  start: number;
-  cost: bigint;
-  engagements: number;
-  follows: number;
-  revenue: bigint;
-  outcomes: number;
-  /** Ids of the latest events that added spend, newest last (bounded). */
-  lastIds: string[];
-  /** Kafka timestamp of the latest event that added spend (not checkpointed: judging at close then reports none). */
-  lastPublishedAt?: number;
-}
-
 /** What a closed window leaves behind for baselines. */
 export interface ClosedWindow {
   start: number;
@@ -22,6 +8,14 @@ export interface ClosedWindow {
   follows: number;
   revenue: bigint;
   outcomes: number;
+}
+
+/** Running aggregate of one open (not yet closed) event-time window of one persona. */
+export interface OpenWindow extends ClosedWindow {
+  /** Ids of the latest events that added spend, newest last (bounded). */
+  lastIds: string[];
+  /** Kafka timestamp of the latest event that added spend (not checkpointed: judging at close then reports none). */
+  lastPublishedAt?: number;
 }
 
 export type PersonaSlot = 'cost_spike' | 'efficiency_drop' | 'negative_roi' | 'budget_threshold:daily' | 'budget_threshold:monthly';
