@@ -1,5 +1,6 @@
-import net from 'node:net';
 import { Overrides } from '../../src/config';
+
+export { freePort } from '../../testkit/free-port';
 
 /**
  * Anomaly settings under which a baseline forms in seconds (2 s windows instead of a minute), for
@@ -26,14 +27,4 @@ export function localAlertChannels(httpUrl: string, smtpUrl: string): Overrides 
   };
 }
 
-/** A loopback port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+
