@@ -1,5 +1,7 @@
 import type { Role, RoleContext } from '../src/roles';
 import { logger } from '../src/logging';
+import { databaseUrl } from '../src/config';
+import { readiness } from '../src/http/readiness';
 import { RunningApi, startApi } from './server';
 
 export { startApi } from './server';
@@ -10,8 +12,10 @@ export { createCacheInvalidator } from './cache-invalidation';
 export function apiRole({ overrides, ops }: RoleContext): Role {
   const log = logger('api');
   let api: RunningApi | undefined;
-  ops.addReadinessCheck('api-postgres', async () => {
-    if (!api) throw new Error('API not started');
+  // Before start the API's pool does not exist yet: the check connects on its own until then.
+  const beforeStart = readiness.postgresSchemaAt(() => databaseUrl('api', overrides));
+  ops.addDependency('api-postgres', async () => {
+    if (!api) return beforeStart();
     await api.ctx.pool.query('SELECT 1');
   });
   return {

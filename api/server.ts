@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import type { FastifyInstance } from 'fastify';
-import { Overrides, setting } from '../src/config';
+import { databaseUrl, Overrides, setting } from '../src/config';
 import type { ControlAdmin } from '../src/contracts/controls';
 import { createPool } from '../src/db/pool';
 import { logger } from '../src/logging';
@@ -31,9 +31,9 @@ export async function startApi(overrides: Overrides = {}, opts: StartOptions = {
   const config = loadApiConfig(overrides);
   if (config.tokens.size === 0) log.warn('no API tokens configured (API_TOKENS, API_READ_TOKENS, API_OPERATOR_TOKENS): every authenticated endpoint answers 401');
   // Every API query is bounded: statement_timeout is set per connection through libpq options.
-  const dbUrl = new URL(setting('DATABASE_URL', overrides));
+  const dbUrl = new URL(databaseUrl('api', overrides));
   dbUrl.searchParams.set('options', `-c statement_timeout=${config.statementTimeoutMs}`);
-  const pool = createPool({ ...overrides, DATABASE_URL: dbUrl.toString() }, 'finops-api');
+  const pool = createPool({ ...overrides, API_DATABASE_URL: dbUrl.toString() }, 'finops-api', 'api');
   const redisUrl = setting('REDIS_URL', overrides);
   const redis = createFailFastRedis(redisUrl, config.redisTimeoutMs, log, 'finops-api-cache');
   if (!(await waitReady(redis, 2000))) log.warn('Redis not reachable at start; serving from Postgres until it is');

@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     ANOMALY_WINDOW_MS: String(WINDOW_MS), ANOMALY_ALLOWED_LATENESS_MS: '1000', ANOMALY_MIN_BASELINE_WINDOWS: '5',
   };
   const entry = process.env.BENCH_ANOMALY_JS ? [path.join(root, 'dist/src/cli.js')] : ['--import', 'tsx', path.join(root, 'src/cli.ts')];
-  const child: ChildProcess = spawn(process.execPath, [...entry, 'run', 'anomaly'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [...entry, 'run', '--setup', 'anomaly'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const peakRssMb = () => {
     try {
       return Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-import { intSetting } from './config';
+import { boolSetting, intSetting } from './config';
 import { createKafka } from './kafka/client';
-import { runMigrations, setupTopics } from './setup';
+import { runSetup } from './setup';
 import { logger } from './logging';
 import { OpsServer } from './http/ops-server';
+import { waitForDependencies } from './http/dependency-gate';
 import { Role, roleFactories, roleNames } from './roles';
 import { FinOpsError } from './errors';
 import { LagCollector } from './metrics/lag-collector';
@@ -11,36 +12,40 @@ import { LagCollector } from './metrics/lag-collector';
 const log = logger('cli');
 
 const USAGE = `usage: finops <command>
-  run [role ...]     run roles (default: $ROLES, or all: ${roleNames().join(', ')})
-  migrate            apply pending SQL migrations
-  topics             create the pipeline's topics and register its schemas
-  setup              migrate + topics
+  run [--setup] [role ...]  run roles (default: $ROLES, or all: ${roleNames().join(', ')});
+                            --setup (or FINOPS_SETUP_ON_RUN=true) runs \`setup\` first, for a local all-in-one run
+  migrate                   apply pending SQL migrations
+  topics                    create the pipeline's topics and register its schemas
+  setup                     migrate + topics (the Kubernetes setup Job, Compose's setup service)
 `;
 
-async function runRoles(requested: string[]): Promise<void> {
+/**
+ * Runs roles. Their metrics, /health and /ready are served at once; the roles start only when
+ * every dependency they declared answers (until then /ready is 503 and names what is missing).
+ * `run` changes nothing in the database or the broker unless --setup asks for it.
+ */
+async function runRoles(args: string[]): Promise<void> {
+  const setupFirst = args.includes('--setup') || boolSetting('FINOPS_SETUP_ON_RUN');
+  const requested = args.filter((a) => a !== '--setup');
+  const unknownFlags = requested.filter((a) => a.startsWith('-'));
+  if (unknownFlags.length) throw new FinOpsError(`unknown option(s) ${unknownFlags.join(', ')}; \`run\` takes --setup and role names`);
   const names = requested.length ? requested : (process.env.ROLES ?? roleNames().join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((n) => !roleFactories[n]);
   if (unknown.length) throw new FinOpsError(`unknown role(s) ${unknown.join(', ')}; choose from ${roleNames().join(', ')}`);
 
-  await runMigrations();
-  await setupTopics();
   const ops = new OpsServer();
   const roles: Role[] = [];
   for (const name of names) roles.push(await (await roleFactories[name]())({ overrides: {}, ops }));
-  const port = await ops.start(intSetting('METRICS_PORT', {}, { max: 65535 }));
-  for (const role of roles) await role.start();
-  const lag = LagCollector.fromSettings(createKafka({}, 'lag'), names);
-  await lag.start().catch((err) => log.warn({ err }, 'consumer lag collector failed to start; lag metrics missing'));
-  log.info({ roles: names, metricsPort: port }, 'running');
-
+  const started: Role[] = [];
+  let lag: LagCollector | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: finishing the batch in hand');
     ops.markShuttingDown();
-    await lag.stop().catch(() => undefined);
-    for (const role of [...roles].reverse()) {
+    await lag?.stop().catch(() => undefined);
+    for (const role of [...started].reverse()) {
       await role.stop().catch((err) => log.error({ err, role: role.name }, 'role failed to stop cleanly'));
     }
     await ops.stop();
@@ -48,6 +53,26 @@ async function runRoles(requested: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  ops.setStartup('waiting for dependencies');
+  const port = await ops.start(intSetting('METRICS_PORT', {}, { max: 65535 }));
+  log.info({ roles: names, metricsPort: port }, 'ops server listening');
+  if (setupFirst) {
+    ops.setStartup('running setup');
+    await runSetup({}, ['migrate', 'topics'], { isStopping: () => stopping });
+  }
+  ops.setStartup(`waiting for ${[...ops.dependencies.keys()].join(', ')}`);
+  await waitForDependencies(ops.dependencies, log, {}, { isStopping: () => stopping });
+  ops.setStartup('starting roles');
+  for (const role of roles) {
+    if (stopping) return;
+    await role.start();
+    started.push(role);
+  }
+  ops.setStartup(undefined);
+  lag = LagCollector.fromSettings(createKafka({}, 'lag'), names);
+  await lag.start().catch((err) => log.warn({ err }, 'consumer lag collector failed to start; lag metrics missing'));
+  log.info({ roles: names, metricsPort: port }, 'running');
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -56,12 +81,11 @@ async function main(argv: string[]): Promise<void> {
     case 'run':
       return runRoles(args);
     case 'migrate':
-      return void (await runMigrations());
+      return runSetup({}, ['migrate']);
     case 'topics':
-      return setupTopics();
+      return runSetup({}, ['topics']);
     case 'setup':
-      await runMigrations();
-      return setupTopics();
+      return runSetup();
     default:
       process.stdout.write(USAGE);
       process.exitCode = command ? 2 : 0;

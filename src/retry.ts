@@ -23,7 +23,8 @@ export function backoffDelay(attempt: number, opts: Pick<RetryOptions, 'initialD
   return Math.max(0, Math.round(base - spread + random() * 2 * spread));
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The one sleep helper for back-off waits. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs `fn` until it succeeds, the error is not retriable, or retries run out.

@@ -10,6 +10,7 @@ import { CostAnomaly } from './anomaly';
 import { Dispatcher } from './dispatcher';
 import { alertMetrics } from './metrics';
 import { OffsetTracker } from './offset-tracker';
+import { heartbeatIntervalFor } from '../../src/kafka/client';
 
 export interface AlertConsumerOptions {
   /** KAFKA_SESSION_TIMEOUT_MS: how long the group waits for a silent member. */
@@ -43,7 +44,7 @@ export class AlertConsumer {
   private stopped = false;
 
   constructor(private readonly o: AlertConsumerOptions) {
-    this.consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 50, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(o.sessionTimeoutMs / 10)) });
+    this.consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 50, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: heartbeatIntervalFor(o.sessionTimeoutMs) });
   }
 
   async start(): Promise<void> {

@@ -5,7 +5,7 @@ import { Pool } from 'pg';
 import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, jsonSetting, Overrides, setting, topics } from '../../src/config';
 import { createPool } from '../../src/db/pool';
-import { createKafka } from '../../src/kafka/client';
+import { createKafka, kafkaGroupTimings } from '../../src/kafka/client';
 import { logger, Logger } from '../../src/logging';
 import { Role, RoleContext } from '../../src/roles';
 import { AlertConsumer } from './alert-consumer';
@@ -54,15 +54,17 @@ export async function createAlertStack(deps: { overrides: Overrides; redis: Redi
 
 export function alertsRole({ overrides, ops }: RoleContext): Role {
   const log = logger('alert-consumer');
-  const pool = createPool(overrides, 'finops-alerts');
+  const pool = createPool(overrides, 'finops-alerts', 'alerts');
   const redis = new Redis(setting('REDIS_URL', overrides), { maxRetriesPerRequest: 3 });
   redis.on('error', (err) => log.warn({ err: err.message }, 'Redis error'));
   const kafka = createKafka(overrides, 'alerts');
   const t = topics(overrides);
   let consumer: AlertConsumer | undefined;
   let stack: AlertStack | undefined;
-  ops.addReadinessCheck('postgres', readiness.postgres(pool));
-  ops.addReadinessCheck('redis', readiness.redis(redis));
+  ops.addDependency('postgres', readiness.postgresSchema(pool));
+  ops.addDependency('redis', readiness.redis(redis));
+  ops.addDependency('kafka', readiness.kafka(kafka, [t.costAnomalies, t.deadLetter]));
+  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides)));
   return {
     name: 'alerts',
     async start() {
@@ -70,7 +72,7 @@ export function alertsRole({ overrides, ops }: RoleContext): Role {
       consumer = new AlertConsumer({
         kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), dispatcher: stack.dispatcher, dlq: stack.dlq, log,
         topic: t.costAnomalies, deadLetterTopic: t.deadLetter, groupId: setting('ALERT_GROUP_ID', overrides),
-        sessionTimeoutMs: intSetting('KAFKA_SESSION_TIMEOUT_MS', overrides, { min: 6000 }),
+        sessionTimeoutMs: kafkaGroupTimings(overrides).sessionTimeout,
       });
       await consumer.start();
       log.info({ topic: t.costAnomalies }, 'alert consumer started');

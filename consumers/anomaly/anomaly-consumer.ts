@@ -8,6 +8,7 @@ import { InvalidInputError } from '../../src/errors';
 import { CostEvent, PostOutcome, validateCostEvent, validatePostOutcome, ValidationClock } from '../../src/events';
 import { Logger } from '../../src/logging';
 import { retry } from '../../src/retry';
+import { kafkaGroupTimings } from '../../src/kafka/client';
 import { AnomalyPublisher } from './anomaly-publisher';
 import { AnomalyStore } from './anomaly-store';
 import { CheckpointStore, Positions } from './checkpoint-store';
@@ -83,8 +84,7 @@ export class AnomalyConsumer {
       groupId: o.groupId,
       partitionAssigners: [CoPartitionedAssigner],
       maxWaitTimeInMs: 50,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      ...kafkaGroupTimings(o.overrides),
       maxBytesPerPartition: o.fetchMaxBytesPerPartition ?? 262_144,
       maxBytes: o.fetchMaxBytes ?? 1_048_576,
     });

@@ -14,7 +14,7 @@ export { anomalySettings } from './settings';
 
 export function anomalyRole({ overrides, ops }: RoleContext): Role {
   const log = logger('anomaly-consumer');
-  const pool = createPool(overrides, 'finops-anomaly');
+  const pool = createPool(overrides, 'finops-anomaly', 'anomaly');
   const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides));
   const kafka = createKafka(overrides, 'anomaly');
   const t = topics(overrides);
@@ -36,8 +36,9 @@ export function anomalyRole({ overrides, ops }: RoleContext): Role {
     fetchMaxBytesPerPartition: intSetting('ANOMALY_FETCH_MAX_BYTES_PER_PARTITION', overrides, { min: 16_384 }),
     overrides,
   });
-  ops.addReadinessCheck('postgres', readiness.postgres(pool));
-  ops.addReadinessCheck('kafka', readiness.kafka(kafka, [t.costEvents, t.postOutcomes, t.costAnomalies]));
+  ops.addDependency('postgres', readiness.postgresSchema(pool));
+  ops.addDependency('kafka', readiness.kafka(kafka, [t.costEvents, t.postOutcomes, t.costAnomalies, t.deadLetter]));
+  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides)));
   return {
     name: 'anomaly',
     async start() {

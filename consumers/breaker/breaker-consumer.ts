@@ -9,6 +9,7 @@ import { retry } from '../../src/retry';
 import { CostAnomaly } from '../alerts/anomaly';
 import { ControlStore } from './control-store';
 import { breakerMetrics } from './metrics';
+import { heartbeatIntervalFor } from '../../src/kafka/client';
 
 export interface BreakerConsumerOptions {
   /** KAFKA_SESSION_TIMEOUT_MS: how long the group waits for a silent member. */
@@ -38,7 +39,7 @@ export class BreakerConsumer {
   private stopped = false;
 
   constructor(private readonly o: BreakerConsumerOptions) {
-    this.consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 50, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(o.sessionTimeoutMs / 10)) });
+    this.consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 50, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: heartbeatIntervalFor(o.sessionTimeoutMs) });
     this.dlq = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   }
 

@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, listSetting, setting, topics } from '../../src/config';
 import { createPool } from '../../src/db/pool';
-import { createKafka } from '../../src/kafka/client';
+import { createKafka, kafkaGroupTimings } from '../../src/kafka/client';
 import { logger } from '../../src/logging';
 import { Role, RoleContext } from '../../src/roles';
 import { AlertStack, createAlertStack } from '../alerts';
@@ -19,7 +19,7 @@ export * from './state-machine';
 
 export function breakerRole({ overrides, ops }: RoleContext): Role {
   const log = logger('breaker');
-  const pool = createPool(overrides, 'finops-breaker');
+  const pool = createPool(overrides, 'finops-breaker', 'breaker');
   const redis = new Redis(setting('REDIS_URL', overrides), { maxRetriesPerRequest: 3 });
   redis.on('error', (err) => log.warn({ err: err.message }, 'Redis error'));
   const kafka = createKafka(overrides, 'breaker');
@@ -38,10 +38,12 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
   const consumer = new BreakerConsumer({
     kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), store, log, topic: t.costAnomalies, deadLetterTopic: t.deadLetter,
     groupId: setting('BREAKER_GROUP_ID', overrides), tickMs: intSetting('BREAKER_TICK_MS', overrides, { min: 10 }),
-    sessionTimeoutMs: intSetting('KAFKA_SESSION_TIMEOUT_MS', overrides, { min: 6000 }),
+    sessionTimeoutMs: kafkaGroupTimings(overrides).sessionTimeout,
   });
-  ops.addReadinessCheck('postgres', readiness.postgres(pool));
-  ops.addReadinessCheck('redis', readiness.redis(redis));
+  ops.addDependency('postgres', readiness.postgresSchema(pool));
+  ops.addDependency('redis', readiness.redis(redis));
+  ops.addDependency('kafka', readiness.kafka(kafka, [t.costAnomalies, t.costControls, t.deadLetter]));
+  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides)));
   return {
     name: 'breaker',
     async start() {

@@ -2,7 +2,7 @@ import { readiness } from '../../src/http/readiness';
 import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, Overrides, setting, topics } from '../../src/config';
 import { createPool } from '../../src/db/pool';
-import { createKafka } from '../../src/kafka/client';
+import { createKafka, kafkaGroupTimings } from '../../src/kafka/client';
 import { logger } from '../../src/logging';
 import { RoleContext, Role } from '../../src/roles';
 import { PartitionMaintainer } from './partition-maintainer';
@@ -23,7 +23,7 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
   const log = logger('storage-consumer');
   // Query-API cache invalidation after each committed batch (see api/cache-invalidation.ts).
   registerCacheInvalidation(commitListeners, overrides);
-  const pool = createPool(overrides, 'finops-storage');
+  const pool = createPool(overrides, 'finops-storage', 'storage');
   const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides));
   const kafka = createKafka(overrides, 'storage');
   const t = topics(overrides);
@@ -47,7 +47,7 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
     groupId: setting('STORAGE_GROUP_ID', overrides),
     batchMaxEvents: intSetting('STORAGE_BATCH_MAX_EVENTS', overrides, { min: 1 }),
     batchMaxWaitMs: intSetting('STORAGE_BATCH_MAX_WAIT_MS', overrides),
-    sessionTimeoutMs: intSetting('KAFKA_SESSION_TIMEOUT_MS', overrides, { min: 6000 }),
+    sessionTimeoutMs: kafkaGroupTimings(overrides).sessionTimeout,
     flushConcurrency: intSetting('STORAGE_FLUSH_CONCURRENCY', overrides, { min: 1, max: 16 }),
     onFatal: (err) => {
       log.fatal({ err }, 'a batch could not be stored after retries; exiting so the consumer restarts from its last committed offsets');
@@ -59,9 +59,9 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
       for (const listener of commitListeners) await listener(result, overrides);
     },
   });
-  ops.addReadinessCheck('postgres', readiness.postgres(pool));
-  ops.addReadinessCheck('kafka', readiness.kafka(kafka, [t.costEvents]));
-  ops.addReadinessCheck('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides)));
+  ops.addDependency('postgres', readiness.postgresSchema(pool));
+  ops.addDependency('kafka', readiness.kafka(kafka, [t.costEvents, t.deadLetter]));
+  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides)));
   return {
     name: 'storage',
     async start() {

@@ -14,6 +14,7 @@ import { CostEventWriter, DeadLetterRow, WriteResult } from './cost-event-writer
 import { StoredEvent } from './copy-rows';
 import { storageMetrics } from './metrics';
 import { dependencyError, operationalMetrics } from '../../src/metrics/operational';
+import { heartbeatIntervalFor } from '../../src/kafka/client';
 
 export interface StorageConsumerOptions {
   kafka: Kafka;
@@ -63,7 +64,7 @@ export class StorageConsumer {
       groupId: o.groupId,
       maxWaitTimeInMs: 100,
       sessionTimeout: o.sessionTimeoutMs,
-      heartbeatInterval: Math.max(500, Math.floor(o.sessionTimeoutMs / 10)),
+      heartbeatInterval: heartbeatIntervalFor(o.sessionTimeoutMs),
       maxBytesPerPartition: 2 * 1024 * 1024,
     });
     this.dlqProducer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });

@@ -9,7 +9,24 @@ export const defaults = {
   KAFKA_CLIENT_ID: 'finops-pipeline',
   /** Confluent-compatible schema registry base URL (Apicurio serves it under /apis/ccompat/v7). */
   SCHEMA_REGISTRY_URL: 'http://127.0.0.1:18081/apis/ccompat/v7',
+  /**
+   * `local` (the default off Kubernetes) allows the built-in local-stack DATABASE_URL below; any other
+   * value (the default when KUBERNETES_SERVICE_HOST is set, and what the manifests set) makes a
+   * missing database URL a start-up error.
+   */
+  FINOPS_ENVIRONMENT: '',
+  /** The local stack's database; used only when FINOPS_ENVIRONMENT is local (see databaseUrl()). */
   DATABASE_URL: 'postgres://finops:finops@127.0.0.1:15432/finops',
+  /**
+   * Each role's own database login (see docs/security.md, "Database roles and grants"); empty falls
+   * back to DATABASE_URL. MIGRATOR_DATABASE_URL is the schema owner used by `setup`/`migrate`.
+   */
+  MIGRATOR_DATABASE_URL: '',
+  STORAGE_DATABASE_URL: '',
+  ANOMALY_DATABASE_URL: '',
+  ALERTS_DATABASE_URL: '',
+  BREAKER_DATABASE_URL: '',
+  API_DATABASE_URL: '',
   /** Connections per process; the storage consumer needs one per concurrent flush, the API more. */
   DATABASE_POOL_MAX: '10',
   REDIS_URL: 'redis://127.0.0.1:16379',
@@ -31,7 +48,11 @@ export const defaults = {
   /** Storage transactions in flight at once (each on its own connection; keep below DATABASE_POOL_MAX). */
   STORAGE_FLUSH_CONCURRENCY: '2',
   STORAGE_GROUP_ID: 'finops-storage',
-  /** How long the group waits for a silent member before giving its partitions to others. */
+  /**
+   * How long a consumer group waits for a silent member (e.g. after kill -9) before giving its
+   * partitions to others; every consumer role heartbeats at a tenth of it (kafkaGroupTimings()).
+   * Chosen by measurement, see docs/operations.md "Group session timeout".
+   */
   KAFKA_SESSION_TIMEOUT_MS: '30000',
   /** Months of partitions created ahead of now, and months kept (0 keeps everything). */
   STORAGE_PARTITIONS_AHEAD_MONTHS: '3',
@@ -41,6 +62,12 @@ export const defaults = {
   STORAGE_MAX_PAST_AGE_DAYS: '400',
   /** Largest accepted metadata map, in bytes of its JSON form. */
   STORAGE_MAX_METADATA_BYTES: '16384',
+
+  /** `run` also applies migrations and creates topics first (the local all-in-one run; same as `run --setup`). */
+  FINOPS_SETUP_ON_RUN: 'false',
+  /** A role started before its dependencies answer waits, retrying with backoff from the first to the cap. */
+  STARTUP_RETRY_INITIAL_MS: '250',
+  STARTUP_RETRY_MAX_MS: '5000',
 
   /** Port serving /metrics, /health and /ready for consumer roles. */
   METRICS_PORT: '9464',

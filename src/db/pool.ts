@@ -1,5 +1,5 @@
 import { Pool, types } from 'pg';
-import { intSetting, Overrides, setting } from '../config';
+import { DatabaseRole, databaseUrl, intSetting, Overrides } from '../config';
 import { logger } from '../logging';
 
 // NUMERIC (1700) and BIGINT (20) stay text; callers convert them exactly (money.ts), never via float.
@@ -8,9 +8,10 @@ types.setTypeParser(20, (v) => v);
 
 const log = logger('postgres');
 
-export function createPool(overrides: Overrides = {}, applicationName = 'finops'): Pool {
+/** A pool for `role`'s own login (databaseUrl(): `<ROLE>_DATABASE_URL`, else DATABASE_URL). */
+export function createPool(overrides: Overrides = {}, applicationName = 'finops', role?: DatabaseRole): Pool {
   const pool = new Pool({
-    connectionString: setting('DATABASE_URL', overrides),
+    connectionString: databaseUrl(role, overrides),
     max: intSetting('DATABASE_POOL_MAX', overrides, { min: 1 }),
     application_name: applicationName,
     connectionTimeoutMillis: 5000,

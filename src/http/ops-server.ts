@@ -6,6 +6,26 @@ import { logger } from '../logging';
 export type ReadinessCheck = () => Promise<void>;
 
 const log = logger('ops-server');
+const CHECK_TIMEOUT_MS = 2000;
+
+/** Runs checks at once, each bounded by a timeout; maps each name to 'ok' or why it failed. */
+export async function runChecks(checks: Iterable<[string, ReadinessCheck]>): Promise<Record<string, string>> {
+  const results: Record<string, string> = {};
+  await Promise.all(
+    [...checks].map(async ([name, check]) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS / 1000} s`)), CHECK_TIMEOUT_MS)))]);
+        results[name] = 'ok';
+      } catch (err) {
+        results[name] = (err as Error).message || 'failed';
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  return results;
+}
 
 /**
  * Serves /metrics (Prometheus), /health (the process is alive) and /ready (every dependency
@@ -14,10 +34,27 @@ const log = logger('ops-server');
 export class OpsServer {
   private server: http.Server | undefined;
   private readonly checks = new Map<string, ReadinessCheck>();
+  private readonly deps = new Map<string, ReadinessCheck>();
   private shuttingDown = false;
+  private startup: string | undefined;
 
   addReadinessCheck(name: string, check: ReadinessCheck): void {
     this.checks.set(name, check);
+  }
+
+  /** A dependency the roles need before they start (see cli `run`), and a readiness check after. */
+  addDependency(name: string, check: ReadinessCheck): void {
+    this.deps.set(name, check);
+    this.checks.set(name, check);
+  }
+
+  get dependencies(): ReadonlyMap<string, ReadinessCheck> {
+    return this.deps;
+  }
+
+  /** While set, /ready answers 503 with this under `startup` (e.g. waiting for dependencies). */
+  setStartup(state: string | undefined): void {
+    this.startup = state;
   }
 
   /** After this, /ready answers 503 so the orchestrator stops routing to a draining process. */
@@ -26,17 +63,8 @@ export class OpsServer {
   }
 
   async readiness(): Promise<{ ready: boolean; checks: Record<string, string> }> {
-    const results: Record<string, string> = {};
-    await Promise.all(
-      [...this.checks].map(async ([name, check]) => {
-        try {
-          await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 2 s')), 2000).unref())]);
-          results[name] = 'ok';
-        } catch (err) {
-          results[name] = (err as Error).message || 'failed';
-        }
-      }),
-    );
+    const results = await runChecks(this.checks);
+    if (this.startup) results.startup = this.startup;
     const ready = !this.shuttingDown && Object.values(results).every((r) => r === 'ok');
     if (this.shuttingDown) results.process = 'shutting down';
     return { ready, checks: results };

@@ -8,8 +8,12 @@ const ROOT = path.resolve(__dirname, '../..');
 export interface RoleProcess {
   child: ChildProcess;
   pid: number;
+  /** Resolves with the metrics port once the process serves /health and /ready (its roles may still wait for dependencies). */
+  listening: Promise<number>;
   /** Resolves with the metrics port once the process logged that it is running. */
   running: Promise<number>;
+  /** Lines the process has written to stdout so far. */
+  output(): string[];
   exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
   /** Resident set size now, in MiB (from /proc). */
@@ -30,26 +34,39 @@ export function spawnRoles(roles: string[], overrides: Overrides, opts: { logFil
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), 'run', ...roles], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = opts.logFile ? fs.createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const lines: string[] = [];
+  let onListening: (port: number) => void = () => undefined;
+  let onRunning: (port: number) => void = () => undefined;
+  const listening = new Promise<number>((resolve, reject) => {
+    onListening = resolve;
+    void exited.then((code) => reject(new Error(`roles ${roles.join(',')} exited with ${code} before serving /ready`)));
+  });
   const running = new Promise<number>((resolve, reject) => {
-    let buffered = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      log?.write(chunk);
-      buffered += chunk.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (line.includes('"msg":"running"')) resolve(JSON.parse(line).metricsPort);
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => log?.write(chunk));
+    onRunning = resolve;
     void exited.then((code) => reject(new Error(`roles ${roles.join(',')} exited with ${code} before running`)));
   });
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    log?.write(chunk);
+    buffered += chunk.toString();
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (lines.length < 5000) lines.push(line);
+      if (line.includes('"msg":"ops server listening"')) onListening(JSON.parse(line).metricsPort);
+      if (line.includes('"msg":"running"')) onRunning(JSON.parse(line).metricsPort);
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => log?.write(chunk));
+  listening.catch(() => undefined);
   running.catch(() => undefined);
   return {
     child,
     pid: child.pid!,
+    listening,
     running,
+    output: () => lines,
     exited,
     async kill(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -66,3 +66,33 @@ describe('config', () => {
     expect(() => jsonSetting('PRICING_MODEL_OVERRIDES', { PRICING_MODEL_OVERRIDES: '{nope' })).toThrow(/not valid JSON/);
   });
 });
+
+describe('database URL per role', () => {
+  const { databaseUrl, isLocalEnvironment } = jest.requireActual('../../src/config') as typeof import('../../src/config');
+  it('resolves explicit role URL → explicit DATABASE_URL → environment role URL → environment DATABASE_URL → local default', () => {
+    const env = { STORAGE_DATABASE_URL: 'postgres://env-storage', DATABASE_URL: 'postgres://env-shared' };
+    expect(databaseUrl('storage', { STORAGE_DATABASE_URL: 'postgres://x-storage', DATABASE_URL: 'postgres://x' }, env)).toBe('postgres://x-storage');
+    expect(databaseUrl('storage', { DATABASE_URL: 'postgres://x' }, env)).toBe('postgres://x');
+    expect(databaseUrl('storage', {}, env)).toBe('postgres://env-storage');
+    expect(databaseUrl('api', {}, env)).toBe('postgres://env-shared');
+    expect(databaseUrl('api', {}, {})).toBe('postgres://finops:finops@127.0.0.1:15432/finops');
+  });
+
+  it('refuses the built-in password outside the local stack, saying how to fix it', () => {
+    expect(() => databaseUrl('api', {}, { FINOPS_ENVIRONMENT: 'production' })).toThrow(/API_DATABASE_URL is not set .*set API_DATABASE_URL \(or DATABASE_URL\)/);
+    expect(() => databaseUrl('storage', {}, { KUBERNETES_SERVICE_HOST: '10.0.0.1' })).toThrow(ConfigError);
+    expect(databaseUrl('storage', {}, { KUBERNETES_SERVICE_HOST: '10.0.0.1', STORAGE_DATABASE_URL: 'postgres://s' })).toBe('postgres://s');
+    expect(isLocalEnvironment({}, { KUBERNETES_SERVICE_HOST: '10.0.0.1', FINOPS_ENVIRONMENT: 'local' })).toBe(true);
+    expect(isLocalEnvironment({}, {})).toBe(true);
+  });
+});
+
+describe('consumer group timings', () => {
+  const { heartbeatIntervalFor, kafkaGroupTimings } = jest.requireActual('../../src/kafka/client') as typeof import('../../src/kafka/client');
+  it('one heartbeat rule for every group: a tenth of the session timeout, at least 500 ms', () => {
+    expect(heartbeatIntervalFor(30_000)).toBe(3000);
+    expect(heartbeatIntervalFor(6000)).toBe(600);
+    expect(kafkaGroupTimings({ KAFKA_SESSION_TIMEOUT_MS: '10000' })).toEqual({ sessionTimeout: 10_000, heartbeatInterval: 1000 });
+    expect(() => kafkaGroupTimings({ KAFKA_SESSION_TIMEOUT_MS: '1000' })).toThrow(/KAFKA_SESSION_TIMEOUT_MS/);
+  });
+});
