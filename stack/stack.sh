@@ -295,6 +295,8 @@ END $$;
 SELECT 'CREATE DATABASE finops OWNER finops' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'finops') \gexec
 SELECT 'CREATE DATABASE finops_test OWNER finops' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'finops_test') \gexec
 SQL
+  # Group roles and one login per pipeline role (local passwords); grants come from the migrations.
+  psql_admin -f "$SCRIPT_DIR/postgres-roles.sql"
 }
 
 pg_down() {
@@ -337,6 +339,9 @@ write_env() {
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 SCHEMA_REGISTRY_URL=$REGISTRY_URL
 DATABASE_URL=postgres://finops:finops@127.0.0.1:$PG_PORT/finops
+# Least-privilege logins (docs/security.md); unset, each role uses DATABASE_URL.
+# STORAGE_DATABASE_URL=postgres://finops_storage_login:finops_storage_login@127.0.0.1:$PG_PORT/finops
+# API_DATABASE_URL=postgres://finops_api_login:finops_api_login@127.0.0.1:$PG_PORT/finops
 REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 EOF
 }

@@ -53,6 +53,8 @@ export class PrivatePostgres {
       await admin.connect();
       await admin.query("CREATE ROLE finops LOGIN CREATEDB PASSWORD 'finops'");
       await admin.query('CREATE DATABASE finops OWNER finops');
+      // The pipeline's group roles and logins, as on the local stack (the migrations grant to them).
+      await admin.query(fs.readFileSync(path.resolve(__dirname, '../stack/postgres-roles.sql'), 'utf8'));
       await admin.end();
     }
   }
