@@ -34,8 +34,19 @@ export function groupSettingOf(role: string): SettingName | undefined {
 const labels = (component: string) => ({ 'app.kubernetes.io/name': `finops-${component}`, 'app.kubernetes.io/component': component, 'app.kubernetes.io/part-of': PART_OF });
 const selector = (component: string) => ({ 'app.kubernetes.io/name': `finops-${component}`, 'app.kubernetes.io/part-of': PART_OF });
 
-function container(role: string, args: string[]) {
+/** Secret holding one database URL per login (keys: migrator and each role); each pod mounts only its own. */
+export const DATABASE_SECRET = 'finops-database';
+
+/** The `<ROLE>_DATABASE_URL` setting a workload reads, and its key in DATABASE_SECRET. */
+export function databaseUrlOf(workload: string): { name: SettingName; key: string } | undefined {
+  const key = workload === 'setup' ? 'migrator' : workload;
+  const name = `${key.toUpperCase()}_DATABASE_URL`;
+  return name in defaults ? { name: name as SettingName, key } : undefined;
+}
+
+function container(role: string, args: string[], workload = role) {
   const r = RESOURCES[role] ?? RESOURCES.default;
+  const db = databaseUrlOf(workload);
   return {
     name: 'finops',
     image: IMAGE,
@@ -45,6 +56,8 @@ function container(role: string, args: string[]) {
     env: [
       { name: 'KAFKA_CLIENT_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'NODE_OPTIONS', value: nodeOptions(role) },
+      // Its own database login only (docs/security.md): never another role's password.
+      ...(db ? [{ name: db.name, valueFrom: { secretKeyRef: { name: DATABASE_SECRET, key: db.key } } }] : []),
     ],
     resources: { requests: r.requests, limits: r.limits },
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
@@ -52,8 +65,8 @@ function container(role: string, args: string[]) {
   };
 }
 
-function podSpec(role: string, args: string[], extraPorts: { name: string; containerPort: number }[] = []) {
-  const c = container(role, args);
+function podSpec(role: string, args: string[], extraPorts: { name: string; containerPort: number }[] = [], workload = role) {
+  const c = container(role, args, workload);
   return {
     serviceAccountName: 'finops',
     automountServiceAccountToken: false,
@@ -65,7 +78,7 @@ function podSpec(role: string, args: string[], extraPorts: { name: string; conta
       {
         ...c,
         ports: [{ name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' }, ...extraPorts.map((p) => ({ ...p, protocol: 'TCP' }))],
-        // Migrations and topic checks run before /health answers: the startup probe allows 2 minutes.
+        // /health answers at once; until its dependencies answer the role waits, unready (the setup Job migrates).
         startupProbe: { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 2, failureThreshold: 60 },
         livenessProbe: { httpGet: { path: '/health', port: 'metrics' }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
         readinessProbe: { httpGet: { path: '/ready', port: 'metrics' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
@@ -162,7 +175,7 @@ function scaledObject(role: string): object {
 }
 
 function setupJob(): object {
-  const spec = podSpec('default', ['setup']) as { containers: Record<string, unknown>[] } & Record<string, unknown>;
+  const spec = podSpec('default', ['setup'], [], 'setup') as { containers: Record<string, unknown>[] } & Record<string, unknown>;
   const c = { ...spec.containers[0] };
   for (const k of ['startupProbe', 'livenessProbe', 'readinessProbe', 'lifecycle', 'ports']) delete c[k];
   return {
@@ -206,11 +219,13 @@ export function generate(): Record<string, string> {
             TOPIC_REPLICATION_FACTOR: '3',
             METRICS_PORT: String(METRICS_PORT),
             LOG_LEVEL: 'info',
+            // Not the local stack: a missing database URL is a start-up error, never the built-in one.
+            FINOPS_ENVIRONMENT: 'production',
           },
         },
         { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'finops', labels: { 'app.kubernetes.io/part-of': PART_OF } }, automountServiceAccountToken: false },
       ],
-      'Non-secret settings (names are keys of src/config/defaults.ts) and the service account. Secrets (DATABASE_URL, REDIS_URL, webhook URLs, API tokens) come from the Secret finops-secrets, made by the overlay.',
+      'Non-secret settings (names are keys of src/config/defaults.ts) and the service account. Secrets come from the overlay: each workload\'s own database URL from the Secret finops-database (keys migrator, storage, anomaly, alerts, breaker, api), and REDIS_URL, webhook URLs and API tokens from finops-secrets.',
     ),
   );
   put(

@@ -53,7 +53,7 @@ export const defaults = {
    * partitions to others; every consumer role heartbeats at a tenth of it (kafkaGroupTimings()).
    * Chosen by measurement, see docs/operations.md "Group session timeout".
    */
-  KAFKA_SESSION_TIMEOUT_MS: '30000',
+  KAFKA_SESSION_TIMEOUT_MS: '8000',
   /** Months of partitions created ahead of now, and months kept (0 keeps everything). */
   STORAGE_PARTITIONS_AHEAD_MONTHS: '3',
   STORAGE_RETENTION_MONTHS: '0',

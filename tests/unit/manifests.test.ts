@@ -4,7 +4,7 @@ import { dirname, join, relative } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { defaults, SettingName } from '../../src/config/defaults';
 import { roleNames } from '../../src/roles';
-import { CONSUMER_TOPICS, generate, groupSettingOf } from '../../k8s/generate';
+import { CONSUMER_TOPICS, databaseUrlOf, generate, groupSettingOf } from '../../k8s/generate';
 import { badCommand, kubectlAvailable, ROOT, unknownEnv, validateK8s, yamlFilesUnder } from './manifests-support';
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string }; spec?: any; data?: Record<string, string> } & Record<string, any>;
@@ -118,8 +118,22 @@ describe('Kubernetes manifests (k8s/)', () => {
 
     it('sets only environment variables the code reads', () => {
       const names = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'Job').flatMap((o) => podEnvNames(o.spec.template.spec, objects));
-      expect(names).toEqual(expect.arrayContaining(['KAFKA_BROKERS', 'DATABASE_URL']));
+      expect(names).toEqual(expect.arrayContaining(['KAFKA_BROKERS', 'STORAGE_DATABASE_URL', 'MIGRATOR_DATABASE_URL']));
       expect(unknownEnv(names)).toEqual([]);
+    });
+
+    it('gives each workload only its own database login, from a Secret, and is not the local stack', () => {
+      const config = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'finops-config')!;
+      expect(config.data?.FINOPS_ENVIRONMENT).not.toBe('local');
+      for (const w of objects.filter((o) => o.kind === 'Deployment' || o.kind === 'Job')) {
+        const names = podEnvNames(w.spec.template.spec, objects);
+        const dbNames = names.filter((n) => n.endsWith('DATABASE_URL'));
+        const workload = w.kind === 'Job' ? 'setup' : w.spec.template.spec.containers[0].args[1];
+        expect({ workload, dbNames }).toEqual({ workload, dbNames: [databaseUrlOf(workload)!.name] });
+        const ref = w.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === dbNames[0]).valueFrom.secretKeyRef;
+        const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === ref.name);
+        expect(Object.keys(secret?.data ?? {})).toContain(ref.key);
+      }
     });
 
     it('never scales a consumer beyond the partition count, and KEDA watches the right group, topic and brokers', () => {
