@@ -81,6 +81,17 @@ describe('a role started while a dependency is down', () => {
     await expectStoresEvents(proc, `${env.id}-registry`);
   });
 
+  it('storage with the Kafka broker down waits, unready, then runs and stores events once it answers', async () => {
+    // Only the bootstrap address goes through the proxy: with it cut, no client can reach the cluster.
+    const [host, port] = setting('KAFKA_BROKERS').split(',')[0].split(':');
+    const proxy = await cutProxyTo(new URL(`tcp://${host}:${port}`));
+    const proc = spawnRoles(['storage'], { ...env.overrides, ...PROCESS_SETTINGS, STORAGE_GROUP_ID: `test.${env.id}.storage-kafka`, KAFKA_BROKERS: `127.0.0.1:${proxy.port}` });
+    procs.push(proc);
+    await expectWaitingUnready(proc, 'kafka', 'postgres');
+    await proxy.restore();
+    await expectStoresEvents(proc, `${env.id}-kafka`);
+  });
+
   it('storage with Postgres down waits, unready, then runs and stores events once it answers', async () => {
     const db = new URL(process.env.DATABASE_URL!);
     const proxy = await cutProxyTo(db);
