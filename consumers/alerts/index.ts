@@ -68,7 +68,7 @@ export function alertsRole({ overrides, ops }: RoleContext): Role {
     async start() {
       stack = await createAlertStack({ overrides, redis, pool, kafka, log });
       consumer = new AlertConsumer({
-        kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), dispatcher: stack.dispatcher, dlq: stack.dlq, log,
+        kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), dispatcher: stack.dispatcher, dlq: stack.dlq, log,
         topic: t.costAnomalies, deadLetterTopic: t.deadLetter, groupId: setting('ALERT_GROUP_ID', overrides),
         sessionTimeoutMs: intSetting('KAFKA_SESSION_TIMEOUT_MS', overrides, { min: 6000 }),
       });

@@ -15,7 +15,7 @@ export { anomalySettings } from './settings';
 export function anomalyRole({ overrides, ops }: RoleContext): Role {
   const log = logger('anomaly-consumer');
   const pool = createPool(overrides, 'finops-anomaly');
-  const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides));
+  const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides);
   const kafka = createKafka(overrides, 'anomaly');
   const t = topics(overrides);
   const consumer = new AnomalyConsumer({

@@ -28,7 +28,7 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
   const pageChannels = listSetting('BREAKER_PAGE_CHANNELS', overrides) as ChannelName[];
   let pager: AlertStack | undefined;
   const store = new ControlStore({
-    redis, pool, producer, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), topic: t.costControls,
+    redis, pool, producer, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), topic: t.costControls,
     cfg: breakerConfig(overrides), log,
     onPage: async (transition) => {
       const n = pageNotification(transition);
@@ -36,7 +36,7 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
     },
   });
   const consumer = new BreakerConsumer({
-    kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), store, log, topic: t.costAnomalies, deadLetterTopic: t.deadLetter,
+    kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), store, log, topic: t.costAnomalies, deadLetterTopic: t.deadLetter,
     groupId: setting('BREAKER_GROUP_ID', overrides), tickMs: intSetting('BREAKER_TICK_MS', overrides, { min: 10 }),
     sessionTimeoutMs: intSetting('KAFKA_SESSION_TIMEOUT_MS', overrides, { min: 6000 }),
   });

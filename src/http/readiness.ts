@@ -1,6 +1,8 @@
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { ReadinessCheck } from './ops-server';
+import type { Overrides } from '../config';
+import { registryTarget } from '../avro/registry-auth';
 
 /** Readiness checks shared by the roles: each throws when its dependency cannot be reached. */
 export const readiness = {
@@ -19,8 +21,11 @@ export const readiness = {
     }
   },
 
-  schemaRegistry: (url: string): ReadinessCheck => async () => {
-    const res = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(2000) });
-    if (!res.ok) throw new Error(`registry answered ${res.status}`);
+  schemaRegistry: (url: string, overrides: Overrides = {}): ReadinessCheck => {
+    const target = registryTarget(url, overrides);
+    return async () => {
+      const res = await fetch(`${target.baseUrl}/subjects`, { headers: target.headers, signal: AbortSignal.timeout(2000) });
+      if (!res.ok) throw new Error(`registry answered ${res.status}`);
+    };
   },
 };
