@@ -4,6 +4,7 @@ import { Kafka, Producer } from 'kafkajs';
 import { Pool } from 'pg';
 import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, jsonSetting, Overrides, setting, topics } from '../../src/config';
+import { redisTls } from '../../src/redis/tls';
 import { createPool } from '../../src/db/pool';
 import { createKafka } from '../../src/kafka/client';
 import { logger, Logger } from '../../src/logging';
@@ -55,7 +56,7 @@ export async function createAlertStack(deps: { overrides: Overrides; redis: Redi
 export function alertsRole({ overrides, ops }: RoleContext): Role {
   const log = logger('alert-consumer');
   const pool = createPool(overrides, 'finops-alerts');
-  const redis = new Redis(setting('REDIS_URL', overrides), { maxRetriesPerRequest: 3 });
+  const redis = new Redis(setting('REDIS_URL', overrides), { ...redisTls(overrides), maxRetriesPerRequest: 3 });
   redis.on('error', (err) => log.warn({ err: err.message }, 'Redis error'));
   const kafka = createKafka(overrides, 'alerts');
   const t = topics(overrides);

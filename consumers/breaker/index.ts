@@ -2,6 +2,7 @@ import { readiness } from '../../src/http/readiness';
 import Redis from 'ioredis';
 import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, listSetting, setting, topics } from '../../src/config';
+import { redisTls } from '../../src/redis/tls';
 import { createPool } from '../../src/db/pool';
 import { createKafka } from '../../src/kafka/client';
 import { logger } from '../../src/logging';
@@ -20,7 +21,7 @@ export * from './state-machine';
 export function breakerRole({ overrides, ops }: RoleContext): Role {
   const log = logger('breaker');
   const pool = createPool(overrides, 'finops-breaker');
-  const redis = new Redis(setting('REDIS_URL', overrides), { maxRetriesPerRequest: 3 });
+  const redis = new Redis(setting('REDIS_URL', overrides), { ...redisTls(overrides), maxRetriesPerRequest: 3 });
   redis.on('error', (err) => log.warn({ err: err.message }, 'Redis error'));
   const kafka = createKafka(overrides, 'breaker');
   const t = topics(overrides);

@@ -1,6 +1,7 @@
 import { Pool, types } from 'pg';
 import { intSetting, Overrides, setting } from '../config';
 import { logger } from '../logging';
+import { postgresSsl } from './ssl';
 
 // NUMERIC (1700) and BIGINT (20) stay text; callers convert them exactly (money.ts), never via float.
 types.setTypeParser(1700, (v) => v);
@@ -9,8 +10,11 @@ types.setTypeParser(20, (v) => v);
 const log = logger('postgres');
 
 export function createPool(overrides: Overrides = {}, applicationName = 'finops'): Pool {
+  const connectionString = setting('DATABASE_URL', overrides);
+  const ssl = postgresSsl(overrides, connectionString);
   const pool = new Pool({
-    connectionString: setting('DATABASE_URL', overrides),
+    connectionString,
+    ...(ssl === undefined ? {} : { ssl }),
     max: intSetting('DATABASE_POOL_MAX', overrides, { min: 1 }),
     application_name: applicationName,
     connectionTimeoutMillis: 5000,

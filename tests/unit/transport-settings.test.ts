@@ -5,6 +5,8 @@ import { registryTarget } from '../../src/avro/registry-auth';
 import { secretSetting } from '../../src/config/files';
 import { ConfigError } from '../../src/errors';
 import { kafkaSecurity } from '../../src/kafka/security';
+import { postgresSsl } from '../../src/db/ssl';
+import { redisTls } from '../../src/redis/tls';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'finops-transport-unit-'));
 const file = (name: string, content: string) => {
@@ -101,5 +103,43 @@ describe('registry credentials (registryTarget, used by AvroCodec and the readin
     expect(notUrl.message).toMatch(/is not an http\(s\) URL/);
     expect(configError(() => registryTarget('http//u:secret-in-url@registry')).message).not.toContain('secret-in-url');
     expect(notUrl.message).not.toContain('secret-in-url');
+  });
+});
+
+describe('Postgres TLS settings (postgresSsl, used by createPool)', () => {
+  const url = 'postgres://u@db.example.com:5432/finops';
+  it('leaves TLS to DATABASE_URL when no setting is given', () => {
+    expect(postgresSsl({ DATABASE_URL: url })).toBeUndefined();
+    expect(postgresSsl({ DATABASE_URL: `${url}?sslmode=verify-full` })).toBeUndefined();
+  });
+
+  it('maps the modes with libpq meanings', () => {
+    expect(postgresSsl({ DATABASE_URL: url, DATABASE_SSL_MODE: 'disable' })).toBe(false);
+    expect(postgresSsl({ DATABASE_URL: url, DATABASE_SSL_MODE: 'require' })).toEqual({ rejectUnauthorized: false });
+    expect(postgresSsl({ DATABASE_URL: url, DATABASE_SSL_MODE: 'verify-full', DATABASE_SSL_CA_FILE: ca })).toEqual({ rejectUnauthorized: true, ca: PEM });
+    const verifyCa = postgresSsl({ DATABASE_URL: url, DATABASE_SSL_MODE: 'verify-ca', DATABASE_SSL_CA_FILE: ca, DATABASE_SSL_CERT_FILE: cert, DATABASE_SSL_KEY_FILE: key }) as Record<string, unknown>;
+    expect(verifyCa).toMatchObject({ rejectUnauthorized: true, ca: PEM, cert: PEM });
+    expect(typeof verifyCa.checkServerIdentity).toBe('function');
+    const requireWithCa = postgresSsl({ DATABASE_URL: url, DATABASE_SSL_MODE: 'require', DATABASE_SSL_CA_FILE: ca }) as Record<string, unknown>;
+    expect(requireWithCa).toMatchObject({ rejectUnauthorized: true, ca: PEM });
+  });
+
+  it('refuses ambiguous or incomplete settings, naming the fix', () => {
+    expect(configError(() => postgresSsl({ DATABASE_URL: `${url}?sslmode=require`, DATABASE_SSL_MODE: 'verify-full' })).message).toMatch(/DATABASE_URL carries sslmode and DATABASE_SSL_MODE is set too; keep one/);
+    expect(configError(() => postgresSsl({ DATABASE_URL: url, DATABASE_SSL_CA_FILE: ca })).message).toMatch(/set DATABASE_SSL_MODE=verify-full/);
+    expect(configError(() => postgresSsl({ DATABASE_URL: url, DATABASE_SSL_MODE: 'verify-ca' })).message).toMatch(/verify-ca needs DATABASE_SSL_CA_FILE/);
+    expect(configError(() => postgresSsl({ DATABASE_URL: url, DATABASE_SSL_MODE: 'prefer' })).message).toMatch(/not one of .*disable, require, verify-ca, verify-full/);
+  });
+});
+
+describe('Redis TLS settings (redisTls, spread into every Redis client)', () => {
+  it('is off for redis://, on for rediss:// with the CA and client certificate files', () => {
+    expect(redisTls({ REDIS_URL: 'redis://r:6379' })).toEqual({});
+    expect(redisTls({ REDIS_URL: 'rediss://r:6380' })).toEqual({ tls: { rejectUnauthorized: true } });
+    expect(redisTls({ REDIS_URL: 'rediss://r:6380', REDIS_TLS_CA_FILE: ca, REDIS_TLS_CERT_FILE: cert, REDIS_TLS_KEY_FILE: key })).toEqual({ tls: { rejectUnauthorized: true, ca: PEM, cert: PEM, key: expect.any(String) } });
+  });
+
+  it('refuses TLS files with a plaintext URL', () => {
+    expect(configError(() => redisTls({ REDIS_URL: 'redis://r:6379', REDIS_TLS_CA_FILE: ca })).message).toMatch(/write REDIS_URL as rediss:\/\//);
   });
 });
