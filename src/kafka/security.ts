@@ -57,7 +57,7 @@ export function kafkaSecurity(overrides: Overrides = {}): KafkaSecurity {
   const tls = protocol === 'SSL' || protocol === 'SASL_SSL';
   const sasl = protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL';
   if (!tls) {
-    const stray = TLS_SETTINGS.filter((n) => setting(n, overrides));
+    const stray = [...TLS_SETTINGS.filter((n) => setting(n, overrides)), ...(secretSetting('KAFKA_SSL_KEY_PASSWORD', overrides) ? ['KAFKA_SSL_KEY_PASSWORD'] : [])];
     if (stray.length) throw new ConfigError(`${stray.join(', ')} set but KAFKA_SECURITY_PROTOCOL=${protocol} does not use TLS; set KAFKA_SECURITY_PROTOCOL=${sasl ? 'SASL_SSL' : 'SSL'}, or clear them`);
   }
   if (!sasl) {
@@ -68,11 +68,4 @@ export function kafkaSecurity(overrides: Overrides = {}): KafkaSecurity {
     ...(tls ? { ssl: tlsOptions(overrides) } : {}),
     ...(sasl ? { sasl: saslOptions(overrides) } : {}),
   };
-}
-
-/** How the process reaches Kafka, for logs and errors: never the password. */
-export function describeKafkaSecurity(overrides: Overrides = {}): string {
-  const protocol = setting('KAFKA_SECURITY_PROTOCOL', overrides);
-  if (!protocol.startsWith('SASL')) return protocol;
-  return `${protocol} ${setting('KAFKA_SASL_MECHANISM', overrides).toUpperCase()} as ${JSON.stringify(setting('KAFKA_SASL_USERNAME', overrides))}`;
 }

@@ -54,6 +54,7 @@ describe('Kafka security settings (kafkaSecurity, used by createKafka for every 
     expect(configError(() => kafkaSecurity({ KAFKA_SSL_CA_FILE: ca })).message).toMatch(/KAFKA_SSL_CA_FILE set but KAFKA_SECURITY_PROTOCOL=PLAINTEXT does not use TLS; set KAFKA_SECURITY_PROTOCOL=SSL/);
     expect(configError(() => kafkaSecurity({ KAFKA_SASL_USERNAME: 'svc' })).message).toMatch(/KAFKA_SASL_USERNAME set but .* does not use SASL; set KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT/);
     expect(configError(() => kafkaSecurity({ KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SASL_PASSWORD: 'x' })).message).toMatch(/set KAFKA_SECURITY_PROTOCOL=SASL_SSL/);
+    expect(configError(() => kafkaSecurity({ KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', KAFKA_SSL_KEY_PASSWORD: 'x' })).message).toMatch(/KAFKA_SSL_KEY_PASSWORD set but .* does not use TLS; set KAFKA_SECURITY_PROTOCOL=SASL_SSL/);
     expect(configError(() => kafkaSecurity({ KAFKA_SECURITY_PROTOCOL: 'TLS' })).message).toMatch(/not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL/);
   });
 
