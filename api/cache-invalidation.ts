@@ -56,7 +56,7 @@ export function createCacheInvalidator(overrides: Overrides = {}): CacheInvalida
 
   const client = () => {
     if (!redis) {
-      redis = createFailFastRedis(setting('REDIS_URL', overrides), 1000, log, 'finops-storage-invalidation');
+      redis = createFailFastRedis(setting('REDIS_URL', overrides), 1000, log, 'finops-storage-invalidation', overrides);
       redis.on('ready', () => {
         everReady = true;
         void bumpEpochIfPending();

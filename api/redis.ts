@@ -1,13 +1,16 @@
 import Redis from 'ioredis';
 import { Logger } from '../src/logging';
+import type { Overrides } from '../src/config';
+import { redisTls } from '../src/redis/tls';
 
 /**
  * A Redis client that fails fast instead of queueing: while Redis is unreachable every command
  * rejects at once (no offline queue, no per-request retries, a short command timeout), so callers
  * fall back to Postgres without waiting. It keeps reconnecting in the background.
  */
-export function createFailFastRedis(url: string, timeoutMs: number, log: Logger, name: string): Redis {
+export function createFailFastRedis(url: string, timeoutMs: number, log: Logger, name: string, overrides: Overrides = {}): Redis {
   const redis = new Redis(url, {
+    ...redisTls(overrides, url),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: timeoutMs,

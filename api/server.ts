@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import { databaseUrl, Overrides, setting } from '../src/config';
+import { redisTls } from '../src/redis/tls';
 import type { ControlAdmin } from '../src/contracts/controls';
 import { createPool } from '../src/db/pool';
 import { logger } from '../src/logging';
@@ -35,13 +36,13 @@ export async function startApi(overrides: Overrides = {}, opts: StartOptions = {
   dbUrl.searchParams.set('options', `-c statement_timeout=${config.statementTimeoutMs}`);
   const pool = createPool({ ...overrides, API_DATABASE_URL: dbUrl.toString() }, 'finops-api', 'api');
   const redisUrl = setting('REDIS_URL', overrides);
-  const redis = createFailFastRedis(redisUrl, config.redisTimeoutMs, log, 'finops-api-cache');
+  const redis = createFailFastRedis(redisUrl, config.redisTimeoutMs, log, 'finops-api-cache', overrides);
   if (!(await waitReady(redis, 2000))) log.warn('Redis not reachable at start; serving from Postgres until it is');
   let controlsRedis: Redis | undefined;
   let controls: ControlAdmin | null;
   if (opts.controls !== undefined) controls = opts.controls;
   else {
-    controlsRedis = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+    controlsRedis = new Redis(redisUrl, { ...redisTls(overrides, redisUrl), lazyConnect: false, maxRetriesPerRequest: 2 });
     controlsRedis.on('error', () => undefined);
     controls = await loadControlAdmin({ redis: controlsRedis, pool, overrides });
     if (!controls) log.warn('consumers/breaker/control-admin not found: /controls answers 503');

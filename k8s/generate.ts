@@ -14,6 +14,10 @@ import { nodeOptions, RESOURCES } from './resources';
 export const PARTITIONS = Number(defaults.TOPIC_PARTITIONS);
 export const METRICS_PORT = Number(defaults.METRICS_PORT);
 const API_PORT = Number((defaults as Record<string, string>).API_PORT ?? '8080');
+/** The API serves /metrics on its own port (not on API_PORT), beside the ops endpoints. */
+export const API_METRICS_PORT = Number((defaults as Record<string, string>).API_METRICS_PORT ?? defaults.METRICS_PORT);
+/** Certificates and keys for TLS to Kafka, Postgres and Redis: the optional Secret finops-tls, mounted read-only. */
+export const TLS_MOUNT = '/etc/finops/tls';
 const IMAGE = 'ghcr.io/example/finops-pipeline:0.1.0';
 const PART_OF = 'finops-pipeline';
 
@@ -24,6 +28,29 @@ export const CONSUMER_TOPICS: Record<string, SettingName[]> = {
   alerts: ['TOPIC_COST_ANOMALIES'],
   breaker: ['TOPIC_COST_ANOMALIES'],
 };
+
+/**
+ * Secrets each pod reads, each from its own key of the Secret finops-secrets (never a literal, never
+ * the whole Secret): a role gets only the keys it uses. Optional keys may be absent from the Secret.
+ */
+export const SECRET_NAME = 'finops-secrets';
+type SecretRef = { key: SettingName; optional?: boolean };
+const TRANSPORT_SECRETS: SecretRef[] = [{ key: 'KAFKA_SASL_PASSWORD', optional: true }, { key: 'SCHEMA_REGISTRY_PASSWORD', optional: true }];
+const ALERT_SECRETS: SecretRef[] = [{ key: 'ALERT_SLACK_WEBHOOK_URL', optional: true }, { key: 'ALERT_PAGERDUTY_ROUTING_KEY', optional: true }, { key: 'ALERT_SMTP_URL', optional: true }];
+export const ROLE_SECRETS: Record<string, SecretRef[]> = {
+  setup: [...TRANSPORT_SECRETS],
+  storage: [{ key: 'REDIS_URL' }, ...TRANSPORT_SECRETS],
+  anomaly: [...TRANSPORT_SECRETS],
+  alerts: [{ key: 'REDIS_URL' }, ...ALERT_SECRETS, ...TRANSPORT_SECRETS],
+  breaker: [{ key: 'REDIS_URL' }, ...ALERT_SECRETS, ...TRANSPORT_SECRETS],
+  api: [{ key: 'REDIS_URL' }, { key: 'API_TOKENS' }, ...TRANSPORT_SECRETS],
+};
+
+function secretEnv(role: string) {
+  const refs = ROLE_SECRETS[role];
+  if (!refs) throw new Error(`no ROLE_SECRETS entry for role ${role}: list the secrets it reads in k8s/generate.ts`);
+  return refs.map(({ key, optional }) => ({ name: key, valueFrom: { secretKeyRef: { name: SECRET_NAME, key, ...(optional ? { optional: true } : {}) } } }));
+}
 
 export function groupSettingOf(role: string): SettingName | undefined {
   const base = role.toUpperCase().replace(/[^A-Z0-9]/g, '_');
@@ -47,21 +74,24 @@ export function databaseUrlOf(workload: string): { name: SettingName; key: strin
 function container(role: string, args: string[], workload = role) {
   const r = RESOURCES[role] ?? RESOURCES.default;
   const db = databaseUrlOf(workload);
+  const secretsOf = args[0] === 'run' ? args[1] : args[0];
   return {
     name: 'finops',
     image: IMAGE,
     imagePullPolicy: 'IfNotPresent',
     args,
-    envFrom: [{ configMapRef: { name: 'finops-config' } }, { secretRef: { name: 'finops-secrets' } }],
+    envFrom: [{ configMapRef: { name: 'finops-config' } }],
     env: [
       { name: 'KAFKA_CLIENT_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'NODE_OPTIONS', value: nodeOptions(role) },
       // Its own database login only (docs/security.md): never another role's password.
       ...(db ? [{ name: db.name, valueFrom: { secretKeyRef: { name: DATABASE_SECRET, key: db.key } } }] : []),
+      ...(secretsOf === 'api' ? [{ name: 'API_METRICS_PORT', value: String(API_METRICS_PORT) }] : []),
+      ...secretEnv(secretsOf),
     ],
     resources: { requests: r.requests, limits: r.limits },
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
-    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, { name: 'tls', mountPath: TLS_MOUNT, readOnly: true }],
   };
 }
 
@@ -86,7 +116,7 @@ function podSpec(role: string, args: string[], extraPorts: { name: string; conta
         lifecycle: { preStop: { exec: { command: ['sleep', '5'] } } },
       },
     ],
-    volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+    volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }, { name: 'tls', secret: { secretName: 'finops-tls', optional: true, defaultMode: 0o440 } }],
   };
 }
 
@@ -225,7 +255,7 @@ export function generate(): Record<string, string> {
         },
         { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'finops', labels: { 'app.kubernetes.io/part-of': PART_OF } }, automountServiceAccountToken: false },
       ],
-      'Non-secret settings (names are keys of src/config/defaults.ts) and the service account. Secrets come from the overlay: each workload\'s own database URL from the Secret finops-database (keys migrator, storage, anomaly, alerts, breaker, api), and REDIS_URL, webhook URLs and API tokens from finops-secrets.',
+      'Non-secret settings (names are keys of src/config/defaults.ts) and the service account. Secrets are never here: each workload\'s own database URL comes from the Secret finops-database (keys migrator, storage, anomaly, alerts, breaker, api); REDIS_URL, webhook URLs, API tokens, SASL and registry passwords from the Secret finops-secrets, each pod reading only the keys it needs (see docs/security.md#deployment); certificates from the optional Secret finops-tls mounted at ' + TLS_MOUNT + '.',
     ),
   );
   put(
@@ -235,18 +265,30 @@ export function generate(): Record<string, string> {
         {
           apiVersion: 'networking.k8s.io/v1',
           kind: 'NetworkPolicy',
-          metadata: { name: 'finops-ingress', labels: { 'app.kubernetes.io/part-of': PART_OF } },
+          metadata: { name: 'finops-metrics', labels: { 'app.kubernetes.io/part-of': PART_OF } },
           spec: {
             podSelector: { matchLabels: { 'app.kubernetes.io/part-of': PART_OF } },
             policyTypes: ['Ingress'],
             ingress: [
-              { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: METRICS_PORT }] },
-              { from: [{ namespaceSelector: {} }], ports: [{ protocol: 'TCP', port: API_PORT }] },
+              {
+                from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+                ports: [...new Set([METRICS_PORT, API_METRICS_PORT])].map((port) => ({ protocol: 'TCP', port })),
+              },
             ],
           },
         },
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'finops-api', labels: { 'app.kubernetes.io/part-of': PART_OF } },
+          spec: {
+            podSelector: { matchLabels: selector('api') },
+            policyTypes: ['Ingress'],
+            ingress: [{ from: [{ namespaceSelector: {} }], ports: [{ protocol: 'TCP', port: API_PORT }] }],
+          },
+        },
       ],
-      'Ingress: /metrics from the monitoring namespace, the API port from inside the cluster; nothing else. Egress stays open: alert webhooks (Slack, PagerDuty) live outside the cluster.',
+      'Ingress: the metrics/ops port (/metrics, /health, /ready; the API serves its /metrics there too, on API_METRICS_PORT) only from the monitoring namespace; the API port only to API pods, from inside the cluster; nothing else. Egress stays open: alert webhooks (Slack, PagerDuty) live outside the cluster.',
     ),
   );
   put(

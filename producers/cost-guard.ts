@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { Overrides } from '../src/config';
+import { redisTls } from '../src/redis/tls';
 import { CONTROL_CHANNEL, CONTROL_KEY_PREFIX, ControlLevel, ControlState } from '../src/contracts/controls';
 import { logger } from '../src/logging';
 import { counter, gauge } from '../src/metrics';
@@ -63,6 +64,7 @@ export class CostGuard {
   constructor(opts: CostGuardOptions = {}) {
     this.s = { ...costGuardSettings(opts.overrides), ...opts.settings };
     const common = {
+      ...redisTls(opts.overrides ?? {}, this.s.redisUrl),
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

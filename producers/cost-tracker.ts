@@ -113,7 +113,7 @@ export class CostTracker {
   constructor(private readonly options: CostTrackerOptions = {}) {
     this.overrides = options.overrides ?? {};
     this.kafka = options.kafka ?? createKafka(this.overrides, 'sdk');
-    this.codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', this.overrides));
+    this.codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', this.overrides), this.overrides);
     this.priceBook = options.priceBook ?? priceBookFromConfig(this.overrides);
     this.topics = topics(this.overrides);
     this.producer = new BatchingProducer(this.kafka, {

@@ -50,7 +50,7 @@ export async function runSetup(overrides: Overrides = {}, steps: SetupStep[] = [
   if (pool) checks.set('postgres', readiness.postgres(pool));
   if (steps.includes('topics')) {
     checks.set('kafka', readiness.kafka(createKafka(overrides, 'setup'), []));
-    checks.set('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides)));
+    checks.set('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides), overrides));
   }
   try {
     await waitForDependencies(checks, log, overrides, opts);

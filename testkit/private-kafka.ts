@@ -13,6 +13,8 @@ export interface PrivateKafkaOptions {
   extraListeners?: string[];
   /** Extra security-protocol map entries, e.g. `SASL_SSL:SASL_SSL`. */
   extraProtocolMap?: string[];
+  /** Extra `kafka-storage format` arguments, e.g. `--add-scram SCRAM-SHA-512=[name=alice,password=…]`. */
+  formatArgs?: string[];
   readyTimeoutMs?: number;
 }
 
@@ -84,7 +86,7 @@ export class PrivateKafka {
     const config = this.writeConfig();
     const log4j = `-Dlog4j.configuration=file:${path.join(this.dir, 'log4j.properties')}`;
     if (!this.formatted) {
-      execFileSync('java', ['-cp', this.classpath, log4j, 'kafka.tools.StorageTool', 'format', '-t', 'cHJpdmF0ZWthZmthMDAwMQ', '-c', config], { stdio: 'ignore' });
+      execFileSync('java', ['-cp', this.classpath, log4j, 'kafka.tools.StorageTool', 'format', '-t', 'cHJpdmF0ZWthZmthMDAwMQ', '-c', config, ...(this.options.formatArgs ?? [])], { stdio: 'ignore' });
       this.formatted = true;
     }
     const out = fs.openSync(path.join(this.dir, 'kafka.out'), 'a');

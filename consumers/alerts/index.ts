@@ -4,6 +4,7 @@ import { Kafka, Producer } from 'kafkajs';
 import { Pool } from 'pg';
 import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, jsonSetting, Overrides, setting, topics } from '../../src/config';
+import { redisTls } from '../../src/redis/tls';
 import { createPool } from '../../src/db/pool';
 import { createKafka, kafkaGroupTimings } from '../../src/kafka/client';
 import { logger, Logger } from '../../src/logging';
@@ -55,7 +56,7 @@ export async function createAlertStack(deps: { overrides: Overrides; redis: Redi
 export function alertsRole({ overrides, ops }: RoleContext): Role {
   const log = logger('alert-consumer');
   const pool = createPool(overrides, 'finops-alerts', 'alerts');
-  const redis = new Redis(setting('REDIS_URL', overrides), { maxRetriesPerRequest: 3 });
+  const redis = new Redis(setting('REDIS_URL', overrides), { ...redisTls(overrides), maxRetriesPerRequest: 3 });
   redis.on('error', (err) => log.warn({ err: err.message }, 'Redis error'));
   const kafka = createKafka(overrides, 'alerts');
   const t = topics(overrides);
@@ -64,13 +65,13 @@ export function alertsRole({ overrides, ops }: RoleContext): Role {
   ops.addDependency('postgres', readiness.postgresSchema(pool));
   ops.addDependency('redis', readiness.redis(redis));
   ops.addDependency('kafka', readiness.kafka(kafka, [t.costAnomalies, t.deadLetter]));
-  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides)));
+  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides), overrides));
   return {
     name: 'alerts',
     async start() {
       stack = await createAlertStack({ overrides, redis, pool, kafka, log });
       consumer = new AlertConsumer({
-        kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), dispatcher: stack.dispatcher, dlq: stack.dlq, log,
+        kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), dispatcher: stack.dispatcher, dlq: stack.dlq, log,
         topic: t.costAnomalies, deadLetterTopic: t.deadLetter, groupId: setting('ALERT_GROUP_ID', overrides),
         sessionTimeoutMs: kafkaGroupTimings(overrides).sessionTimeout,
       });

@@ -15,7 +15,7 @@ export { anomalySettings } from './settings';
 export function anomalyRole({ overrides, ops }: RoleContext): Role {
   const log = logger('anomaly-consumer');
   const pool = createPool(overrides, 'finops-anomaly', 'anomaly');
-  const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides));
+  const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides);
   const kafka = createKafka(overrides, 'anomaly');
   const t = topics(overrides);
   const consumer = new AnomalyConsumer({
@@ -38,7 +38,7 @@ export function anomalyRole({ overrides, ops }: RoleContext): Role {
   });
   ops.addDependency('postgres', readiness.postgresSchema(pool));
   ops.addDependency('kafka', readiness.kafka(kafka, [t.costEvents, t.postOutcomes, t.costAnomalies, t.deadLetter]));
-  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides)));
+  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides), overrides));
   return {
     name: 'anomaly',
     async start() {

@@ -30,7 +30,7 @@ export function createControlAdmin(deps: { redis: Redis; pool: Pool; kafka: Kafk
       redis: deps.redis,
       pool: deps.pool,
       producer,
-      codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', deps.overrides)),
+      codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', deps.overrides), deps.overrides),
       topic: topics(deps.overrides).costControls,
       cfg: breakerConfig(deps.overrides),
       log,

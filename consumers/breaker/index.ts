@@ -2,6 +2,7 @@ import { readiness } from '../../src/http/readiness';
 import Redis from 'ioredis';
 import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, listSetting, setting, topics } from '../../src/config';
+import { redisTls } from '../../src/redis/tls';
 import { createPool } from '../../src/db/pool';
 import { createKafka, kafkaGroupTimings } from '../../src/kafka/client';
 import { logger } from '../../src/logging';
@@ -20,7 +21,7 @@ export * from './state-machine';
 export function breakerRole({ overrides, ops }: RoleContext): Role {
   const log = logger('breaker');
   const pool = createPool(overrides, 'finops-breaker', 'breaker');
-  const redis = new Redis(setting('REDIS_URL', overrides), { maxRetriesPerRequest: 3 });
+  const redis = new Redis(setting('REDIS_URL', overrides), { ...redisTls(overrides), maxRetriesPerRequest: 3 });
   redis.on('error', (err) => log.warn({ err: err.message }, 'Redis error'));
   const kafka = createKafka(overrides, 'breaker');
   const t = topics(overrides);
@@ -28,7 +29,7 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
   const pageChannels = listSetting('BREAKER_PAGE_CHANNELS', overrides) as ChannelName[];
   let pager: AlertStack | undefined;
   const store = new ControlStore({
-    redis, pool, producer, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), topic: t.costControls,
+    redis, pool, producer, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), topic: t.costControls,
     cfg: breakerConfig(overrides), log,
     onPage: async (transition) => {
       const n = pageNotification(transition);
@@ -36,14 +37,14 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
     },
   });
   const consumer = new BreakerConsumer({
-    kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides)), store, log, topic: t.costAnomalies, deadLetterTopic: t.deadLetter,
+    kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), store, log, topic: t.costAnomalies, deadLetterTopic: t.deadLetter,
     groupId: setting('BREAKER_GROUP_ID', overrides), tickMs: intSetting('BREAKER_TICK_MS', overrides, { min: 10 }),
     sessionTimeoutMs: kafkaGroupTimings(overrides).sessionTimeout,
   });
   ops.addDependency('postgres', readiness.postgresSchema(pool));
   ops.addDependency('redis', readiness.redis(redis));
   ops.addDependency('kafka', readiness.kafka(kafka, [t.costAnomalies, t.costControls, t.deadLetter]));
-  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides)));
+  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides), overrides));
   return {
     name: 'breaker',
     async start() {

@@ -24,7 +24,7 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
   // Query-API cache invalidation after each committed batch (see api/cache-invalidation.ts).
   registerCacheInvalidation(commitListeners, overrides);
   const pool = createPool(overrides, 'finops-storage', 'storage');
-  const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides));
+  const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides);
   const kafka = createKafka(overrides, 'storage');
   const t = topics(overrides);
   const costMetrics = new CostMetricsRecorder(overrides);
@@ -61,7 +61,7 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
   });
   ops.addDependency('postgres', readiness.postgresSchema(pool));
   ops.addDependency('kafka', readiness.kafka(kafka, [t.costEvents, t.deadLetter]));
-  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides)));
+  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides), overrides));
   return {
     name: 'storage',
     async start() {

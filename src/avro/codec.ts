@@ -1,6 +1,8 @@
 import avro from 'avsc';
 import { logicalTypes } from './logical-types';
 import { DependencyError, InvalidInputError } from '../errors';
+import type { Overrides } from '../config';
+import { RegistryTarget, registryTarget } from './registry-auth';
 
 export type Compatibility = 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FULL' | 'NONE';
 
@@ -28,7 +30,12 @@ export class AvroCodec {
   private readonly writerTypesReady = new Map<number, avro.Type>();
   private readonly resolvers = new Map<string, avro.Resolver | null>();
 
-  constructor(readonly registryUrl: string) {}
+  private readonly target: RegistryTarget;
+
+  /** `registryUrl` may carry credentials (user:pass@); see registry-auth.ts. They are never in messages. */
+  constructor(readonly registryUrl: string, overrides: Overrides = {}) {
+    this.target = registryTarget(registryUrl, overrides);
+  }
 
   static subjectFor(topic: string): string {
     return `${topic}-value`;
@@ -37,16 +44,20 @@ export class AvroCodec {
   private async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
     let res: Response;
     try {
-      res = await fetch(`${this.registryUrl}${path}`, {
+      res = await fetch(`${this.target.baseUrl}${path}`, {
         method,
-        headers: { 'content-type': CONTENT_TYPE, accept: CONTENT_TYPE },
+        headers: { 'content-type': CONTENT_TYPE, accept: CONTENT_TYPE, ...this.target.headers },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(5000),
       });
     } catch (err) {
-      throw new DependencyError('schema-registry', `unreachable at ${this.registryUrl}: ${(err as Error).message}`, { cause: err });
+      throw new DependencyError('schema-registry', `unreachable at ${this.target.displayUrl}: ${(err as Error).message}`, { cause: err });
     }
     const text = await res.text();
+    if (res.status === 401 || res.status === 403) {
+      const given = this.target.headers.authorization ? 'refused the credentials' : 'asks for credentials';
+      throw new DependencyError('schema-registry', `${method} ${path} at ${this.target.displayUrl} answered ${res.status}: the registry ${given}; set SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD_FILE (or user:password@ in SCHEMA_REGISTRY_URL)`, { retriable: false });
+    }
     let json: any = text;
     try {
       json = text ? JSON.parse(text) : null;

@@ -31,6 +31,42 @@ export const defaults = {
   DATABASE_POOL_MAX: '10',
   REDIS_URL: 'redis://127.0.0.1:16379',
 
+  // ── Transport security (docs/security.md#transports). Off by default: the local stack is plaintext. ──
+  /** PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL, as in Kafka's own clients; applies to every Kafka client of the process. */
+  KAFKA_SECURITY_PROTOCOL: 'PLAINTEXT',
+  /** PEM file of the CA(s) that signed the brokers' certificates; empty: the system's CAs. */
+  KAFKA_SSL_CA_FILE: '',
+  /** PEM client certificate and key, for brokers that require TLS client authentication (ssl.client.auth=required). */
+  KAFKA_SSL_CERT_FILE: '',
+  KAFKA_SSL_KEY_FILE: '',
+  /** Passphrase of an encrypted client key (or a file holding it). */
+  KAFKA_SSL_KEY_PASSWORD: '',
+  KAFKA_SSL_KEY_PASSWORD_FILE: '',
+  /** Name the brokers' certificates must carry when it is not the address they advertise. */
+  KAFKA_SSL_SERVERNAME: '',
+  /** false: verify the certificate chain against the CA but not the name in it (like ssl.endpoint.identification.algorithm=""). */
+  KAFKA_SSL_CHECK_HOSTNAME: 'true',
+  /** PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512, with KAFKA_SECURITY_PROTOCOL=SASL_SSL (or SASL_PLAINTEXT). */
+  KAFKA_SASL_MECHANISM: '',
+  KAFKA_SASL_USERNAME: '',
+  /** The SASL password (a secret), or a file holding it (a mounted Secret); set one of the two. */
+  KAFKA_SASL_PASSWORD: '',
+  KAFKA_SASL_PASSWORD_FILE: '',
+  /** HTTP Basic credentials for the registry (or put them in SCHEMA_REGISTRY_URL as https://user:pass@host/…). */
+  SCHEMA_REGISTRY_USERNAME: '',
+  SCHEMA_REGISTRY_PASSWORD: '',
+  SCHEMA_REGISTRY_PASSWORD_FILE: '',
+  /** Postgres TLS: disable | require | verify-ca | verify-full (empty: whatever DATABASE_URL's sslmode says, else none). */
+  DATABASE_SSL_MODE: '',
+  /** PEM CA file for verify-ca / verify-full; client certificate and key for servers that ask for one. */
+  DATABASE_SSL_CA_FILE: '',
+  DATABASE_SSL_CERT_FILE: '',
+  DATABASE_SSL_KEY_FILE: '',
+  /** Redis TLS is on with a rediss:// REDIS_URL; these add a private CA and a client certificate. */
+  REDIS_TLS_CA_FILE: '',
+  REDIS_TLS_CERT_FILE: '',
+  REDIS_TLS_KEY_FILE: '',
+
   /** Topic names. Versioned so an incompatible change gets a new topic, never a broken consumer. */
   TOPIC_COST_EVENTS: 'finops.cost-events.v1',
   TOPIC_POST_OUTCOMES: 'finops.post-outcomes.v1',

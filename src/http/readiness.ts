@@ -2,6 +2,8 @@ import type { Kafka } from 'kafkajs';
 import { Client, type Pool } from 'pg';
 import { loadMigrations } from '../db/migrate';
 import type { ReadinessCheck } from './ops-server';
+import type { Overrides } from '../config';
+import { registryTarget } from '../avro/registry-auth';
 
 let requiredVersion: number | undefined;
 
@@ -55,13 +57,16 @@ export const readiness = {
     }
   },
 
-  schemaRegistry: (url: string): ReadinessCheck => async () => {
-    let res: Response;
-    try {
-      res = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(2000) });
-    } catch (err) {
-      throw new Error(`registry unreachable at ${url}: ${(err as Error).message}`);
-    }
-    if (!res.ok) throw new Error(`registry answered ${res.status}`);
+  schemaRegistry: (url: string, overrides: Overrides = {}): ReadinessCheck => {
+    const target = registryTarget(url, overrides);
+    return async () => {
+      let res: Response;
+      try {
+        res = await fetch(`${target.baseUrl}/subjects`, { headers: target.headers, signal: AbortSignal.timeout(2000) });
+      } catch (err) {
+        throw new Error(`registry unreachable at ${target.baseUrl}: ${(err as Error).message}`);
+      }
+      if (!res.ok) throw new Error(`registry answered ${res.status}`);
+    };
   },
 };

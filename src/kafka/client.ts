@@ -1,6 +1,7 @@
 import { Kafka, logLevel, LogEntry } from 'kafkajs';
 import { intSetting, listSetting, Overrides, setting, topics as topicNames } from '../config';
 import { logger } from '../logging';
+import { kafkaSecurity } from './security';
 
 const kafkaLog = logger('kafkajs');
 
@@ -22,6 +23,7 @@ export function createKafka(overrides: Overrides = {}, clientIdSuffix?: string):
     logCreator: () => toPino(),
     retry: { initialRetryTime: 100, retries: 8 },
     connectionTimeout: 3000,
+    ...kafkaSecurity(overrides),
   });
 }
 

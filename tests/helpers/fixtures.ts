@@ -40,7 +40,7 @@ export async function createTestEnv(name: string, extra: Overrides = {}): Promis
   };
   const kafka = createKafka(overrides, 'test');
   await ensureTopics(kafka, pipelineTopicSpecs(overrides), overrides);
-  const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides));
+  const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides);
   const t = topics(overrides);
   await codec.register(t.costEvents, loadSchema('cost-event'));
   await codec.register(t.postOutcomes, loadSchema('post-outcome'));

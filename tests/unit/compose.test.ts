@@ -9,7 +9,8 @@ import { roleNames } from '../../src/roles';
 import { CONSUMER_TOPICS } from '../../k8s/generate';
 import { badCommand, ROOT, unknownEnv } from './manifests-support';
 
-type Service = { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string>; deploy?: { replicas?: number }; volumes?: string[]; depends_on?: Record<string, { condition: string }> };
+type Port = string | number | { target: number; published?: string | number; host_ip?: string };
+type Service = { ports?: Port[]; image?: string; build?: unknown; command?: string[]; environment?: Record<string, string>; deploy?: { replicas?: number }; volumes?: string[]; depends_on?: Record<string, { condition: string }> };
 type Compose = { services: Record<string, Service> } & Record<string, unknown>;
 
 const FILE = join(ROOT, 'docker-compose.yml');
@@ -81,4 +82,29 @@ describe('docker-compose.yml', () => {
       for (const v of s.volumes ?? []) if (v.startsWith('./')) expect({ v, exists: existsSync(join(ROOT, v.split(':')[0])) }).toEqual({ v, exists: true });
     }
   });
+
+  it('publishes ports on loopback only, unless FINOPS_BIND_ADDRESS says otherwise', () => {
+    expect(publishedOffLoopback(load())).toEqual([]);
+    expect(Object.values(load().services).flatMap((s) => s.ports ?? []).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('the loopback check can fail: short-syntax ports bind to every interface', () => {
+    const c = load();
+    c.services.api.ports = ['8080:8080', '127.0.0.1:9000:9000', 9001, { target: 3000, published: '3000' }];
+    expect(publishedOffLoopback(c)).toEqual(['api: 8080:8080', 'api: 9001', 'api: {"target":3000,"published":"3000"}']);
+  });
 });
+
+/** Published ports whose host address is not loopback once `${VAR:-default}` takes its default. */
+function publishedOffLoopback(c: Compose): string[] {
+  const withDefaults = (v: string) => v.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1');
+  const loopback = (ip: string | undefined) => ip !== undefined && /^(127\.\d+\.\d+\.\d+|::1|\[::1\])$/.test(withDefaults(ip));
+  const problems: string[] = [];
+  for (const [name, s] of Object.entries(c.services)) {
+    for (const p of s.ports ?? []) {
+      const ip = typeof p === 'object' ? p.host_ip : String(p).split(':').length === 3 ? String(p).split(':')[0] : undefined;
+      if (!loopback(ip)) problems.push(`${name}: ${typeof p === 'object' ? JSON.stringify(p) : p}`);
+    }
+  }
+  return problems;
+}

@@ -13,6 +13,8 @@ export const EXTRA_ENV: Record<string, string> = {
   ROLES: 'src/cli.ts: roles to run when `run` has no arguments',
   NODE_ENV: 'Node.js convention; the image sets production',
   NODE_OPTIONS: 'Node.js runtime flags (heap size per role)',
+  // Until the API's separate metrics port setting is in src/config/defaults.ts (then this line goes).
+  API_METRICS_PORT: 'api: port of the API\'s /metrics, apart from API_PORT (default 9464)',
 };
 
 export function knownEnv(): Set<string> {
@@ -57,4 +59,55 @@ export function yamlFilesUnder(dir: string): string[] {
 
 export function kubectlAvailable(): boolean {
   return existsSync('/usr/bin/kubectl') || existsSync('/usr/local/bin/kubectl');
+}
+
+type Obj = { kind: string; metadata: { name: string }; spec?: any; data?: Record<string, string>; stringData?: Record<string, string> } & Record<string, any>;
+
+/** Settings that are secrets: they may reach a pod only through a secretKeyRef. */
+export function isSecretSetting(name: string): boolean {
+  return !name.endsWith('_FILE') && /(PASSWORD|TOKENS?|ROUTING_KEY|WEBHOOK_URL|SMTP_URL)$|^(DATABASE_URL|REDIS_URL)$/.test(name);
+}
+
+const CREDENTIALS_IN_URL = /[a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:[^/@\s]+@/i;
+
+/** Ways a secret could sit in manifests: literal values, ConfigMap keys, whole-Secret imports, Secret objects with data. */
+export function secretLeaks(objects: Obj[]): string[] {
+  const problems: string[] = [];
+  for (const o of objects) {
+    if (o.kind === 'Secret' && (Object.keys(o.data ?? {}).length || Object.keys(o.stringData ?? {}).length)) problems.push(`Secret ${o.metadata.name} carries literal data`);
+    if (o.kind === 'ConfigMap') {
+      for (const [k, v] of Object.entries(o.data ?? {})) {
+        if (isSecretSetting(k)) problems.push(`ConfigMap ${o.metadata.name} holds the secret ${k}`);
+        if (CREDENTIALS_IN_URL.test(String(v))) problems.push(`ConfigMap ${o.metadata.name} ${k} has credentials in a URL`);
+      }
+    }
+    const pod = o.kind === 'Deployment' || o.kind === 'Job' ? o.spec.template.spec : undefined;
+    for (const c of pod ? [...(pod.containers ?? []), ...(pod.initContainers ?? [])] : []) {
+      for (const e of c.env ?? []) {
+        if (isSecretSetting(e.name) && !e.valueFrom?.secretKeyRef) problems.push(`${o.kind} ${o.metadata.name} sets ${e.name} without a secretKeyRef`);
+        if (e.value !== undefined && CREDENTIALS_IN_URL.test(String(e.value))) problems.push(`${o.kind} ${o.metadata.name} ${e.name} has credentials in a URL`);
+      }
+      for (const from of c.envFrom ?? []) if (from.secretRef) problems.push(`${o.kind} ${o.metadata.name} imports the whole Secret ${from.secretRef.name}`);
+    }
+  }
+  return problems;
+}
+
+/** NetworkPolicy rules that open a metrics port beyond the monitoring namespace, or the API port on non-API pods. */
+export function policyProblems(objects: Obj[], metricsPorts: number[], apiPort: number): string[] {
+  const problems: string[] = [];
+  for (const p of objects.filter((o) => o.kind === 'NetworkPolicy')) {
+    for (const rule of p.spec.ingress ?? []) {
+      const ports: unknown[] = (rule.ports ?? []).map((x: { port: unknown }) => x.port);
+      const from = rule.from ?? [];
+      const monitoringOnly = from.length > 0 && from.every((f: any) => !f.ipBlock && !f.podSelector && f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring');
+      if ((ports.length === 0 || ports.some((x) => metricsPorts.includes(Number(x)) || x === 'metrics')) && !monitoringOnly) {
+        problems.push(`${p.metadata.name} opens ${ports.length ? 'the metrics port' : 'every port'} to ${JSON.stringify(from.length ? from : 'everyone')}`);
+      }
+      if (ports.some((x) => Number(x) === apiPort || x === 'http') && p.spec.podSelector?.matchLabels?.['app.kubernetes.io/name'] !== 'finops-api') {
+        problems.push(`${p.metadata.name} opens the API port on pods other than the API's`);
+      }
+    }
+  }
+  return problems;
 }

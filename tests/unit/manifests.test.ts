@@ -4,8 +4,8 @@ import { dirname, join, relative } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { defaults, SettingName } from '../../src/config/defaults';
 import { roleNames } from '../../src/roles';
-import { CONSUMER_TOPICS, databaseUrlOf, generate, groupSettingOf } from '../../k8s/generate';
-import { badCommand, kubectlAvailable, ROOT, unknownEnv, validateK8s, yamlFilesUnder } from './manifests-support';
+import { API_METRICS_PORT, CONSUMER_TOPICS, databaseUrlOf, generate, groupSettingOf, METRICS_PORT } from '../../k8s/generate';
+import { badCommand, kubectlAvailable, policyProblems, ROOT, secretLeaks, unknownEnv, validateK8s, yamlFilesUnder } from './manifests-support';
 
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string }; spec?: any; data?: Record<string, string> } & Record<string, any>;
 
@@ -131,8 +131,7 @@ describe('Kubernetes manifests (k8s/)', () => {
         const workload = w.kind === 'Job' ? 'setup' : w.spec.template.spec.containers[0].args[1];
         expect({ workload, dbNames }).toEqual({ workload, dbNames: [databaseUrlOf(workload)!.name] });
         const ref = w.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === dbNames[0]).valueFrom.secretKeyRef;
-        const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === ref.name);
-        expect(Object.keys(secret?.data ?? {})).toContain(ref.key);
+        expect(ref).toEqual({ name: 'finops-database', key: databaseUrlOf(workload)!.key });
       }
     });
 
@@ -160,6 +159,56 @@ describe('Kubernetes manifests (k8s/)', () => {
       }
       // Every consumer group's Deployment has a PodDisruptionBudget.
       for (const d of objects.filter((o) => o.kind === 'Deployment')) expect(objects.some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === d.metadata.name)).toBe(true);
+    });
+
+    it('takes every secret from a Secret reference, key by key: no literal, no ConfigMap entry, no Secret with data', () => {
+      expect(secretLeaks(objects)).toEqual([]);
+      const env = (name: string) => objects.filter((o) => o.kind === 'Deployment' || o.kind === 'Job').flatMap((o) => o.spec.template.spec.containers[0].env.filter((e: { name: string }) => e.name === name));
+      expect(env('DATABASE_URL')).toEqual([]);
+      const databaseUrls = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'Job').flatMap((o) => o.spec.template.spec.containers[0].env.filter((e: { name: string }) => e.name.endsWith('_DATABASE_URL')));
+      expect(databaseUrls.length).toBe(roleNames().length + 1);
+      for (const e of databaseUrls) expect(e.valueFrom.secretKeyRef.name).toBe('finops-database');
+      // Each role reads only the secrets it uses: the webhook URLs reach alerts and breaker only.
+      expect(objects.filter((o) => o.kind === 'Deployment' && o.spec.template.spec.containers[0].env.some((e: { name: string }) => e.name === 'ALERT_SLACK_WEBHOOK_URL')).map((o) => o.metadata.name).sort()).toEqual(['finops-alerts', 'finops-breaker']);
+    });
+
+    it('the secret check can fail: a literal password, a whole-Secret import, a Secret with data', () => {
+      const broken = JSON.parse(JSON.stringify(objects)) as K8sObject[];
+      const storage = broken.find((o) => o.kind === 'Deployment' && o.metadata.name === 'finops-storage')!;
+      storage.spec.template.spec.containers[0].env.push({ name: 'KAFKA_SASL_PASSWORD', value: 'hunter2' }, { name: 'SCHEMA_REGISTRY_URL', value: 'https://u:p@registry/x' });
+      storage.spec.template.spec.containers[0].envFrom.push({ secretRef: { name: 'finops-secrets' } });
+      broken.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'finops-secrets' }, stringData: { DATABASE_URL: 'postgres://finops:change-me@db/finops' } });
+      expect(secretLeaks(broken)).toEqual([
+        'Deployment finops-storage sets KAFKA_SASL_PASSWORD without a secretKeyRef',
+        'Deployment finops-storage SCHEMA_REGISTRY_URL has credentials in a URL',
+        'Deployment finops-storage imports the whole Secret finops-secrets',
+        'Secret finops-secrets carries literal data',
+      ]);
+    });
+
+    it('admits the metrics port (the API\'s too, on API_METRICS_PORT) only from the monitoring namespace, and the API port only to API pods', () => {
+      expect(policyProblems(objects, [METRICS_PORT, API_METRICS_PORT], Number(defaults.API_PORT))).toEqual([]);
+      const api = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'finops-api')!.spec.template.spec.containers[0];
+      const metricsPort = Number(api.env.find((e: { name: string }) => e.name === 'API_METRICS_PORT').value);
+      expect(metricsPort).not.toBe(Number(defaults.API_PORT));
+      expect(api.ports.map((p: { containerPort: number }) => p.containerPort)).toContain(metricsPort);
+      const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
+      const opened = (name: string) => policies.filter((p) => p.spec.podSelector.matchLabels['app.kubernetes.io/name'] === name || !p.spec.podSelector.matchLabels['app.kubernetes.io/name']).flatMap((p) => p.spec.ingress.flatMap((r: { ports: { port: number }[] }) => r.ports.map((x) => x.port)));
+      expect(new Set(opened('finops-api'))).toEqual(new Set([metricsPort, Number(defaults.API_PORT)]));
+      expect(new Set(opened('finops-storage'))).toEqual(new Set([METRICS_PORT]));
+    });
+
+    it('the policy check can fail: the old policy opened the API port, where /metrics was served, to every namespace on every pod', () => {
+      const old = [{ kind: 'NetworkPolicy', metadata: { name: 'finops-ingress' }, spec: { podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'finops-pipeline' } }, ingress: [
+        { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 9464 }] },
+        { from: [{ namespaceSelector: {} }], ports: [{ protocol: 'TCP', port: 8080 }] },
+      ] } }];
+      // With /metrics on the API port (8080), that port counts as a metrics port.
+      expect(policyProblems(old, [9464, 8080], 8080)).toEqual([
+        'finops-ingress opens the metrics port to [{"namespaceSelector":{}}]',
+        "finops-ingress opens the API port on pods other than the API's",
+      ]);
+      expect(policyProblems([{ kind: 'NetworkPolicy', metadata: { name: 'open' }, spec: { podSelector: {}, ingress: [{}] } }], [9464], 8080)).toEqual(['open opens every port to "everyone"']);
     });
 
     it('ships the same alert rules as prometheus/rules/finops.rules.yml', () => {
