@@ -48,6 +48,8 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
     frameworkErrors: (err, _req, reply) => sendApiError(reply, toApiError(err, errorOpts) ?? new ApiError(400, 'bad_request', 'malformed request')),
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => writeClientError(err, socket, cfg.requestTimeoutMs, cfg.maxHeaderBytes),
   });
+  // Bodies are JSON only: without its text/plain parser Fastify answers anything else with 415.
+  app.removeContentTypeParser('text/plain');
   const routes = new RouteTable();
   app.addHook('onRoute', (r) => routes.add(r.method, r.url));
   installErrorHandling(app, log, errorOpts, routes);
