@@ -16,7 +16,10 @@ export function parseInstant(name: string, value: string): Date {
   }
   const [, y, mo, da, h = '00', mi = '00', s = '00'] = (d ?? t)!;
   const date = new Date(d ? `${y}-${mo}-${da}T00:00:00Z` : value);
-  const check = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(da), Number(h), Number(mi), Number(s)));
+  // Date.UTC reads years 0–99 as 1900–1999; setUTCFullYear takes the year as written.
+  const check = new Date(0);
+  check.setUTCFullYear(Number(y), Number(mo) - 1, Number(da));
+  check.setUTCHours(Number(h), Number(mi), Number(s));
   if (
     Number.isNaN(date.getTime()) ||
     check.getUTCFullYear() !== Number(y) ||
@@ -27,6 +30,10 @@ export function parseInstant(name: string, value: string): Date {
     Number(s) > 59
   ) {
     throw badRequest('invalid_date', `${name}=${JSON.stringify(value)} is not a real calendar date/time`);
+  }
+  // An offset can carry a timestamp of year 9999 into year 10000 (UTC), which Postgres dates refuse.
+  if (date.getUTCFullYear() < 1 || date.getUTCFullYear() > 9999) {
+    throw badRequest('invalid_date', `${name}=${JSON.stringify(value)} is outside years 0001–9999 (UTC)`);
   }
   return date;
 }

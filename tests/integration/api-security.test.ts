@@ -231,7 +231,7 @@ describe('security regression suite: hostile requests against the real API', () 
   it('a data error in the breaker is not retried while the persona lock is held (was 5 retries)', async () => {
     const admin = api.ctx.controls as BreakerAdmin;
     let inserts = 0;
-    const query = env.pool.query.bind(env.pool);
+    const query = api.ctx.pool.query.bind(api.ctx.pool);
     const spy = jest.spyOn(api.ctx.pool, 'query').mockImplementation(((text: unknown, ...rest: unknown[]) => {
       if (typeof text === 'string' && text.includes('INSERT INTO control_transitions')) inserts++;
       return (query as (...a: unknown[]) => unknown)(text, ...rest);
@@ -319,6 +319,7 @@ describe('security regression suite: hostile requests against the real API', () 
       ['month 13', '/costs/breakdown?start_date=2025-13-01&end_date=2025-13-02', 400, 'invalid_date', /start_date/],
       ['year 0', '/costs/breakdown?start_date=0000-01-01&end_date=0000-01-02', 400, 'invalid_date', /start_date/],
       ['six-digit year', '/costs/breakdown?start_date=275760-01-01&end_date=275760-01-02', 400, 'invalid_date', /start_date/],
+      ['year 9999 pushed into 10000 by its offset (was 400 invalid_input from Postgres)', '/costs/breakdown?start_date=9999-12-31T23:59:59-14:00&end_date=9999-12-31T23:59:59-14:00', 400, 'invalid_date', /outside years 0001–9999/],
       ['29 February of a common year', '/anomalies?since=2025-02-29', 400, 'invalid_date', /since/],
       ['hour 25', '/anomalies?since=2025-01-01T25:00:00Z', 400, 'invalid_date', /since/],
       ['range of 400 days', '/costs/breakdown?start_date=2024-01-01&end_date=2025-02-03', 400, 'range_too_large', /366/],

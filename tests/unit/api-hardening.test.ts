@@ -3,7 +3,7 @@ import { findControlCharacter, rejectControlCharacters } from '../../api/control
 import { CursorSigner } from '../../api/cursor';
 import { RouteTable, toApiError } from '../../api/errors-handler';
 import { ApiError } from '../../api/http-errors';
-import { decodeAuditCursor, decodeCursor, encodeAuditCursor, encodeCursor } from '../../api/validation';
+import { decodeAuditCursor, decodeCursor, encodeAuditCursor, encodeCursor, parseInstant } from '../../api/validation';
 import { dependencyFault, isDataError, isTransientFault } from '../../src/dependency-faults';
 import { DependencyError, InvalidInputError } from '../../src/errors';
 import { retry } from '../../src/retry';
@@ -96,6 +96,16 @@ describe('error model', () => {
     expect(t.allowed('/costs/post/abc')).toEqual(['GET']);
     expect(t.allowed('/budgets/a/daily')).toEqual(['PUT', 'DELETE']);
     expect(t.allowed('/costs/post/a/b/c')).toEqual([]);
+  });
+});
+
+describe('dates at the edges of the calendar', () => {
+  it('reads years below 100 as written and refuses instants outside 0001–9999 UTC', () => {
+    expect(parseInstant('since', '0001-01-01').toISOString()).toBe('0001-01-01T00:00:00.000Z');
+    expect(parseInstant('since', '0099-12-31T23:00:00Z').toISOString()).toBe('0099-12-31T23:00:00.000Z');
+    expect(thrown(() => parseInstant('since', '9999-12-31T23:59:59-14:00')).message).toMatch(/outside years 0001–9999/);
+    expect(thrown(() => parseInstant('since', '0001-01-01T00:00:00+14:00')).message).toMatch(/outside years 0001–9999/);
+    expect(thrown(() => parseInstant('since', '0000-01-01')).code).toBe('invalid_date');
   });
 });
 
