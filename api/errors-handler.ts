@@ -64,7 +64,8 @@ export function toApiError(err: AnyError, opts: { retryAfterSeconds: number; bod
   }
   const dependency = dependencyFault(err);
   if (dependency !== null) {
-    return unavailable('dependency_unavailable', `${dependency} is unavailable; retry after ${opts.retryAfterSeconds} s`, opts.retryAfterSeconds, err);
+    const what = dependency === 'dependency' ? 'a dependency (Postgres or Redis)' : dependency;
+    return unavailable('dependency_unavailable', `${what} is unavailable; retry after ${opts.retryAfterSeconds} s`, opts.retryAfterSeconds, err);
   }
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     return new ApiError(err.statusCode, CODE_BY_STATUS[err.statusCode] ?? 'bad_request', `request refused (HTTP ${err.statusCode})`);

@@ -228,6 +228,25 @@ describe('security regression suite: hostile requests against the real API', () 
     });
   });
 
+  describe('Postgres unreachable: 503 with Retry-After, not 500', () => {
+    let noDb: RunningApi;
+    let closed: number;
+    beforeAll(async () => {
+      closed = await freePort();
+      noDb = await startTestApi(env, { DATABASE_URL: `postgres://finops:finops@127.0.0.1:${closed}/finops_test` });
+    });
+    it.each([
+      ['post breakdown', `/costs/post/x`],
+      ['breakdown', '/costs/breakdown?start_date=2025-01-01&end_date=2025-01-02'],
+      ['anomalies', '/anomalies'],
+    ])('Postgres unreachable: %s → 503 dependency_unavailable', async (_name, path) => {
+      const r = await send(noDb, 'GET', path);
+      assertError(r, 503, 'dependency_unavailable', /unavailable; retry after/);
+      expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(r.text).not.toContain(String(closed)); // no connection details
+    });
+  });
+
   it('a data error in the breaker is not retried while the persona lock is held (was 5 retries)', async () => {
     const admin = api.ctx.controls as BreakerAdmin;
     let inserts = 0;
