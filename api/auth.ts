@@ -6,6 +6,8 @@ export type Scope = 'read' | 'operator';
 export interface Principal {
   name: string;
   scopes: ReadonlySet<Scope>;
+  /** First 12 hex digits of the token's SHA-256: names the token in logs and the audit trail, reveals nothing of it. */
+  tokenId: string;
 }
 /** Tokens are kept only as SHA-256 digests; a lookup by digest does not leak timing about the token. */
 export type TokenTable = ReadonlyMap<string, Principal>;
@@ -15,6 +17,9 @@ const SCOPES: readonly Scope[] = ['read', 'operator'];
 function digest(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
+
+/** What logs may say about a presented token: a prefix of its SHA-256, never the token. */
+export const tokenId = (token: string): string => digest(token).slice(0, 12);
 
 function withImplied(scopes: Scope[]): Set<Scope> {
   const set = new Set(scopes);
@@ -31,7 +36,7 @@ export function parseTokens(overrides: Overrides = {}): TokenTable {
   const table = new Map<string, Principal>();
   const add = (token: string, scopes: Scope[], name: string) => {
     if (token.length < 8) throw new ConfigError(`API token "${name}" is shorter than 8 characters; use a long random token`);
-    table.set(digest(token), { name, scopes: withImplied(scopes) });
+    table.set(digest(token), { name, scopes: withImplied(scopes), tokenId: digest(token).slice(0, 12) });
   };
   const json = setting('API_TOKENS', overrides).trim();
   if (json) {
@@ -39,7 +44,9 @@ export function parseTokens(overrides: Overrides = {}): TokenTable {
     try {
       entries = JSON.parse(json);
     } catch (err) {
-      throw new ConfigError(`API_TOKENS is not valid JSON (${(err as Error).message}); expected [{"token":"…","scopes":["read"]}]`);
+      // JSON.parse quotes the text around the fault, which is a token: say only where it is.
+      const at = /position (\d+)/.exec((err as Error).message)?.[1];
+      throw new ConfigError(`API_TOKENS is not valid JSON${at ? ` (syntax error at character ${at})` : ''}; expected [{"token":"…","scopes":["read"],"name":"who"}]`);
     }
     if (!Array.isArray(entries)) throw new ConfigError('API_TOKENS must be a JSON array of {"token","scopes","name"} objects');
     entries.forEach((e, i) => {
@@ -57,15 +64,23 @@ export function parseTokens(overrides: Overrides = {}): TokenTable {
   return table;
 }
 
-export type AuthOutcome = { ok: true; principal: Principal } | { ok: false; status: 401 | 403; message: string };
+export type AuthOutcome =
+  | { ok: true; principal: Principal }
+  | { ok: false; status: 401 | 403; message: string; reason: 'missing' | 'malformed' | 'unknown_token' | 'missing_scope'; tokenId: string | null };
 
 /** 401: no or unknown credentials. 403: a known token without the scope the route needs. */
 export function authorize(header: string | undefined, tokens: TokenTable, needed: Scope): AuthOutcome {
-  if (!header) return { ok: false, status: 401, message: 'missing Authorization header; send "Authorization: Bearer <token>"' };
+  if (!header) return { ok: false, status: 401, reason: 'missing', tokenId: null, message: 'missing Authorization header; send "Authorization: Bearer <token>"' };
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!m) return { ok: false, status: 401, message: 'Authorization header must be "Bearer <token>"' };
+  if (!m) return { ok: false, status: 401, reason: 'malformed', tokenId: null, message: 'Authorization header must be "Bearer <token>"' };
   const principal = tokens.get(digest(m[1]));
-  if (!principal) return { ok: false, status: 401, message: 'unknown bearer token' };
-  if (!principal.scopes.has(needed)) return { ok: false, status: 403, message: `this token lacks the "${needed}" scope this endpoint requires` };
+  if (!principal) return { ok: false, status: 401, reason: 'unknown_token', tokenId: tokenId(m[1]), message: 'unknown bearer token' };
+  if (!principal.scopes.has(needed)) return { ok: false, status: 403, reason: 'missing_scope', tokenId: principal.tokenId, message: `this token lacks the "${needed}" scope this endpoint requires` };
   return { ok: true, principal };
+}
+
+/** The principal a request's bearer token names, if any (for rate-limit keys; no scope check). */
+export function principalOf(header: string | undefined, tokens: TokenTable): Principal | undefined {
+  const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return m ? tokens.get(digest(m[1])) : undefined;
 }

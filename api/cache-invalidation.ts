@@ -3,6 +3,7 @@ import { intSetting, Overrides, setting } from '../src/config';
 import { logger } from '../src/logging';
 import { counter } from '../src/metrics';
 import { cacheKeys, versionTtlSeconds } from './cache-keys';
+import { cacheRedisUrl } from './config';
 import { createFailFastRedis, uniqueToken, waitReady } from './redis';
 
 /** The part of the storage consumer's WriteResult this module reads (kept structural: no import from consumers/). */
@@ -56,7 +57,7 @@ export function createCacheInvalidator(overrides: Overrides = {}): CacheInvalida
 
   const client = () => {
     if (!redis) {
-      redis = createFailFastRedis(setting('REDIS_URL', overrides), 1000, log, 'finops-storage-invalidation', overrides);
+      redis = createFailFastRedis(cacheRedisUrl(overrides), 1000, log, 'finops-storage-invalidation', overrides);
       redis.on('ready', () => {
         everReady = true;
         void bumpEpochIfPending();
@@ -114,7 +115,7 @@ type Listener = (batch: CommittedBatch, overrides: Overrides) => Promise<void> |
 
 // One invalidator per distinct Redis/cache configuration in this process (normally exactly one).
 const invalidators = new Map<string, CacheInvalidator>();
-const configKey = (o: Overrides) => [setting('REDIS_URL', o), setting('API_CACHE_PREFIX', o), setting('API_CACHE_TTL_SECONDS', o)].join('|');
+const configKey = (o: Overrides) => [cacheRedisUrl(o), setting('API_CACHE_PREFIX', o), setting('API_CACHE_TTL_SECONDS', o)].join('|');
 
 function invalidatorFor(overrides: Overrides): CacheInvalidator {
   const key = configKey(overrides);

@@ -5,6 +5,12 @@ import { cacheKeys, versionTtlSeconds } from './cache-keys';
 
 export type CacheOutcome = 'hit' | 'miss' | 'bypass';
 
+/** An answer served but not stored. */
+export interface Uncached {
+  body: string;
+  store: false;
+}
+
 const cacheRequests = counter('finops_api_cache_requests_total', 'API cache lookups by outcome (hit, miss, bypass = Redis unavailable).', ['outcome']);
 
 /**
@@ -24,6 +30,8 @@ export class ApiCache {
     prefix: string,
     private readonly ttlSeconds: number,
     private readonly log: Logger,
+    /** Bodies larger than this are served but not stored. */
+    private readonly maxEntryBytes = 262_144,
   ) {
     this.keys = cacheKeys(prefix);
   }
@@ -33,11 +41,15 @@ export class ApiCache {
   }
 
   /**
-   * Returns the JSON body for `entryKey`, loading it with `load` on a miss; `load` may return null
-   * (not cached). A hit is the Redis bytes as they are: no UTF-8 decoding and re-encoding per response.
+   * Returns the JSON body for `entryKey`, loading it with `load` on a miss. `load` returns null
+   * (nothing there: 404) or `{ body, store: false }` for an answer about nothing (e.g. a breakdown of
+   * a persona with no spend): neither is stored, and the version key this lookup created for it is
+   * removed again, so ids that do not exist leave no key behind. A hit is the Redis bytes as they
+   * are: no UTF-8 decoding and re-encoding per response.
    */
-  async getOrLoad(entryKey: string, versionKey: string, load: () => Promise<string | null>): Promise<{ body: Buffer | string | null; outcome: CacheOutcome }> {
+  async getOrLoad(entryKey: string, versionKey: string, load: () => Promise<string | Uncached | null>): Promise<{ body: Buffer | string | null; outcome: CacheOutcome }> {
     let tags: string | null = null;
+    let createdVersion = false;
     if (this.redis) {
       try {
         const [epoch, found, entry] = await this.redis.mgetBuffer(this.keys.epoch, versionKey, entryKey);
@@ -48,6 +60,7 @@ export class ApiCache {
           const token = `${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
           const prior = (await this.redis.call('SET', versionKey, token, 'EX', String(versionTtlSeconds(this.ttlSeconds)), 'NX', 'GET')) as string | null;
           version = prior ?? token;
+          createdVersion = prior === null;
         }
         tags = `${epoch?.toString() ?? ''}\n${version}\n`;
         const tagBytes = Buffer.from(tags);
@@ -60,10 +73,15 @@ export class ApiCache {
         this.log.debug({ err: (err as Error).message }, 'cache read failed');
       }
     }
-    const body = await load();
+    const loaded = await load();
+    const body = loaded === null || typeof loaded === 'string' ? loaded : loaded.body;
+    const store = typeof loaded === 'string' && Buffer.byteLength(loaded) <= this.maxEntryBytes;
     cacheRequests.inc({ outcome: tags === null ? 'bypass' : 'miss' });
-    if (tags !== null && body !== null && this.redis) {
-      this.redis.set(entryKey, tags + body, 'EX', this.ttlSeconds).catch((err: Error) => this.log.debug({ err: err.message }, 'cache write failed'));
+    if (tags !== null && this.redis) {
+      if (store) this.redis.set(entryKey, tags + body, 'EX', this.ttlSeconds).catch((err: Error) => this.log.debug({ err: err.message }, 'cache write failed'));
+      // Safe whoever else read this token meanwhile: a missing version key is recreated with a fresh
+      // token, which no stored entry carries.
+      else if (createdVersion) this.redis.del(versionKey).catch((err: Error) => this.log.debug({ err: err.message }, 'cache version cleanup failed'));
     }
     return { body, outcome: tags === null ? 'bypass' : 'miss' };
   }

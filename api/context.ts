@@ -4,6 +4,9 @@ import type { ControlAdmin } from '../src/contracts/controls';
 import type { ApiCache } from './cache';
 import type { ApiConfig } from './config';
 import type { Scope } from './auth';
+import type { FastifyRequest } from 'fastify';
+import { ERROR_CODES } from './error-codes';
+import type { Actor } from './queries/audit';
 
 export interface ApiContext {
   pool: Pool;
@@ -26,9 +29,29 @@ declare module 'fastify' {
 
 export const ERROR_SCHEMA = {
   type: 'object',
-  properties: { error: { type: 'string' }, message: { type: 'string' } },
+  required: ['error', 'message'],
+  properties: {
+    error: { type: 'string', description: 'snake_case code, see docs/api.md "Errors"', enum: [...ERROR_CODES] },
+    message: { type: 'string', description: 'what is wrong, naming the parameter or field' },
+  },
 } as const;
 
-/** Standard error responses for the OpenAPI document. */
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'invalid request (the message names the parameter or field)',
+  401: 'no or unknown bearer token',
+  403: 'token lacks the scope',
+  404: 'not found',
+  413: 'request body too large',
+  415: 'body is not application/json',
+  429: 'rate limit exceeded; Retry-After says when to try again',
+  503: 'a dependency (Postgres, Redis, the circuit breaker) is unavailable; Retry-After says when to try again',
+};
+
+/** Standard error responses for the OpenAPI document; every authenticated route may also answer 429 and 503. */
 export const errorResponses = (...codes: number[]) =>
-  Object.fromEntries(codes.map((c) => [c, { description: { 400: 'invalid request', 401: 'no or unknown bearer token', 403: 'token lacks the scope', 404: 'not found', 503: 'dependency unavailable' }[c] ?? 'error', ...ERROR_SCHEMA }]));
+  Object.fromEntries([...new Set([...codes, 429, 503])].map((c) => [c, { description: ERROR_DESCRIPTIONS[c] ?? 'error', ...ERROR_SCHEMA }]));
+
+/** The operator behind a request, as logged and audited. */
+export function actorOf(req: FastifyRequest): Actor {
+  return { name: req.principal?.name ?? 'unknown', tokenId: req.principal?.tokenId ?? 'none', requestId: String(req.id) };
+}

@@ -1,4 +1,5 @@
 import type { Role, RoleContext } from '../src/roles';
+import { intSetting } from '../src/config';
 import { logger } from '../src/logging';
 import { databaseUrl } from '../src/config';
 import { readiness } from '../src/http/readiness';
@@ -8,7 +9,7 @@ export { startApi } from './server';
 export type { RunningApi } from './server';
 export { createCacheInvalidator } from './cache-invalidation';
 
-/** The `api` role: the REST query service on API_PORT (it also serves /health, /ready, /metrics there). */
+/** The `api` role: the REST query service on API_PORT (/health, /ready there; /metrics on the metrics port). */
 export function apiRole({ overrides, ops }: RoleContext): Role {
   const log = logger('api');
   let api: RunningApi | undefined;
@@ -21,7 +22,8 @@ export function apiRole({ overrides, ops }: RoleContext): Role {
   return {
     name: 'api',
     async start() {
-      api = await startApi(overrides);
+      // /metrics stays off API_PORT; the ops server on METRICS_PORT serves it unless API_METRICS_PORT names another port.
+      api = await startApi(overrides, { sharedMetricsPort: intSetting('METRICS_PORT', overrides, { max: 65535 }) });
     },
     async stop() {
       await api?.close();

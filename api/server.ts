@@ -10,12 +10,15 @@ import { ApiCache } from './cache';
 import { loadApiConfig } from './config';
 import { loadControlAdmin } from './controls-loader';
 import { createFailFastRedis, waitReady } from './redis';
+import { OpsServer } from '../src/http/ops-server';
 import type { ApiContext } from './context';
 
 export interface RunningApi {
   app: FastifyInstance;
   port: number;
   url: string;
+  /** Base URL of the API's own /metrics listener; null when the process's ops server serves /metrics. */
+  metricsUrl: string | null;
   ctx: ApiContext;
   close(): Promise<void>;
 }
@@ -24,6 +27,8 @@ export interface StartOptions {
   /** Use this ControlAdmin instead of loading the breaker's (null: run without controls). */
   controls?: ControlAdmin | null;
   listen?: boolean;
+  /** The port the process's ops server already serves /metrics on (role mode): no second listener there. */
+  sharedMetricsPort?: number;
 }
 
 /** Opens the API's connections, builds the app and listens on API_HOST:API_PORT. */
@@ -36,33 +41,46 @@ export async function startApi(overrides: Overrides = {}, opts: StartOptions = {
   dbUrl.searchParams.set('options', `-c statement_timeout=${config.statementTimeoutMs}`);
   const pool = createPool({ ...overrides, API_DATABASE_URL: dbUrl.toString() }, 'finops-api', 'api');
   const redisUrl = setting('REDIS_URL', overrides);
-  const redis = createFailFastRedis(redisUrl, config.redisTimeoutMs, log, 'finops-api-cache', overrides);
+  const redis = createFailFastRedis(config.cacheRedisUrl, config.redisTimeoutMs, log, 'finops-api-cache', overrides);
   if (!(await waitReady(redis, 2000))) log.warn('Redis not reachable at start; serving from Postgres until it is');
   let controlsRedis: Redis | undefined;
   let controls: ControlAdmin | null;
   if (opts.controls !== undefined) controls = opts.controls;
   else {
-    controlsRedis = new Redis(redisUrl, { ...redisTls(overrides, redisUrl), lazyConnect: false, maxRetriesPerRequest: 2 });
+    // Control state must be read and written, not skipped, so this client queues briefly through a
+    // reconnect; an outage surfaces within seconds as an error the API answers with 503.
+    controlsRedis = new Redis(redisUrl, { ...redisTls(overrides, redisUrl), lazyConnect: false, maxRetriesPerRequest: 2, connectTimeout: 2000, commandTimeout: 3000 });
     controlsRedis.on('error', () => undefined);
     controls = await loadControlAdmin({ redis: controlsRedis, pool, overrides });
     if (!controls) log.warn('consumers/breaker/control-admin not found: /controls answers 503');
   }
-  const ctx: ApiContext = { pool, redis, cache: new ApiCache(redis, config.cachePrefix, config.cacheTtlSeconds, log), config, controls };
+  const ctx: ApiContext = { pool, redis, cache: new ApiCache(redis, config.cachePrefix, config.cacheTtlSeconds, log, config.cacheMaxEntryBytes), config, controls };
   const app = await buildApp(ctx);
   let port = 0;
   if (opts.listen !== false) {
     await app.listen({ port: config.port, host: config.host });
     const addr = app.server.address();
     port = typeof addr === 'object' && addr ? addr.port : config.port;
-    log.info({ port }, 'API listening');
+    log.info({ port, cursorKey: config.cursors.keySource }, 'API listening');
+  }
+  let metrics: OpsServer | undefined;
+  let metricsUrl: string | null = null;
+  if (opts.listen !== false && config.metricsPort !== null && config.metricsPort !== opts.sharedMetricsPort) {
+    metrics = new OpsServer();
+    metrics.addReadinessCheck('postgres', async () => void (await pool.query('SELECT 1')));
+    const metricsPort = await metrics.start(config.metricsPort, config.host);
+    metricsUrl = `http://127.0.0.1:${metricsPort}`;
+    log.info({ port: metricsPort }, 'API metrics listening');
   }
   return {
     app,
     port,
     url: `http://127.0.0.1:${port}`,
+    metricsUrl,
     ctx,
     async close() {
       await app.close();
+      await metrics?.stop();
       if (opts.controls === undefined && controls) await controls.close().catch((err) => log.warn({ err }, 'control admin close failed'));
       controlsRedis?.disconnect();
       redis.disconnect();

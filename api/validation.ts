@@ -1,4 +1,5 @@
 import { usdToNano } from '../src/money';
+import type { CursorSigner } from './cursor';
 import { badRequest } from './http-errors';
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -15,7 +16,10 @@ export function parseInstant(name: string, value: string): Date {
   }
   const [, y, mo, da, h = '00', mi = '00', s = '00'] = (d ?? t)!;
   const date = new Date(d ? `${y}-${mo}-${da}T00:00:00Z` : value);
-  const check = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(da), Number(h), Number(mi), Number(s)));
+  // Date.UTC reads years 0–99 as 1900–1999; setUTCFullYear takes the year as written.
+  const check = new Date(0);
+  check.setUTCFullYear(Number(y), Number(mo) - 1, Number(da));
+  check.setUTCHours(Number(h), Number(mi), Number(s));
   if (
     Number.isNaN(date.getTime()) ||
     check.getUTCFullYear() !== Number(y) ||
@@ -26,6 +30,10 @@ export function parseInstant(name: string, value: string): Date {
     Number(s) > 59
   ) {
     throw badRequest('invalid_date', `${name}=${JSON.stringify(value)} is not a real calendar date/time`);
+  }
+  // An offset can carry a timestamp of year 9999 into year 10000 (UTC), which Postgres dates refuse.
+  if (date.getUTCFullYear() < 1 || date.getUTCFullYear() > 9999) {
+    throw badRequest('invalid_date', `${name}=${JSON.stringify(value)} is outside years 0001–9999 (UTC)`);
   }
   return date;
 }
@@ -71,20 +79,35 @@ export interface Cursor {
   eventId: string;
 }
 
-export function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify([c.timeMicros, c.eventId])).toString('base64url');
+// Event times a cursor may carry: years 0001 to 9999 (Postgres takes more, but no event is outside).
+const MIN_MICROS = -62_135_596_800_000_000n;
+const MAX_MICROS = 253_402_300_799_999_999n;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+const cursorScope = (postId: string) => `post:${postId}`;
+
+export function encodeCursor(c: Cursor, signer: CursorSigner, postId: string): string {
+  return signer.sign(cursorScope(postId), [c.timeMicros, c.eventId]);
 }
 
-export function decodeCursor(value: string): Cursor {
-  try {
-    const parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && /^-?\d{1,19}$/.test(parsed[0]) && typeof parsed[1] === 'string') {
-      return { timeMicros: parsed[0], eventId: parsed[1] };
-    }
-  } catch {
-    // fall through to the 400 below
-  }
-  throw badRequest('invalid_cursor', 'cursor is not one this API issued; pass next_cursor from the previous page unchanged');
+/** A cursor this API issued for this post, with its position checked against what Postgres accepts. */
+export function decodeCursor(value: string, signer: CursorSigner, postId: string): Cursor {
+  const [timeMicros, eventId] = signer.verify(cursorScope(postId), value, 2);
+  const invalid = (why: string) => badRequest('invalid_cursor', `cursor ${why}; pass page.next_cursor from the previous page unchanged`);
+  if (!/^-?\d{1,18}$/.test(timeMicros) || BigInt(timeMicros) < MIN_MICROS || BigInt(timeMicros) > MAX_MICROS) throw invalid('holds an event time out of range');
+  if (eventId.length < 1 || eventId.length > 256 || CONTROL.test(eventId)) throw invalid('holds an invalid event id');
+  return { timeMicros, eventId };
+}
+
+/** Cursor of GET /audit: the id of the last entry returned (entries go newest first). */
+export function encodeAuditCursor(auditId: string, signer: CursorSigner): string {
+  return signer.sign('audit', [auditId]);
+}
+
+export function decodeAuditCursor(value: string, signer: CursorSigner): string {
+  const [id] = signer.verify('audit', value, 1);
+  if (!/^\d{1,19}$/.test(id) || BigInt(id) > 9_223_372_036_854_775_807n) throw badRequest('invalid_cursor', 'cursor holds an audit id out of range; pass page.next_cursor from the previous page unchanged');
+  return id;
 }
 
 /** Largest budget numeric(20,9) holds. */

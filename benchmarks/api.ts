@@ -229,8 +229,9 @@ async function serve(): Promise<void> {
   process.on('SIGTERM', () => void api.close().then(() => process.exit(0)));
 }
 
-async function startServer(url: string): Promise<{ child: ChildProcess; base: string }> {
+async function startServer(url: string): Promise<{ child: ChildProcess; base: string; metricsBase: string }> {
   const port = await freePort();
+  const metricsPort = await freePort();
   const tsx = path.resolve(__dirname, '../node_modules/.bin/tsx');
   const child = spawn(tsx, [__filename, '--serve'], {
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -242,6 +243,10 @@ async function startServer(url: string): Promise<{ child: ChildProcess; base: st
       API_HOST: '127.0.0.1',
       API_READ_TOKENS: TOKEN,
       API_CACHE_PREFIX: `finops:bench:${Date.now().toString(36)}:`,
+      API_METRICS_PORT: String(metricsPort),
+      // One client token drives 1,000 req/s: the per-token limiter runs (its Redis call is measured)
+      // with a limit this load never reaches.
+      API_RATE_LIMIT_MAX: '1000000000',
       LOG_LEVEL: 'warn',
     },
   });
@@ -256,7 +261,7 @@ async function startServer(url: string): Promise<{ child: ChildProcess; base: st
     if (Date.now() > deadline || child.exitCode !== null) throw new Error('API server did not become ready');
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { child, base };
+  return { child, base, metricsBase: `http://127.0.0.1:${metricsPort}` };
 }
 
 // ── load ────────────────────────────────────────────────────────────────────────────────────
@@ -274,7 +279,7 @@ async function main(): Promise<void> {
   if (process.argv.includes('--serve')) return serve();
   const url = benchDatabaseUrl();
   const { rows, today } = await prepareData(url);
-  const { child, base } = await startServer(url);
+  const { child, base, metricsBase } = await startServer(url);
   try {
     const rnd = (n: number) => Math.floor(Math.random() * n);
     const hot = Array.from({ length: Math.min(HOT_POSTS, POSTS) }, () => rnd(POSTS));
@@ -287,12 +292,12 @@ async function main(): Promise<void> {
     for (const p of hot) await fetch(`${base}/costs/post/${postId(p)}`, { headers: { authorization: `Bearer ${TOKEN}` } });
     await drive(base, postPath, POST_RATE, 3);
 
-    const before = await cacheCounters(base);
+    const before = await cacheCounters(metricsBase);
     say(`post breakdown: ${POST_RATE} req/s for ${POST_SECONDS} s, open loop, up to ${MAX_SOCKETS} sockets, ${HOT_SHARE * 100}% on ${hot.length} hot posts`);
     const cpuBefore = cpuTimes();
     const post = await drive(base, postPath, POST_RATE, POST_SECONDS);
     const steal = stealPercent(cpuBefore);
-    const after = await cacheCounters(base);
+    const after = await cacheCounters(metricsBase);
     say(`post: ${JSON.stringify(post)}; CPU steal (time the hypervisor gave to other guests) ${steal}%`);
 
     // Uncached cost of the 30-day breakdown (the DB path a cache miss takes), measured once per persona.

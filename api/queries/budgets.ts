@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { formatUsd, nanoFromNumericText } from '../../src/money';
+import { Actor, appendAudit } from './audit';
 
 interface BudgetRow {
   persona_id: string;
@@ -43,13 +44,55 @@ export async function listBudgets(pool: Pool, personaId?: string, period?: strin
   return rows.map(present);
 }
 
-export async function putBudget(pool: Pool, personaId: string, period: string, limitNano: bigint, actor: string) {
-  const { rows } = await pool.query<{ created: boolean }>(
-    `INSERT INTO budgets (persona_id, period, limit_usd, updated_by) VALUES ($1, $2, $3::numeric, $4)
-     ON CONFLICT (persona_id, period) DO UPDATE SET limit_usd = excluded.limit_usd, updated_by = excluded.updated_by, updated_at = now()
-     RETURNING (xmax = 0) AS created`,
-    [personaId, period, formatUsd(limitNano), actor],
-  );
-  const [budget] = await listBudgets(pool, personaId, period);
-  return { created: rows[0].created, budget };
+/** Creates or replaces a budget and audits it (before, after) in the same transaction. */
+export async function putBudget(pool: Pool, personaId: string, period: string, limitNano: bigint, actor: Actor) {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const prior = await client.query<BudgetRow>('SELECT persona_id, period, limit_usd::text AS limit_usd, updated_at, updated_by FROM budgets WHERE persona_id = $1 AND period = $2 FOR UPDATE', [personaId, period]);
+    await client.query(
+      `INSERT INTO budgets (persona_id, period, limit_usd, updated_by) VALUES ($1, $2, $3::numeric, $4)
+       ON CONFLICT (persona_id, period) DO UPDATE SET limit_usd = excluded.limit_usd, updated_by = excluded.updated_by, updated_at = now()`,
+      [personaId, period, formatUsd(limitNano), actor.name],
+    );
+    const before = prior.rows[0] ? storedBudget(prior.rows[0]) : null;
+    const after = { persona_id: personaId, period, limit_usd: formatUsd(limitNano), updated_by: actor.name };
+    await appendAudit(client, actor, { action: before ? 'budget.replace' : 'budget.create', personaId, target: `budget/${period}`, before, after });
+    await client.query('COMMIT');
+    const [budget] = await listBudgets(pool, personaId, period);
+    return { created: before === null, budget };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }
+
+/** Deletes a budget and audits it; false when there was none (nothing audited). */
+export async function deleteBudget(pool: Pool, personaId: string, period: string, actor: Actor): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<BudgetRow>(
+      'DELETE FROM budgets WHERE persona_id = $1 AND period = $2 RETURNING persona_id, period, limit_usd::text AS limit_usd, updated_at, updated_by',
+      [personaId, period],
+    );
+    if (rows[0]) await appendAudit(client, actor, { action: 'budget.delete', personaId, target: `budget/${period}`, before: storedBudget(rows[0]), after: null });
+    await client.query('COMMIT');
+    return rows.length > 0;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+const storedBudget = (r: Pick<BudgetRow, 'persona_id' | 'period' | 'limit_usd' | 'updated_at' | 'updated_by'>) => ({
+  persona_id: r.persona_id,
+  period: r.period,
+  limit_usd: formatUsd(nanoFromNumericText(r.limit_usd)),
+  updated_at: r.updated_at.toISOString(),
+  updated_by: r.updated_by,
+});

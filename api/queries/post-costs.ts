@@ -3,6 +3,7 @@ import { CostType } from '../../src/events';
 import { formatUsd, nanoFromNumericText } from '../../src/money';
 import { eventConfidenceBp, bpToScore, Factor, summarize, TraitGroup, AccuracySummary } from '../accuracy';
 import { COST_TYPES, efficiencyRating, EfficiencyRating, primaryCostType } from '../efficiency';
+import type { CursorSigner } from '../cursor';
 import { Cursor, encodeCursor } from '../validation';
 
 interface PostRow {
@@ -136,7 +137,7 @@ export interface PostBreakdown {
   page: { limit: number; next_cursor: string | null };
 }
 
-export async function postBreakdown(pool: Pool, postId: string, limit: number, cursor: Cursor | null): Promise<PostBreakdown | null> {
+export async function postBreakdown(pool: Pool, postId: string, limit: number, cursor: Cursor | null, signer: CursorSigner): Promise<PostBreakdown | null> {
   const result = cursor
     ? await pool.query<BreakdownRow>({ name: 'api-post-breakdown-next', text: NEXT_PAGE_SQL, values: [postId, limit + 1, cursor.timeMicros, cursor.eventId] })
     : await pool.query<BreakdownRow>({ name: 'api-post-breakdown', text: FIRST_PAGE_SQL, values: [postId, limit + 1] });
@@ -166,7 +167,7 @@ export async function postBreakdown(pool: Pool, postId: string, limit: number, c
       confidence_factors: audit.map((a) => ({ event_id: a.event_id, event_timestamp: a.timestamp, factors: a.factors, confidence: a.confidence })),
     },
     audit_trail: audit,
-    page: { limit, next_cursor: row.page.length > limit && last ? encodeCursor({ timeMicros: String(last.t_us), eventId: last.event_id }) : null },
+    page: { limit, next_cursor: row.page.length > limit && last ? encodeCursor({ timeMicros: String(last.t_us), eventId: last.event_id }, signer, postId) : null },
   };
 }
 

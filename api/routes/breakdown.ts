@@ -32,9 +32,13 @@ export function breakdownRoutes(app: FastifyInstance, ctx: ApiContext): void {
       // Any committed batch for the persona (or, unfiltered, any batch at all) replaces the version
       // token, so a cached breakdown — including today's — is never served after new events commit.
       const versionKey = persona === null ? keys.allVersion : keys.personaVersion(persona);
-      const { body, outcome } = await ctx.cache.getOrLoad(keys.entry('breakdown', persona ?? '*', range.startDay, range.endDay), versionKey, async () =>
-        JSON.stringify(await costBreakdown(ctx.pool, range, persona)),
-      );
+      const { body, outcome } = await ctx.cache.getOrLoad(keys.entry('breakdown', persona ?? '*', range.startDay, range.endDay), versionKey, async () => {
+        const breakdown = await costBreakdown(ctx.pool, range, persona);
+        const json = JSON.stringify(breakdown);
+        // A range without spend (an unknown persona, a range before any data) is cheap to answer and
+        // is not stored: otherwise every made-up persona id or range would leave keys in Redis.
+        return breakdown.event_count > 0 ? json : { body: json, store: false as const };
+      });
       return reply.type('application/json; charset=utf-8').header('x-cache', outcome).send(body);
     },
   );

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context';
-import { errorResponses } from '../context';
-import { listBudgets, putBudget } from '../queries/budgets';
+import { actorOf, errorResponses } from '../context';
+import { notFound } from '../http-errors';
+import { deleteBudget, listBudgets, putBudget } from '../queries/budgets';
 import { parseLimitUsd } from '../validation';
 
 const PERIOD = { type: 'string', enum: ['daily', 'monthly'] } as const;
@@ -39,8 +40,27 @@ export function budgetRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     async (req, reply) => {
       const limit = parseLimitUsd(req.body.limit_usd);
-      const { created, budget } = await putBudget(ctx.pool, req.params.persona_id, req.params.period, limit, req.principal?.name ?? 'unknown');
+      const { created, budget } = await putBudget(ctx.pool, req.params.persona_id, req.params.period, limit, actorOf(req));
       return reply.code(created ? 201 : 200).send({ budget });
+    },
+  );
+
+  app.delete<{ Params: { persona_id: string; period: string } }>(
+    '/budgets/:persona_id/:period',
+    {
+      config: { scope: 'operator' },
+      schema: {
+        summary: 'Delete a budget (audited with the limit it had)',
+        tags: ['budgets'],
+        params: { type: 'object', required: ['persona_id', 'period'], properties: { persona_id: { type: 'string', minLength: 1, maxLength: 256 }, period: PERIOD } },
+        querystring: { type: 'object', additionalProperties: false, properties: {} },
+        response: { 200: { type: 'object', additionalProperties: true }, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (req) => {
+      const { persona_id: persona, period } = req.params;
+      if (!(await deleteBudget(ctx.pool, persona, period, actorOf(req)))) throw notFound(`no ${period} budget for persona ${JSON.stringify(persona)}`);
+      return { deleted: { persona_id: persona, period } };
     },
   );
 }

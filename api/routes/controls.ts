@@ -1,11 +1,32 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ControlLevel, ControlState } from '../../src/contracts/controls';
+import { logger } from '../../src/logging';
 import type { ApiContext } from '../context';
-import { errorResponses } from '../context';
+import { actorOf, errorResponses } from '../context';
 import { ApiError } from '../http-errors';
+import { AuditAction, appendAudit } from '../queries/audit';
+
+const log = logger('api-controls');
+const PERSONA_PARAMS = { type: 'object', required: ['persona_id'], properties: { persona_id: { type: 'string', minLength: 1, maxLength: 256 } } } as const;
+const LEVELS: ControlLevel[] = ['normal', 'throttle', 'switch_model', 'pause', 'page'];
 
 function admin(ctx: ApiContext) {
-  if (!ctx.controls) throw new ApiError(503, 'controls_unavailable', 'the circuit-breaker control admin is not available in this deployment');
+  if (!ctx.controls) throw new ApiError(503, 'controls_unavailable', 'the circuit-breaker control admin is not available in this deployment', { retryAfterSeconds: ctx.config.retryAfterSeconds });
   return ctx.controls;
+}
+
+/**
+ * Runs an operator action on the breaker and appends it to the audit log with the control before
+ * and after. The breaker has already made and recorded the transition (control_transitions) when
+ * the append runs; if the append fails the action stands, and the failure is logged as an error.
+ */
+async function audited(ctx: ApiContext, req: FastifyRequest, action: AuditAction, personaId: string, act: () => Promise<ControlState>): Promise<ControlState> {
+  const before = await admin(ctx).get(personaId);
+  const after = await act();
+  await appendAudit(ctx.pool, actorOf(req), { action, personaId, target: 'control', before, after }).catch((err: Error) =>
+    log.error({ err: err.message, action, persona: personaId, reqId: req.id }, 'operator action done but not appended to api_audit_log'),
+  );
+  return after;
 }
 
 export function controlRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -31,17 +52,45 @@ export function controlRoutes(app: FastifyInstance, ctx: ApiContext): void {
     {
       config: { scope: 'operator' },
       schema: {
-        summary: 'Operator override: return the persona to normal now (audited and published by the breaker)',
+        summary: 'Operator override: return the persona to normal now (audited here and by the breaker, and published)',
         tags: ['controls'],
-        params: { type: 'object', required: ['persona_id'], properties: { persona_id: { type: 'string', minLength: 1, maxLength: 256 } } },
+        params: PERSONA_PARAMS,
         querystring: { type: 'object', additionalProperties: false, properties: {} },
         body: { type: ['object', 'null'], additionalProperties: false, properties: { reason: { type: 'string', maxLength: 1000 } } },
         response: { 200: { type: 'object', additionalProperties: true }, ...errorResponses(400, 401, 403, 503) },
       },
     },
     async (req) => {
-      const actor = req.principal?.name ?? 'unknown';
-      const control = await admin(ctx).resume(req.params.persona_id, actor, req.body?.reason ?? `manual resume via API by ${actor}`);
+      const persona = req.params.persona_id;
+      const actor = actorOf(req).name;
+      const control = await audited(ctx, req, 'control.resume', persona, () => admin(ctx).resume(persona, actor, req.body?.reason ?? `manual resume via API by ${actor}`));
+      return { control };
+    },
+  );
+
+  app.post<{ Params: { persona_id: string }; Body: { level: ControlLevel; reason: string } }>(
+    '/controls/:persona_id/override',
+    {
+      config: { scope: 'operator' },
+      schema: {
+        summary: 'Operator override: hold the persona at a level until resumed (audited here and by the breaker, and published)',
+        tags: ['controls'],
+        params: PERSONA_PARAMS,
+        querystring: { type: 'object', additionalProperties: false, properties: {} },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['level', 'reason'],
+          properties: { level: { type: 'string', enum: LEVELS }, reason: { type: 'string', minLength: 1, maxLength: 1000 } },
+        },
+        response: { 200: { type: 'object', additionalProperties: true }, ...errorResponses(400, 401, 403, 503) },
+      },
+    },
+    async (req) => {
+      const a = admin(ctx);
+      if (!a.override) throw new ApiError(503, 'controls_unavailable', 'this control admin cannot override levels', { retryAfterSeconds: ctx.config.retryAfterSeconds });
+      const persona = req.params.persona_id;
+      const control = await audited(ctx, req, 'control.override', persona, () => a.override!(persona, req.body.level, actorOf(req).name, req.body.reason));
       return { control };
     },
   );

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { registry } from '../../src/metrics';
 import type { ApiContext } from '../context';
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -38,6 +37,13 @@ export async function readiness(ctx: ApiContext) {
   return { ready, degraded, checks };
 }
 
+/** Served without a token and without a rate limit (probes must always get an answer). */
+export const PUBLIC_ROUTES = ['/health', '/ready', '/openapi.json'];
+
+/**
+ * /metrics is not served here: it lives on its own port (API_METRICS_PORT, else the process's
+ * METRICS_PORT), so the API port can be open to clients while scrapes come only from monitoring.
+ */
 export function opsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const hidden = { hide: true } as Record<string, unknown>;
   app.get('/health', { schema: { ...hidden } }, async () => ({ status: 'ok' }));
@@ -45,6 +51,5 @@ export function opsRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const r = await readiness(ctx);
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? (r.degraded ? 'ready (degraded)' : 'ready') : 'not ready', degraded: r.degraded, checks: r.checks });
   });
-  app.get('/metrics', { schema: { ...hidden } }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   app.get('/openapi.json', { schema: { ...hidden } }, async () => app.swagger());
 }

@@ -35,10 +35,10 @@ export function postCostRoutes(app: FastifyInstance, ctx: ApiContext): void {
     async (req, reply) => {
       const { post_id: postId } = req.params;
       const limit = parseLimit(req.query.limit, ctx.config.defaultPageLimit, MAX_PAGE_LIMIT);
-      const cursor = req.query.cursor === undefined ? null : decodeCursor(req.query.cursor);
+      const cursor = req.query.cursor === undefined ? null : decodeCursor(req.query.cursor, ctx.config.cursors, postId);
       const keys = ctx.cache.layout;
       const { body, outcome } = await ctx.cache.getOrLoad(keys.entry('post', postId, 'b', String(limit), req.query.cursor ?? ''), keys.postVersion(postId), async () => {
-        const result = await postBreakdown(ctx.pool, postId, limit, cursor);
+        const result = await postBreakdown(ctx.pool, postId, limit, cursor, ctx.config.cursors);
         return result && JSON.stringify(result);
       });
       if (body === null) throw notFound(`no costs recorded for post ${JSON.stringify(postId)}`);

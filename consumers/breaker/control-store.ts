@@ -6,6 +6,7 @@ import { AvroCodec, avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
 import { CONTROL_CHANNEL, CONTROL_KEY_PREFIX, ControlState } from '../../src/contracts/controls';
 import { Logger } from '../../src/logging';
+import { isTransientFault } from '../../src/dependency-faults';
 import { retry } from '../../src/retry';
 import { breakerMetrics } from './metrics';
 import { withLock } from './redis-lock';
@@ -110,6 +111,8 @@ export class ControlStore {
   private async persistTransition(state: BreakerState, t: Transition): Promise<void> {
     if (this.schemaId === undefined) await this.init();
     const c = t.control;
+    // Only a passing Postgres fault is retried: a data error (e.g. SQLSTATE 22021, a NUL in an id)
+    // fails the same way every time, and retrying it would hold the persona's lock for seconds.
     await retry(() =>
       this.d.pool.query(
         `INSERT INTO control_transitions (transition_id, persona_id, from_level, to_level, cause, reason, actor, anomaly_id, anomaly_sequence,
@@ -117,7 +120,7 @@ export class ControlStore {
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) ON CONFLICT (transition_id) DO NOTHING`,
         [t.transition_id, t.persona_id, t.from_level, t.to_level, t.cause, t.reason, t.actor, t.anomaly_id, t.anomaly_sequence,
           c.requests_per_minute, JSON.stringify(c.model_map), c.paused_until, c.probing, c.manual, new Date(t.at)],
-      ), { retries: 5, shouldRetry: () => true },
+      ), { retries: 5, shouldRetry: isTransientFault },
     );
     await this.d.producer.send({
       topic: this.d.topic,

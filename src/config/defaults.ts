@@ -166,6 +166,43 @@ export const defaults = {
   /** Audit-trail page size when the request gives no limit (max 1000). */
   API_DEFAULT_PAGE_LIMIT: '100',
   API_STATEMENT_TIMEOUT_MS: '5000',
+  /**
+   * Port serving the API process's /metrics, apart from API_PORT so a NetworkPolicy can admit scrapes
+   * from the monitoring namespace only. Empty: METRICS_PORT (the ops server every role process runs).
+   */
+  API_METRICS_PORT: '',
+  /**
+   * Key (at least 32 characters) signing pagination cursors (HMAC-SHA256), shared by every API replica.
+   * Empty: derived from the configured tokens (same on every replica with the same tokens; cursors
+   * then stop working when tokens change, and the client starts again from the first page).
+   */
+  API_CURSOR_SECRET: '',
+  /** Largest accepted request body; the API's bodies are a few hundred bytes. */
+  API_BODY_LIMIT_BYTES: '16384',
+  /** Whole request (headers and body) must arrive within this; a slow or stalled client gets 408. */
+  API_REQUEST_TIMEOUT_MS: '10000',
+  /** Headers must arrive within this (slowloris). */
+  API_HEADERS_TIMEOUT_MS: '5000',
+  /** An idle keep-alive connection is closed after this. */
+  API_KEEP_ALIVE_TIMEOUT_MS: '5000',
+  /** A socket with no traffic either way for this long is destroyed. */
+  API_CONNECTION_TIMEOUT_MS: '30000',
+  /** Largest accepted request head (request line and headers); larger gets 431. */
+  API_MAX_HEADER_BYTES: '16384',
+  /** Requests per API_RATE_LIMIT_WINDOW_MS per bearer token (counted in Redis across replicas; 0 disables). */
+  API_RATE_LIMIT_MAX: '3000',
+  /** Requests per window per client address for requests without a known token (failed auth, probes). */
+  API_RATE_LIMIT_ANONYMOUS_MAX: '60',
+  API_RATE_LIMIT_WINDOW_MS: '60000',
+  /** Retry-After sent with a 503 when Postgres or Redis is unavailable. */
+  API_RETRY_AFTER_SECONDS: '5',
+  /** A response larger than this is served but not cached (bounds what one request can write to Redis). */
+  API_CACHE_MAX_ENTRY_BYTES: '262144',
+  /**
+   * Redis holding the API cache (and rate-limit counters); empty: REDIS_URL. A dedicated instance can
+   * run with maxmemory and allkeys-lru, which the control state in REDIS_URL must never be under.
+   */
+  API_CACHE_REDIS_URL: '',
 
   // ── Alerts (consumers/alerts) ──────────────────────────────────────────────────────────────
   ALERT_GROUP_ID: 'finops-alerts',

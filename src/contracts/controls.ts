@@ -39,5 +39,7 @@ export interface ControlAdmin {
   get(personaId: string): Promise<ControlState | null>;
   /** Operator override: back to normal now, audited and published like any transition. */
   resume(personaId: string, actor: string, reason: string): Promise<ControlState>;
+  /** Operator override to any level (held until resumed); absent where the admin cannot. */
+  override?(personaId: string, level: ControlLevel, actor: string, reason: string): Promise<ControlState>;
   close(): Promise<void>;
 }

@@ -229,7 +229,10 @@ describe('query API on the real stack: every endpoint, validation and auth', () 
     it('serves /health, /ready, /metrics and /openapi.json without a token', async () => {
       expect(await get(api, '/health', null)).toMatchObject({ status: 200, body: { status: 'ok' } });
       expect(await get(api, '/ready', null)).toMatchObject({ status: 200, body: { status: 'ready', degraded: false, checks: { postgres: 'ok', redis: 'ok' } } });
-      const metrics = await get(api, '/metrics', null);
+      // /metrics is on its own port (API_METRICS_PORT), not on the API port
+      expect(await get(api, '/metrics', null)).toMatchObject({ status: 404, body: { error: 'not_found' } });
+      const metricsRes = await fetch(`${api.metricsUrl}/metrics`);
+      const metrics = { status: metricsRes.status, body: await metricsRes.text() };
       expect(metrics.status).toBe(200);
       expect(metrics.body).toMatch(/finops_api_requests_total\{route="\/costs\/post\/:post_id",method="GET",status_code="200"\}/);
       expect(metrics.body).not.toContain(post); // no unbounded labels

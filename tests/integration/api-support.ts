@@ -15,6 +15,7 @@ export async function startTestApi(env: TestEnv, extra: Overrides = {}, opts: St
       API_HOST: '127.0.0.1',
       API_TOKENS: JSON.stringify([{ token: READ_TOKEN, scopes: ['read'], name: 'test-reader' }, { token: OPERATOR_TOKEN, scopes: ['operator'], name: 'test-operator' }]),
       API_CACHE_PREFIX: `test:${env.id}:`,
+      API_METRICS_PORT: 0,
       ...extra,
     },
     opts,

@@ -14,7 +14,6 @@ export const EXTRA_ENV: Record<string, string> = {
   NODE_ENV: 'Node.js convention; the image sets production',
   NODE_OPTIONS: 'Node.js runtime flags (heap size per role)',
   // Until the API's separate metrics port setting is in src/config/defaults.ts (then this line goes).
-  API_METRICS_PORT: 'api: port of the API\'s /metrics, apart from API_PORT (default 9464)',
 };
 
 export function knownEnv(): Set<string> {
