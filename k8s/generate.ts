@@ -15,7 +15,7 @@ export const PARTITIONS = Number(defaults.TOPIC_PARTITIONS);
 export const METRICS_PORT = Number(defaults.METRICS_PORT);
 const API_PORT = Number((defaults as Record<string, string>).API_PORT ?? '8080');
 /** The API serves /metrics on its own port (not on API_PORT), beside the ops endpoints. */
-export const API_METRICS_PORT = Number((defaults as Record<string, string>).API_METRICS_PORT ?? defaults.METRICS_PORT);
+export const API_METRICS_PORT = Number(defaults.API_METRICS_PORT || defaults.METRICS_PORT);
 /** Certificates and keys for TLS to Kafka, Postgres and Redis: the optional Secret finops-tls, mounted read-only. */
 export const TLS_MOUNT = '/etc/finops/tls';
 const IMAGE = 'ghcr.io/example/finops-pipeline:0.1.0';
