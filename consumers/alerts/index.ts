@@ -62,6 +62,7 @@ export function alertsRole({ overrides, ops }: RoleContext): Role {
   let consumer: AlertConsumer | undefined;
   let stack: AlertStack | undefined;
   ops.addReadinessCheck('postgres', readiness.postgres(pool));
+  ops.addReadinessCheck('kafka-consumer', readiness.kafkaConsumers());
   ops.addReadinessCheck('redis', readiness.redis(redis));
   return {
     name: 'alerts',

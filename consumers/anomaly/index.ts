@@ -37,6 +37,7 @@ export function anomalyRole({ overrides, ops }: RoleContext): Role {
     overrides,
   });
   ops.addReadinessCheck('postgres', readiness.postgres(pool));
+  ops.addReadinessCheck('kafka-consumer', readiness.kafkaConsumers());
   ops.addReadinessCheck('kafka', readiness.kafka(kafka, [t.costEvents, t.postOutcomes, t.costAnomalies]));
   return {
     name: 'anomaly',

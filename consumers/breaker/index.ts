@@ -41,6 +41,7 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
     sessionTimeoutMs: intSetting('KAFKA_SESSION_TIMEOUT_MS', overrides, { min: 6000 }),
   });
   ops.addReadinessCheck('postgres', readiness.postgres(pool));
+  ops.addReadinessCheck('kafka-consumer', readiness.kafkaConsumers());
   ops.addReadinessCheck('redis', readiness.redis(redis));
   return {
     name: 'breaker',

@@ -60,6 +60,7 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
     },
   });
   ops.addReadinessCheck('postgres', readiness.postgres(pool));
+  ops.addReadinessCheck('kafka-consumer', readiness.kafkaConsumers());
   ops.addReadinessCheck('kafka', readiness.kafka(kafka, [t.costEvents]));
   ops.addReadinessCheck('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides)));
   return {

@@ -1,6 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { ReadinessCheck } from './ops-server';
+import { failedConsumers } from '../kafka/consumer-supervisor';
 
 /** Readiness checks shared by the roles: each throws when its dependency cannot be reached. */
 export const readiness = {
@@ -17,6 +18,12 @@ export const readiness = {
     } finally {
       await admin.disconnect();
     }
+  },
+
+  /** Every supervised Kafka consumer of the process is still running (see src/kafka/consumer-supervisor.ts). */
+  kafkaConsumers: (): ReadinessCheck => async () => {
+    const failed = failedConsumers();
+    if (failed.length) throw new Error(`consumer stopped: ${failed.map(([group, error]) => `${group} (${error})`).join('; ')}`);
   },
 
   schemaRegistry: (url: string): ReadinessCheck => async () => {
