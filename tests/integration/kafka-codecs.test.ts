@@ -5,6 +5,7 @@ import { CompressionCodecs, CompressionTypes } from 'kafkajs';
 import { AvroCodec, avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
 import { setting, topics } from '../../src/config';
+import { ensureTopics } from '../../src/kafka/client';
 import { registry } from '../../src/metrics';
 import { costEvent, startAnomaly } from './anomaly-support';
 import { createTestEnv, TestEnv } from '../helpers/fixtures';
@@ -28,6 +29,21 @@ function produceWithLibrdkafka(spec: { brokers: string; topic: string; compressi
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`librdkafka producer exited ${code}: ${out}`))));
     child.stdin.end(JSON.stringify({ ...spec, messages: spec.messages.map((m) => ({ key: m.key.toString('base64'), value: m.value.toString('base64') })) }));
+  });
+}
+
+const KAFKA_LIBS = path.join(process.env.FINOPS_STACK_DIR ?? path.resolve(__dirname, '../../.stack'), 'kafka-libs');
+
+/** Produces text lines with the Java client (Kafka's console producer) and the given compression codec. */
+function produceWithJavaClient(brokers: string, topic: string, compression: CodecName, lines: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('java', ['-cp', `${KAFKA_LIBS}/*`, 'kafka.tools.ConsoleProducer', '--bootstrap-server', brokers, '--topic', topic, '--compression-codec', compression, '--producer-property', 'linger.ms=50', '--producer-property', 'batch.size=1000000'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`Java console producer exited ${code}: ${out.slice(-2000)}`))));
+    child.stdin.end(lines.join('\n') + '\n');
   });
 }
 
@@ -90,5 +106,35 @@ describe('every Kafka codec, from a producer other than the SDK', () => {
     expect(dead.rows[0].n).toBe(0);
     // Each codec's batches really were compressed with it (both consumers decompressed them).
     for (const name of CODECS) expect(decompressed.get(name) ?? 0).toBeGreaterThanOrEqual(2);
+  });
+
+  it('reads batches the Java client writes: snappy in its xerial framing, lz4 frames, zstd and gzip', async () => {
+    const brokers = setting('KAFKA_BROKERS', env.overrides);
+    for (const name of CODECS) {
+      const topic = `test.${env.id}.java-${name}`;
+      await ensureTopics(env.kafka, [{ topic, numPartitions: 1 }], env.overrides);
+      env.cleanup(async () => {
+        const admin = env.kafka.admin();
+        await admin.connect();
+        await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+        await admin.disconnect();
+      });
+      const lines = Array.from({ length: 300 }, (_, i) => `java-${name}-${i}-${'x'.repeat(i % 50)}`);
+      await produceWithJavaClient(brokers, topic, name, lines);
+      const seen: string[] = [];
+      const consumer = env.kafka.consumer({ groupId: `test.${env.id}.java-${name}`, maxWaitTimeInMs: 50 });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      let crashed: Error | undefined;
+      consumer.on(consumer.events.CRASH, ({ payload }) => (crashed = payload.error));
+      await consumer.run({ eachMessage: async ({ message }) => void seen.push(String(message.value)) });
+      try {
+        await waitFor(() => crashed ?? seen.length === lines.length, { what: `${lines.length} ${name} lines from the Java client` });
+        expect(crashed).toBeUndefined();
+        expect(seen).toEqual(lines);
+      } finally {
+        await consumer.disconnect();
+      }
+    }
   });
 });
