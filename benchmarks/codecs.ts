@@ -21,6 +21,8 @@ import { CODEC_IDS, Compression, COMPRESSIONS, compressionType } from '../src/ka
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 4000);
 const WARMUP = Number(process.env.BENCH_WARMUP_MESSAGES ?? 20_000);
+/** Order of the runs (comma-separated); run twice in opposite orders to see order effects. */
+const ORDER = (process.env.BENCH_CODECS ?? COMPRESSIONS.join(',')).split(',').map((c) => c.trim()) as Compression[];
 const PERSONAS = 1000;
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4', 'gpt-3.5-turbo-0125'];
 
@@ -72,7 +74,8 @@ async function main(): Promise<void> {
   const results: Record<string, unknown>[] = [];
   const admin = kafka.admin();
   await admin.connect();
-  for (const name of COMPRESSIONS) {
+  for (const name of ORDER) {
+    if (!COMPRESSIONS.includes(name)) throw new Error(`BENCH_CODECS: unknown codec ${name}; choose from ${COMPRESSIONS.join(', ')}`);
     const topic = `bench.codecs.${runId}.${name}`;
     await ensureTopics(kafka, [{ topic }]);
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
@@ -103,9 +106,9 @@ async function main(): Promise<void> {
   }
   await admin.disconnect();
   // 'none' sends the record sets uncompressed: their size is what each codec was handed.
-  const none = results.find((r) => r.codec === 'none')!;
-  const gzipRaw = wire.get('gzip')?.raw;
-  if (gzipRaw) none.wire_bytes_per_msg = Number((gzipRaw / MESSAGES).toFixed(1));
+  const none = results.find((r) => r.codec === 'none');
+  const handed = [...wire.values()][0]?.raw;
+  if (none && handed) none.wire_bytes_per_msg = Number((handed / MESSAGES).toFixed(1));
   process.stdout.write(`${JSON.stringify({ bench: 'codecs', messages: MESSAGES, batch: BATCH, avg_value_bytes: Math.round(avgBytes), results })}\n`);
 }
 

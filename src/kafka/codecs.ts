@@ -2,6 +2,7 @@ import { CompressionCodecs, CompressionTypes } from 'kafkajs';
 import * as zstd from '@mongodb-js/zstd';
 import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
 import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
+import { FinOpsError } from '../errors';
 import { counter } from '../metrics';
 import { logger } from '../logging';
 import { batchHeaderBefore, placeholderRecords } from './unreadable-batch';
@@ -79,6 +80,9 @@ const implementations: Record<Exclude<CodecName, 'gzip'>, KafkaCodec> = {
 
 const log = logger('kafka-codecs');
 
+/** A fetched batch that cannot be decompressed and cannot be replaced by placeholders; not retriable. */
+export class UnreadableBatchError extends FinOpsError {}
+
 function unreadableBatches() {
   return counter('finops_kafka_unreadable_batches_total', 'Fetched record batches that could not be decompressed; their records were handed on as placeholders and dead-lettered', ['codec']);
 }
@@ -98,8 +102,9 @@ export function tolerant(name: CodecName, codec: KafkaCodec): KafkaCodec {
         const header = batchHeaderBefore(buffer, CODEC_IDS[name]);
         unreadableBatches().inc({ codec: name });
         if (!header) {
-          log.error({ codec: name, err: message, bytes: buffer.length }, 'a fetched record batch could not be decompressed and its header could not be located; the consumer will fail');
-          throw err;
+          log.error({ codec: name, err: message, bytes: buffer.length }, 'a fetched record batch could not be decompressed and its header could not be located; the consumer stops');
+          // No `cause`: kafkajs's retrier reports `e.cause || e`, and would pass over this error's flag.
+          throw new UnreadableBatchError(`a ${name} record batch of ${buffer.length} bytes could not be decompressed: ${message}`);
         }
         log.error(
           { codec: name, err: message, baseOffset: header.baseOffset, records: header.recordCount, bytes: buffer.length },

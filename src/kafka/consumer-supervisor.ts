@@ -4,18 +4,23 @@ import { counter } from '../metrics';
 
 /**
  * A kafkajs consumer that crashes either stays down while the process lives on (an error kafkajs
- * does not retry, such as a codec it lacks) or restarts itself in a loop and fails again on the
- * same batch (any other error once its fetch retries are spent): nothing is consumed, yet the
+ * does not retry, such as a codec it lacks) or restarts itself and may fail again on the same
+ * batch forever (any other error once its retries are spent): nothing is consumed, yet the
  * process looks healthy. So:
- * - restartOnFailure (set on every client by createKafka) lets kafkajs restart a consumer only
- *   when the root cause is a passing fault of a dependency (its `retriable` flag: a broker that is
- *   away, a rebalance, a DependencyError from a handler);
- * - every consumer role hands its consumer to superviseConsumer, which counts each crash; while
- *   kafkajs restarts a consumer the process is unready until it fetches again, and on a crash
- *   kafkajs does not restart from it stays unready (readiness.kafkaConsumers), logs the error with
- *   the group and its assignment, and exits non-zero so the orchestrator restarts it from the
- *   committed offsets.
+ * - restartOnFailure (set on every client by createKafka) refuses a restart when the root cause
+ *   says it is not retriable (a FinOpsError or kafkajs error with `retriable: false`, such as an
+ *   UnreadableBatchError); a passing fault (`retriable: true`: a broker away, a DependencyError)
+ *   or an error that does not say (a driver's error, a bug) is restarted as kafkajs does;
+ * - every consumer role hands its consumer to superviseConsumer, which counts each crash. While
+ *   kafkajs restarts a consumer the process is unready until the consumer fetches again. A crash
+ *   kafkajs does not restart from, or MAX_RESTARTS_WITHOUT_FETCH restarts in a row after errors
+ *   that are not passing faults with no successful fetch between them, leave the process unready
+ *   (readiness.kafkaConsumers); the error is logged with the group and its assignment, and the
+ *   process exits non-zero so the orchestrator restarts it from the committed offsets.
  */
+
+/** Restarts in a row after errors that are not passing faults, without a fetch between them, before the process gives up. */
+export const MAX_RESTARTS_WITHOUT_FETCH = 3;
 
 /** Between a fatal crash and the exit: the log is flushed and a readiness probe sees 503. */
 export const FATAL_EXIT_DELAY_MS = 1000;
@@ -23,19 +28,30 @@ export const FATAL_EXIT_DELAY_MS = 1000;
 const failures = new Map<string, string>();
 const restarting = new Map<string, string>();
 
-function rootCause(err: unknown): { name?: string; message?: string; retriable?: unknown } {
-  let e = err as { cause?: unknown; originalError?: unknown } | undefined;
+type ErrorLike = { name?: string; message?: string; retriable?: unknown; cause?: unknown; originalError?: unknown };
+
+/** kafkajs's wrappers around the error that made it give up; they say nothing about that error. */
+const WRAPPERS = new Set(['KafkaJSNumberOfRetriesExceeded', 'KafkaJSNonRetriableError']);
+
+/**
+ * The error behind a crash (the end of the cause chain) and whether it is retriable: the flag of
+ * the deepest error in the chain that has one, kafkajs's wrappers aside; undefined if none says.
+ */
+export function crashCause(err: unknown): { error: ErrorLike; retriable: boolean | undefined } {
+  let e = err as ErrorLike | undefined;
+  let retriable: boolean | undefined;
   for (let depth = 0; e && depth < 10; depth++) {
+    if (typeof e.retriable === 'boolean' && !WRAPPERS.has(e.name ?? '')) retriable = e.retriable;
     const next = e.cause ?? e.originalError;
     if (!next || typeof next !== 'object') break;
-    e = next as typeof e;
+    e = next as ErrorLike;
   }
-  return (e ?? {}) as { name?: string; message?: string; retriable?: unknown };
+  return { error: e ?? {}, retriable };
 }
 
-/** kafkajs's `retry.restartOnFailure`: restart a crashed consumer only for a passing dependency fault. */
+/** kafkajs's `retry.restartOnFailure`: no restart when the root cause says it is not retriable. */
 export async function restartOnFailure(err: Error): Promise<boolean> {
-  return rootCause(err).retriable === true;
+  return crashCause(err).retriable !== false;
 }
 
 function crashes() {
@@ -56,22 +72,29 @@ const exitForRestart = () => {
 
 export function superviseConsumer(consumer: Consumer, o: SuperviseOptions): void {
   let assignment: Record<string, number[]> = {};
+  let restartsWithoutFetch = 0;
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => (assignment = payload.memberAssignment));
-  consumer.on(consumer.events.FETCH, () => restarting.delete(o.groupId));
+  consumer.on(consumer.events.FETCH, () => {
+    restartsWithoutFetch = 0;
+    restarting.delete(o.groupId);
+  });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     const err = payload.error;
-    const cause = rootCause(err);
+    const { error: cause, retriable } = crashCause(err);
     crashes().inc({ group: o.groupId, error: cause.name || 'Error', restarted: String(payload.restart) });
-    if (payload.restart) {
+    if (payload.restart && retriable !== true) restartsWithoutFetch++;
+    if (payload.restart && restartsWithoutFetch < MAX_RESTARTS_WITHOUT_FETCH) {
       restarting.set(o.groupId, `restarting after ${cause.name}: ${cause.message}`);
-      o.log.warn({ err, group: o.groupId }, 'Kafka consumer crashed on a passing fault; kafkajs restarts it, and the process is unready until it fetches again');
+      o.log.warn({ err, group: o.groupId, restartsWithoutFetch }, 'Kafka consumer crashed; kafkajs restarts it, and the process is unready until it fetches again');
       return;
     }
     restarting.delete(o.groupId);
     failures.set(o.groupId, `${cause.name}: ${cause.message}`);
     o.log.fatal(
-      { err, group: o.groupId, assignment, exitInMs: FATAL_EXIT_DELAY_MS },
-      'Kafka consumer crashed on an error it does not retry; the process is unready and exits so that it restarts from the committed offsets',
+      { err, group: o.groupId, assignment, restartsWithoutFetch, exitInMs: FATAL_EXIT_DELAY_MS },
+      payload.restart
+        ? `Kafka consumer crashed ${restartsWithoutFetch} times in a row without fetching; the process is unready and exits so that it restarts from the committed offsets`
+        : 'Kafka consumer crashed on an error it does not retry; the process is unready and exits so that it restarts from the committed offsets',
     );
     (o.onFatal ?? exitForRestart)(err);
   });

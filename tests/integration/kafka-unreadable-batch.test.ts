@@ -97,7 +97,7 @@ describe('a batch a consumer cannot read never leaves it silently stuck', () => 
       return r.status === 503 ? r : undefined;
     }, { what: '/ready answering 503', intervalMs: 100 });
     expect(unready.body).toContain('injected fault: zstd decompress failed');
-    const code = await Promise.race([roleProcess.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 15_000))]);
+    const code = await Promise.race([roleProcess.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000))]);
     expect(code).toBe(1);
   });
 });

@@ -2,8 +2,8 @@ import { CompressionCodecs, CompressionTypes } from 'kafkajs';
 import { compressSync as snappyCompress } from 'snappy';
 import { AvroCodec } from '../../src/avro/codec';
 import { DependencyError, InvalidInputError } from '../../src/errors';
-import { CODEC_IDS, CodecName, compressionType, snappyDecompress, tolerant } from '../../src/kafka/codecs';
-import { restartOnFailure } from '../../src/kafka/consumer-supervisor';
+import { CODEC_IDS, CodecName, compressionType, snappyDecompress, tolerant, UnreadableBatchError } from '../../src/kafka/codecs';
+import { crashCause, restartOnFailure } from '../../src/kafka/consumer-supervisor';
 import { avroType } from '../../src/avro/codec';
 
 // kafkajs's own decoders, to prove the placeholders decode as the records of the batch they replace.
@@ -87,7 +87,8 @@ describe('a batch that cannot be decompressed', () => {
   });
 
   it('throws as before when the bytes are not a view into a fetched batch', async () => {
-    await expect(tolerant('zstd', failing).decompress(Buffer.from('loose bytes'))).rejects.toThrow('corrupt frame');
+    await expect(tolerant('zstd', failing).decompress(Buffer.from('loose bytes'))).rejects.toThrow(UnreadableBatchError);
+    await expect(tolerant('zstd', failing).decompress(Buffer.from('loose bytes'))).rejects.toThrow('a zstd record batch of 11 bytes could not be decompressed: corrupt frame');
     // A header that does not match (another codec's attribute bits) is not trusted either.
     const fetched = recordBatch(0n, 2, CompressionTypes.LZ4, Buffer.from('xx'));
     await expect(tolerant('zstd', failing).decompress(fetched.subarray(61))).rejects.toThrow('corrupt frame');
@@ -95,11 +96,17 @@ describe('a batch that cannot be decompressed', () => {
 });
 
 describe('consumer restarts', () => {
-  it('are allowed for passing dependency faults only', async () => {
-    const retriesExceeded = (cause: unknown) => Object.assign(new Error('retries exceeded'), { name: 'KafkaJSNumberOfRetriesExceeded', cause });
+  const retriesExceeded = (cause: unknown) => Object.assign(new Error('retries exceeded'), { name: 'KafkaJSNumberOfRetriesExceeded', retriable: false, cause });
+
+  it('are refused when the error behind the crash says it is not retriable', async () => {
+    expect(await restartOnFailure(retriesExceeded(new UnreadableBatchError('a zstd record batch could not be decompressed: corrupt')))).toBe(false);
+    expect(await restartOnFailure(Object.assign(new Error('Snappy compression not implemented'), { name: 'KafkaJSNotImplemented', retriable: false }))).toBe(false);
+  });
+
+  it('go ahead for passing faults and for errors that do not say (the supervisor counts those)', async () => {
     expect(await restartOnFailure(retriesExceeded(Object.assign(new Error('ECONNREFUSED'), { name: 'KafkaJSConnectionError', retriable: true })))).toBe(true);
     expect(await restartOnFailure(retriesExceeded(new DependencyError('postgres', 'connection reset')))).toBe(true);
-    expect(await restartOnFailure(retriesExceeded(new Error('zstd decompress failed')))).toBe(false);
-    expect(await restartOnFailure(Object.assign(new Error('Snappy compression not implemented'), { name: 'KafkaJSNotImplemented', retriable: false }))).toBe(false);
+    expect(await restartOnFailure(retriesExceeded(new Error('terminating connection due to administrator command')))).toBe(true);
+    expect(crashCause(retriesExceeded(new Error('x'))).retriable).toBeUndefined();
   });
 });
