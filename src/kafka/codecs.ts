@@ -1,7 +1,7 @@
 import { CompressionCodecs, CompressionTypes } from 'kafkajs';
-import * as zstd from '@mongodb-js/zstd';
-import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
-import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
+import type * as Zstd from '@mongodb-js/zstd';
+import type * as Lz4 from 'lz4-napi';
+import type * as Snappy from 'snappy';
 import { FinOpsError } from '../errors';
 import { counter } from '../metrics';
 import { logger } from '../logging';
@@ -42,13 +42,37 @@ export function compressionType(compression: Compression): CompressionTypes {
   return compression === 'none' ? CompressionTypes.None : CODEC_IDS[compression];
 }
 
+/** A codec whose native build is missing on this platform; a consumer that meets it stops (not retriable). */
+export class CodecUnavailableError extends FinOpsError {}
+
+/**
+ * Native codecs load on first use, so a platform without one of the prebuilt binaries still runs
+ * every role: only a batch with that codec stops its consumer, saying which package is missing.
+ */
+function lazy<T>(pkg: string): () => T {
+  let loaded: T | undefined;
+  return () => {
+    if (loaded) return loaded;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      loaded = require(pkg) as T;
+    } catch (err) {
+      throw new CodecUnavailableError(`the ${pkg} codec cannot be loaded on ${process.platform}-${process.arch}: ${(err as Error).message}`);
+    }
+    return loaded;
+  };
+}
+const snappy = lazy<typeof Snappy>('snappy');
+const lz4 = lazy<typeof Lz4>('lz4-napi');
+const zstd = lazy<typeof Zstd>('@mongodb-js/zstd');
+
 const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
 const XERIAL_HEADER_BYTES = 16; // magic, version int32, compatible-version int32
 
 /** Snappy as Kafka producers write it: one raw block, or xerial framing (header, then length-prefixed blocks). */
 export function snappyDecompress(input: Buffer): Buffer {
   if (input.length < XERIAL_HEADER_BYTES || !input.subarray(0, XERIAL_MAGIC.length).equals(XERIAL_MAGIC)) {
-    return snappyUncompress(input, { asBuffer: true }) as Buffer;
+    return snappy().uncompressSync(input, { asBuffer: true }) as Buffer;
   }
   const blocks: Buffer[] = [];
   let pos = XERIAL_HEADER_BYTES;
@@ -57,7 +81,7 @@ export function snappyDecompress(input: Buffer): Buffer {
     const size = input.readInt32BE(pos);
     pos += 4;
     if (size < 0 || pos + size > input.length) throw new Error(`xerial snappy block of ${size} bytes at byte ${pos} exceeds the input`);
-    blocks.push(snappyUncompress(input.subarray(pos, pos + size), { asBuffer: true }) as Buffer);
+    blocks.push(snappy().uncompressSync(input.subarray(pos, pos + size), { asBuffer: true }) as Buffer);
     pos += size;
   }
   return Buffer.concat(blocks);
@@ -65,16 +89,16 @@ export function snappyDecompress(input: Buffer): Buffer {
 
 const implementations: Record<Exclude<CodecName, 'gzip'>, KafkaCodec> = {
   snappy: {
-    compress: async ({ buffer }) => snappyCompress(buffer),
+    compress: async ({ buffer }) => snappy().compressSync(buffer),
     decompress: async (buffer) => snappyDecompress(buffer),
   },
   lz4: {
-    compress: async ({ buffer }) => compressFrameSync(buffer),
-    decompress: async (buffer) => decompressFrameSync(buffer),
+    compress: async ({ buffer }) => lz4().compressFrameSync(buffer),
+    decompress: async (buffer) => lz4().decompressFrameSync(buffer),
   },
   zstd: {
-    compress: ({ buffer }) => zstd.compress(buffer, 3),
-    decompress: (buffer) => zstd.decompress(buffer),
+    compress: async ({ buffer }) => zstd().compress(buffer, 3),
+    decompress: async (buffer) => zstd().decompress(buffer),
   },
 };
 
@@ -98,6 +122,7 @@ export function tolerant(name: CodecName, codec: KafkaCodec): KafkaCodec {
       try {
         return await codec.decompress(buffer);
       } catch (err) {
+        if (err instanceof CodecUnavailableError) throw err;
         const message = (err as Error)?.message ?? String(err);
         const header = batchHeaderBefore(buffer, CODEC_IDS[name]);
         unreadableBatches().inc({ codec: name });
