@@ -1,11 +1,12 @@
-import { CompressionTypes, Kafka, Message, Partitioners, Producer } from 'kafkajs';
+import { Kafka, Message, Partitioners, Producer } from 'kafkajs';
 import { DependencyError, ProducerClosedError } from '../src/errors';
+import { Compression, compressionType } from '../src/kafka/codecs';
 
 export interface BatchingProducerOptions {
   lingerMs: number;
   maxBatchEvents: number;
   maxBufferedEvents: number;
-  compression: 'none' | 'gzip';
+  compression: Compression;
 }
 
 interface Pending {
@@ -77,7 +78,7 @@ export class BatchingProducer {
       try {
         await this.producer.sendBatch({
           acks: -1,
-          compression: this.opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+          compression: compressionType(this.opts.compression),
           topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
         });
         for (const p of batch) p.resolve();

@@ -7,6 +7,7 @@ import { enumSetting, intSetting, Overrides, setting, topics, Topics } from '../
 import { CostEvent, CostType, PostOutcome } from '../src/events';
 import { InvalidInputError } from '../src/errors';
 import { createKafka } from '../src/kafka/client';
+import { COMPRESSIONS } from '../src/kafka/codecs';
 import { formatUsd, parseDecimal, usdToNano } from '../src/money';
 import { PriceBook, Priced, priceBookFromConfig } from '../src/pricing';
 import { BatchingProducer } from './batching-producer';
@@ -120,7 +121,7 @@ export class CostTracker {
       lingerMs: intSetting('SDK_LINGER_MS', this.overrides),
       maxBatchEvents: intSetting('SDK_MAX_BATCH_EVENTS', this.overrides, { min: 1 }),
       maxBufferedEvents: intSetting('SDK_MAX_BUFFERED_EVENTS', this.overrides, { min: 1 }),
-      compression: enumSetting('SDK_COMPRESSION', ['none', 'gzip'] as const, this.overrides),
+      compression: enumSetting('SDK_COMPRESSION', COMPRESSIONS, this.overrides),
     });
   }
 

@@ -49,7 +49,7 @@ async function runRoles(args: string[]): Promise<void> {
       await role.stop().catch((err) => log.error({ err, role: role.name }, 'role failed to stop cleanly'));
     }
     await ops.stop();
-    process.exit(0);
+    process.exit(process.exitCode ?? 0); // non-zero when a consumer stopped for good (src/kafka/consumer-supervisor.ts)
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -6,6 +6,7 @@ import { InvalidInputError } from '../../src/errors';
 import { deadLetterMessage } from '../../src/kafka/dead-letter';
 import { Logger } from '../../src/logging';
 import { retry } from '../../src/retry';
+import { superviseConsumer } from '../../src/kafka/consumer-supervisor';
 import { CostAnomaly } from './anomaly';
 import { Dispatcher } from './dispatcher';
 import { alertMetrics } from './metrics';
@@ -45,6 +46,7 @@ export class AlertConsumer {
 
   constructor(private readonly o: AlertConsumerOptions) {
     this.consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 50, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: heartbeatIntervalFor(o.sessionTimeoutMs) });
+    superviseConsumer(this.consumer, { groupId: o.groupId, log: o.log });
   }
 
   async start(): Promise<void> {

@@ -66,6 +66,7 @@ export function alertsRole({ overrides, ops }: RoleContext): Role {
   ops.addDependency('redis', readiness.redis(redis));
   ops.addDependency('kafka', readiness.kafka(kafka, [t.costAnomalies, t.deadLetter]));
   ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides), overrides));
+  ops.addReadinessCheck('kafka-consumer', readiness.kafkaConsumers());
   return {
     name: 'alerts',
     async start() {

@@ -9,6 +9,7 @@ import { CostEvent, PostOutcome, validateCostEvent, validatePostOutcome, Validat
 import { Logger } from '../../src/logging';
 import { retry } from '../../src/retry';
 import { kafkaGroupTimings } from '../../src/kafka/client';
+import { superviseConsumer } from '../../src/kafka/consumer-supervisor';
 import { AnomalyPublisher } from './anomaly-publisher';
 import { AnomalyStore } from './anomaly-store';
 import { CheckpointStore, Positions } from './checkpoint-store';
@@ -88,6 +89,7 @@ export class AnomalyConsumer {
       maxBytesPerPartition: o.fetchMaxBytesPerPartition ?? 262_144,
       maxBytes: o.fetchMaxBytes ?? 1_048_576,
     });
+    superviseConsumer(this.consumer, { groupId: o.groupId, log: o.log });
     this.producer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     this.admin = o.kafka.admin();
     this.checkpoints = new CheckpointStore(o.pool, o.groupId, o.costTopic, o.outcomeTopic);

@@ -39,6 +39,7 @@ export function anomalyRole({ overrides, ops }: RoleContext): Role {
   ops.addDependency('postgres', readiness.postgresSchema(pool));
   ops.addDependency('kafka', readiness.kafka(kafka, [t.costEvents, t.postOutcomes, t.costAnomalies, t.deadLetter]));
   ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides), overrides));
+  ops.addReadinessCheck('kafka-consumer', readiness.kafkaConsumers());
   return {
     name: 'anomaly',
     async start() {

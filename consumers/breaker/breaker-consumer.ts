@@ -6,6 +6,7 @@ import { InvalidInputError } from '../../src/errors';
 import { deadLetterMessage } from '../../src/kafka/dead-letter';
 import { Logger } from '../../src/logging';
 import { retry } from '../../src/retry';
+import { superviseConsumer } from '../../src/kafka/consumer-supervisor';
 import { CostAnomaly } from '../alerts/anomaly';
 import { ControlStore } from './control-store';
 import { breakerMetrics } from './metrics';
@@ -40,6 +41,7 @@ export class BreakerConsumer {
 
   constructor(private readonly o: BreakerConsumerOptions) {
     this.consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 50, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: heartbeatIntervalFor(o.sessionTimeoutMs) });
+    superviseConsumer(this.consumer, { groupId: o.groupId, log: o.log });
     this.dlq = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   }
 

@@ -62,6 +62,7 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
   ops.addDependency('postgres', readiness.postgresSchema(pool));
   ops.addDependency('kafka', readiness.kafka(kafka, [t.costEvents, t.deadLetter]));
   ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides), overrides));
+  ops.addReadinessCheck('kafka-consumer', readiness.kafkaConsumers());
   return {
     name: 'storage',
     async start() {

@@ -6,6 +6,7 @@ import { loadSchema } from '../../src/avro/schemas';
 import { CostEvent, validateCostEvent, ValidationClock } from '../../src/events';
 import { InvalidInputError, isRetriable } from '../../src/errors';
 import { deadLetterMessage } from '../../src/kafka/dead-letter';
+import { superviseConsumer } from '../../src/kafka/consumer-supervisor';
 import { Logger } from '../../src/logging';
 import { retry } from '../../src/retry';
 import { Overrides } from '../../src/config';
@@ -67,6 +68,7 @@ export class StorageConsumer {
       heartbeatInterval: heartbeatIntervalFor(o.sessionTimeoutMs),
       maxBytesPerPartition: 2 * 1024 * 1024,
     });
+    superviseConsumer(this.consumer, { groupId: o.groupId, log: o.log });
     this.dlqProducer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     // One writer (connection and staging table) per flush lane. A Kafka partition always flushes in
     // the same lane, and since events are keyed by persona, concurrent transactions touch disjoint

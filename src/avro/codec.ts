@@ -3,6 +3,7 @@ import { logicalTypes } from './logical-types';
 import { DependencyError, InvalidInputError } from '../errors';
 import type { Overrides } from '../config';
 import { RegistryTarget, registryTarget } from './registry-auth';
+import { unreadableBatchMarker } from '../kafka/unreadable-batch';
 
 export type Compatibility = 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FULL' | 'NONE';
 
@@ -140,6 +141,8 @@ export class AvroCodec {
       throw new InvalidInputError('avro.too_short', `message of ${message?.length ?? 0} bytes is shorter than the 5-byte Confluent header`);
     }
     if (message[0] !== MAGIC_BYTE) {
+      const unreadable = unreadableBatchMarker(message);
+      if (unreadable) throw new InvalidInputError('kafka.unreadable_batch', unreadable);
       throw new InvalidInputError('avro.bad_magic_byte', `first byte is ${message[0]}, not the Confluent magic byte 0`);
     }
     const schemaId = message.readInt32BE(1);

@@ -24,6 +24,7 @@ async function checkSchema(query: (sql: string) => Promise<{ rows: { version: nu
   const required = requiredSchemaVersion();
   if (version < required) throw new Error(`schema at migration ${version}, this release needs ${required}: run \`finops setup\``);
 }
+import { failedConsumers } from '../kafka/consumer-supervisor';
 
 /** Readiness checks shared by the roles: each throws when its dependency cannot be reached. */
 export const readiness = {
@@ -55,6 +56,12 @@ export const readiness = {
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
+  },
+
+  /** Every supervised Kafka consumer of the process is still running (see src/kafka/consumer-supervisor.ts). */
+  kafkaConsumers: (): ReadinessCheck => async () => {
+    const failed = failedConsumers();
+    if (failed.length) throw new Error(`consumer stopped: ${failed.map(([group, error]) => `${group} (${error})`).join('; ')}`);
   },
 
   schemaRegistry: (url: string, overrides: Overrides = {}): ReadinessCheck => {

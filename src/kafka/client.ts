@@ -2,6 +2,8 @@ import { Kafka, logLevel, LogEntry } from 'kafkajs';
 import { intSetting, listSetting, Overrides, setting, topics as topicNames } from '../config';
 import { logger } from '../logging';
 import { kafkaSecurity } from './security';
+import './codecs';
+import { restartOnFailure } from './consumer-supervisor';
 
 const kafkaLog = logger('kafkajs');
 
@@ -21,7 +23,7 @@ export function createKafka(overrides: Overrides = {}, clientIdSuffix?: string):
     brokers: listSetting('KAFKA_BROKERS', overrides),
     logLevel: logLevel.WARN,
     logCreator: () => toPino(),
-    retry: { initialRetryTime: 100, retries: 8 },
+    retry: { initialRetryTime: 100, retries: 8, restartOnFailure },
     connectionTimeout: 3000,
     ...kafkaSecurity(overrides),
   });
