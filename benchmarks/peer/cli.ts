@@ -99,6 +99,8 @@ async function main(): Promise<void> {
         peer_start_to_last_row_events_per_s: result.startToLastRowEventsPerS,
         peer_startup_s: result.startupS,
         peer_drain_s: result.drainS,
+        peer_jvm_cpu_us_per_event: result.jvmCpuUsPerEvent,
+        load_average_1m: result.loadAverage,
         tasks: result.tasks,
         batch_size: result.batchSize,
         insert_mode: result.insertMode,

@@ -15,6 +15,9 @@ const ROOT = path.resolve(__dirname, '../..');
 const POM_DIR = path.join(ROOT, 'stack/connect');
 const POMS = ['pom.xml', 'runtime/pom.xml', 'debezium-jdbc/pom.xml', 'apicurio-converter/pom.xml'];
 const MARKER = '.fetched';
+/** Bumped when what ensureConnectLibs adds beside the fetched jars changes. */
+const LAYOUT = 2;
+const APICURIO_CONVERTERS = ['io.apicurio.registry.utils.converter.AvroConverter', 'io.apicurio.registry.utils.converter.ExtJsonConverter', 'io.apicurio.registry.utils.converter.SerdeBasedConverter'];
 
 export interface ConnectLibs {
   /** Directory whose jars form the worker's classpath. */
@@ -29,6 +32,7 @@ export function connectLibsDir(stackDir = process.env.FINOPS_STACK_DIR || path.j
 
 function pomsHash(): string {
   const hash = createHash('sha256');
+  hash.update(`layout ${LAYOUT}\n`);
   for (const pom of POMS) hash.update(fs.readFileSync(path.join(POM_DIR, pom)));
   return hash.digest('hex');
 }
@@ -49,6 +53,28 @@ function run(cmd: string, args: string[], log: (msg: string) => void): Promise<v
   });
 }
 
+/**
+ * Apicurio's converter jar has no ServiceLoader manifest, so Connect would have to scan every
+ * plugin jar by reflection at start-up (plugin.discovery=hybrid_*). This writes the manifest
+ * Kafka's `connect-plugin-path sync-manifests` would, as a jar of its own in the plugin directory,
+ * and lets the worker start with plugin.discovery=service_load.
+ */
+async function writeConverterManifest(pluginDir: string, log: (msg: string) => void): Promise<void> {
+  const work = fs.mkdtempSync(path.join(pluginDir, '.manifest-'));
+  try {
+    fs.mkdirSync(path.join(work, 'META-INF/services'), { recursive: true });
+    fs.writeFileSync(path.join(work, 'META-INF/services/org.apache.kafka.connect.storage.Converter'), `${APICURIO_CONVERTERS.join('\n')}\n`);
+    await run('jar', ['--create', '--file', path.join(pluginDir, 'finops-service-manifests.jar'), '-C', work, 'META-INF'], log);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Whether the plugin directories carry ServiceLoader manifests for every plugin used. */
+export function hasServiceManifests(libs: ConnectLibs): boolean {
+  return fs.existsSync(path.join(libs.plugins, 'apicurio-registry-converter/finops-service-manifests.jar'));
+}
+
 /** Returns the jar directories, fetching them first if they are missing or from other poms. */
 export async function ensureConnectLibs(opts: { dir?: string; log?: (msg: string) => void } = {}): Promise<ConnectLibs> {
   const dir = opts.dir ?? connectLibsDir();
@@ -65,6 +91,7 @@ export async function ensureConnectLibs(opts: { dir?: string; log?: (msg: string
   fs.rmSync(staging, { recursive: true, force: true });
   try {
     await run('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', path.join(POM_DIR, 'pom.xml'), 'dependency:copy-dependencies', `-Dconnect.libs=${staging}`], log);
+    await writeConverterManifest(path.join(staging, 'plugins/apicurio-registry-converter'), log);
     fs.writeFileSync(path.join(staging, MARKER), `${hash}\n`);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(staging, dir);

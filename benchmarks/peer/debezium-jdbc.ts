@@ -16,9 +16,11 @@
  * committed offsets, so nothing polls the table while it is being filled.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
-import { ensureConnectLibs } from './connect-libs';
+import { ensureConnectLibs, hasServiceManifests } from './connect-libs';
 import { Properties, startStandaloneWorker, StandaloneWorker } from './connect-standalone';
 
 export interface DebeziumPeerOptions {
@@ -50,6 +52,10 @@ export interface DebeziumPeerResult {
   startupS: number;
   /** First row → last row. */
   drainS: number;
+  /** CPU time of the Connect JVM (all its threads) between the first and the last row, per row stored. */
+  jvmCpuUsPerEvent: number;
+  /** The machine's 1-minute load average when the drain started and when it ended. */
+  loadAverage: [number, number];
   tasks: number;
   batchSize: number;
   insertMode: 'upsert';
@@ -209,6 +215,24 @@ async function dropTable(databaseUrl: string, table: string): Promise<void> {
   }
 }
 
+/** utime + stime of a process, in ms (from /proc; clock ticks of 10 ms). */
+function cpuMsOf(pid: number | undefined): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The CPU reading taken closest to a moment. */
+function cpuAt(samples: { at: number; cpuMs: number }[], at: number): number {
+  let best = samples[0];
+  for (const s of samples) if (Math.abs(s.at - at) < Math.abs(best.at - at)) best = s;
+  return best?.cpuMs ?? NaN;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function measureDebeziumPeer(opts: DebeziumPeerOptions): Promise<DebeziumPeerResult> {
@@ -240,18 +264,26 @@ export async function measureDebeziumPeer(opts: DebeziumPeerOptions): Promise<De
 
     worker = await startStandaloneWorker({
       libs,
-      worker: workerProperties({ brokers, registryUrl: opts.registryUrl, batchSize }),
+      worker: {
+        ...workerProperties({ brokers, registryUrl: opts.registryUrl, batchSize }),
+        // Plugins found through their manifests, not by scanning every jar (seconds of CPU at start-up).
+        'plugin.discovery': hasServiceManifests(libs) ? 'service_load' : 'hybrid_warn',
+      },
       connector: connectorProperties({ name, topic: opts.topic, table, databaseUrl: opts.databaseUrl, tasks, batchSize }),
     });
     const w = worker;
     let exitCode: number | null | undefined;
     void w.exited.then((code) => (exitCode = code));
 
+    const loadAtStart = os.loadavg()[0];
+    const cpuSamples: { at: number; cpuMs: number }[] = [];
     const deadline = Date.now() + timeoutMs;
     let lastReport = 0;
     let lastStatusCheck = 0;
     for (;;) {
       await sleep(250);
+      const cpuMs = cpuMsOf(w.child.pid);
+      if (cpuMs !== undefined) cpuSamples.push({ at: Date.now(), cpuMs });
       if (exitCode !== undefined) throw new Error(`the Connect worker exited with ${exitCode}:\n${w.logTail()}`);
       if (Date.now() - lastStatusCheck > 2000) {
         lastStatusCheck = Date.now();
@@ -278,6 +310,7 @@ export async function measureDebeziumPeer(opts: DebeziumPeerOptions): Promise<De
       }
       if (Date.now() > deadline) throw new Error(`the connector committed ${done} of ${inTopic} messages in ${timeoutMs / 1000} s`);
     }
+    const loadAtEnd = os.loadavg()[0];
     await w.stop();
     worker = undefined;
 
@@ -303,6 +336,8 @@ export async function measureDebeziumPeer(opts: DebeziumPeerOptions): Promise<De
         startToLastRowEventsPerS: Math.round(stored / ((lastMs - w.spawnedAt) / 1000)),
         startupS: Number(startupS.toFixed(2)),
         drainS: Number(drainS.toFixed(2)),
+        jvmCpuUsPerEvent: Number((((cpuAt(cpuSamples, lastMs) - cpuAt(cpuSamples, firstMs)) * 1000) / stored).toFixed(1)),
+        loadAverage: [Number(loadAtStart.toFixed(2)), Number(loadAtEnd.toFixed(2))],
         tasks,
         batchSize,
         insertMode: 'upsert',
