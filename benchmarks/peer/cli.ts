@@ -88,6 +88,7 @@ async function main(): Promise<void> {
       kafkaBrokers: setting('KAFKA_BROKERS'),
       tasks: process.env.PEER_TASKS ? Number(process.env.PEER_TASKS) : undefined,
       batchSize: process.env.PEER_BATCH_SIZE ? Number(process.env.PEER_BATCH_SIZE) : undefined,
+      profile: Boolean(process.env.PEER_PROFILE),
       log: (msg) => say(msg),
     });
     process.stdout.write(

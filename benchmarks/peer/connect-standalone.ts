@@ -28,6 +28,8 @@ export interface StandaloneWorker {
   status(): Promise<ConnectorStatus | undefined>;
   /** The last lines of the worker's log. */
   logTail(lines?: number): string;
+  /** What the JVM wrote to stdout (thread dumps on SIGQUIT). */
+  stdout(): string;
   /** SIGTERM (Connect stops its tasks and commits their offsets), SIGKILL after the grace period. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -95,7 +97,8 @@ export async function startStandaloneWorker(opts: {
     path.join(dir, 'connector.properties'),
   ];
   const spawnedAt = Date.now();
-  const child = spawn('java', args, { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'connect.err'), 'w')] });
+  const outFile = path.join(dir, 'connect.out');
+  const child = spawn('java', args, { stdio: ['ignore', fs.openSync(outFile, 'w'), fs.openSync(path.join(dir, 'connect.err'), 'w')] });
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => resolve(code));
     child.once('error', () => resolve(-1));
@@ -115,6 +118,7 @@ export async function startStandaloneWorker(opts: {
     logFile,
     exited,
     logTail,
+    stdout: () => (fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : ''),
     async status() {
       try {
         const res = await fetch(`${restUrl}/connectors/${encodeURIComponent(connectorName)}/status`, { signal: AbortSignal.timeout(2000) });

@@ -22,6 +22,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { ensureConnectLibs, hasServiceManifests } from './connect-libs';
 import { Properties, startStandaloneWorker, StandaloneWorker } from './connect-standalone';
+import { hotFrames, ThreadSampler } from './thread-sampler';
 
 export interface DebeziumPeerOptions {
   topic: string;
@@ -36,8 +37,10 @@ export interface DebeziumPeerOptions {
   tasks?: number;
   /** Rows per JDBC batch and records per consumer poll (default 5000, the storage consumer's batch). */
   batchSize?: number;
-  /** Give up after this long without reaching the end of the topic (default 15 min). */
-  timeoutMs?: number;
+  /** Give up when the committed offsets have not moved for this long (default 5 min; start-up included). */
+  stallTimeoutMs?: number;
+  /** Samples the sink task threads' stacks (jcmd) during the drain and logs the hottest frames. */
+  profile?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -239,7 +242,7 @@ export async function measureDebeziumPeer(opts: DebeziumPeerOptions): Promise<De
   const log = opts.log ?? ((msg: string) => process.stderr.write(`[peer] ${msg}\n`));
   const brokers = Array.isArray(opts.kafkaBrokers) ? opts.kafkaBrokers : opts.kafkaBrokers.split(',');
   const batchSize = opts.batchSize ?? 5000;
-  const timeoutMs = opts.timeoutMs ?? 15 * 60_000;
+  const stallTimeoutMs = opts.stallTimeoutMs ?? 5 * 60_000;
   const id = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const name = `peer-debezium-jdbc-${id}`;
   const groupId = `connect-${name}`; // Connect's group for a sink connector
@@ -277,7 +280,9 @@ export async function measureDebeziumPeer(opts: DebeziumPeerOptions): Promise<De
 
     const loadAtStart = os.loadavg()[0];
     const cpuSamples: { at: number; cpuMs: number }[] = [];
-    const deadline = Date.now() + timeoutMs;
+    const sampler = opts.profile && w.child.pid ? new ThreadSampler(w.child.pid) : undefined;
+    let lastDone = -1;
+    let lastProgressAt = Date.now();
     let lastReport = 0;
     let lastStatusCheck = 0;
     for (;;) {
@@ -308,9 +313,19 @@ export async function measureDebeziumPeer(opts: DebeziumPeerOptions): Promise<De
         lastReport = Date.now();
         log(`committed ${done} of ${inTopic}`);
       }
-      if (Date.now() > deadline) throw new Error(`the connector committed ${done} of ${inTopic} messages in ${timeoutMs / 1000} s`);
+      if (done !== lastDone) {
+        if (lastDone <= 0 && done > 0) sampler?.start();
+        lastDone = done;
+        lastProgressAt = Date.now();
+      } else if (Date.now() - lastProgressAt > stallTimeoutMs) {
+        throw new Error(`the connector's committed offsets stayed at ${done} of ${inTopic} for ${stallTimeoutMs / 1000} s`);
+      }
     }
     const loadAtEnd = os.loadavg()[0];
+    if (sampler) {
+      sampler.stop();
+      log(`where the sink tasks spent the drain (frames counted over thread dumps):\n${hotFrames(w.stdout())}`);
+    }
     await w.stop();
     worker = undefined;
 
