@@ -18,10 +18,12 @@ export interface PartitionSnapshot {
 type PostRow = [string, string, string, number, number, string, number, number, OpenAnomaly | null, (string | null)?, number?, number?, number?];
 
 function postRow(p: PostState): PostRow {
-  return [
+  const row: PostRow = [
     p.postId, p.personaId, p.cost.toString(), p.engagements, p.follows, p.revenue.toString(), p.firstEventTime, p.lastEventTime, p.anomaly,
-    p.key === p.postId ? null : p.key, p.cohort, p.outcomeAt, p.final ? 1 : 0,
+    p.key === p.postId ? null : p.key, p.cohort,
   ];
+  if (p.outcomeAt > 0 || p.final) row.push(p.outcomeAt, p.final ? 1 : 0); // most posts have no outcome yet
+  return row;
 }
 
 function fromPostRow(partition: number, r: PostRow): PostState {
@@ -29,7 +31,7 @@ function fromPostRow(partition: number, r: PostRow): PostState {
     key: r[9] ?? r[0], postId: r[0], personaId: r[1], partition, cost: BigInt(r[2]), engagements: r[3], follows: r[4],
     revenue: BigInt(r[5]), firstEventTime: r[6], lastEventTime: r[7], anomaly: r[8],
     // Rows of checkpoints from before cohorts: such a post joins no cohort (its cost is partly unknown to it).
-    cohort: r[10] ?? NO_COHORT, outcomeAt: r[11] ?? (r[3] > 0 || r[4] > 0 || r[5] !== '0' ? r[7] : 0), final: r[12] === 1,
+    cohort: r[10] ?? NO_COHORT, outcomeAt: r[11] ?? (r.length <= 10 && (r[3] > 0 || r[4] > 0 || r[5] !== '0') ? r[7] : 0), final: r[12] === 1,
   };
 }
 

@@ -237,9 +237,10 @@ export const defaults = {
    * Cost event ids remembered per partition, so a second arrival of an id (a caller's retry with
    * another event time, a redelivery, a replay) counts once in budgets, windows and post totals.
    * The most recent ANOMALY_RECENT_IDS_PER_PARTITION / 2 to ANOMALY_RECENT_IDS_PER_PARTITION ids are
-   * held (16 bytes each, checkpointed); an id older than that counts again.
+   * held (~25 bytes each with the hash tables' slack, ~11 bytes each in a checkpoint); an id older
+   * than that counts again.
    */
-  ANOMALY_RECENT_IDS_PER_PARTITION: '100000',
+  ANOMALY_RECENT_IDS_PER_PARTITION: '50000',
   /**
    * Fetch sizes of the anomaly consumer. Fetched bytes wait in memory until processed, so they count
    * against the pod's memory; 1 MiB a fetch (256 KiB per partition) keeps ~30k events/s on one core.
