@@ -58,6 +58,8 @@ export interface Outcome {
   revenueUsd?: string | number;
   occurredAt?: Date;
   eventId?: string;
+  /** Figures are cumulative: each outcome replaces the post's earlier totals. `final` says no later update will come. */
+  final?: boolean;
 }
 
 export interface TrackedCost {
@@ -187,6 +189,7 @@ export class CostTracker {
       engagements: o.engagements ?? 0,
       revenue: usdToNano(o.revenueUsd ?? 0),
       currency: 'USD',
+      is_final: o.final ?? false,
     };
     await this.producer.send(this.topics.postOutcomes, {
       key: o.personaId,

@@ -280,8 +280,17 @@ export class AnomalyConsumer {
     }
   }
 
+  private counted = { duplicate: 0, stale: 0, late: 0, cohorts: { judged: 0, merged: 0, thin: 0, silent: 0 } };
+
   private async observeState(): Promise<void> {
     const s = this.engine.stats();
+    // The engine counts since it was created; the counters take the increase since the last look.
+    const c = this.counted;
+    this.metrics.events.inc({ input: 'cost', outcome: 'duplicate' }, s.duplicateEvents - c.duplicate);
+    this.metrics.events.inc({ input: 'outcome', outcome: 'stale' }, s.staleOutcomes - c.stale);
+    this.metrics.events.inc({ input: 'outcome', outcome: 'late' }, s.lateOutcomes - c.late);
+    for (const verdict of ['judged', 'merged', 'thin', 'silent'] as const) this.metrics.cohorts.inc({ verdict }, s.cohorts[verdict] - c.cohorts[verdict]);
+    this.counted = { duplicate: s.duplicateEvents, stale: s.staleOutcomes, late: s.lateOutcomes, cohorts: s.cohorts };
     this.metrics.state.set({ kind: 'personas' }, s.personas);
     this.metrics.state.set({ kind: 'posts' }, s.posts);
     this.metrics.state.set({ kind: 'open_windows' }, s.openWindows);

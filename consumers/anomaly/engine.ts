@@ -6,8 +6,10 @@ import { RoiDetector } from './detectors/roi-detector';
 import { SpikeDetector } from './detectors/spike-detector';
 import { OpenAnomaly, report, Report, resolve } from './lifecycle';
 import {
-  ClosedWindow, medianSpend, newPersona, OpenWindow, PersonaSlot, PersonaState, PostState, utcDayStart, utcMonthEnd, utcMonthStart, windowAt,
+  ClosedWindow, CohortSums, cohortAt, findCohort, medianSpend, mergeCohorts, newPersona, NO_COHORT, NO_COHORT_YET, OpenCohort, OpenWindow, PersonaSlot,
+  PersonaState, PostState, utcDayStart, utcMonthEnd, utcMonthStart, windowAt,
 } from './persona-state';
+import { RecentIds } from './recent-ids';
 import { AnomalySettings } from './settings';
 import { PartitionSnapshot, takeSnapshot } from './snapshot';
 import { AnomalyRecord, Finding } from './types';
@@ -33,6 +35,8 @@ export interface PartitionState {
   /** Wall time the clock was last advanced. */
   clockWall: number;
   personas: Map<string, PersonaState>;
+  /** Cost event ids seen lately: a second arrival of one is not counted again. */
+  recentIds: RecentIds;
 }
 
 export interface EngineStats {
@@ -41,6 +45,14 @@ export interface EngineStats {
   openWindows: number;
   openAnomalies: number;
   lateEvents: number;
+  /** Cost events not counted because their event id was seen before. */
+  duplicateEvents: number;
+  /** Outcomes older (occurred_at) than the one already applied to their post. */
+  staleOutcomes: number;
+  /** Outcomes for a post whose cohort was already judged. */
+  lateOutcomes: number;
+  /** Cohorts judged, merged into the next (too few posts reported), or without any outcome. */
+  cohorts: { judged: number; merged: number; thin: number; silent: number };
 }
 
 /**
@@ -58,6 +70,10 @@ export class AnomalyEngine {
   /** All posts held, least recently touched first (Map order), across partitions. */
   readonly posts = new Map<string, PostState>();
   private lateEvents = 0;
+  private duplicateEvents = 0;
+  private staleOutcomes = 0;
+  private lateOutcomes = 0;
+  private readonly cohortCounts = { judged: 0, merged: 0, thin: 0, silent: 0 };
   private readonly spike: SpikeDetector;
   private readonly efficiency: EfficiencyDetector;
   private readonly roi: RoiDetector;
@@ -69,18 +85,21 @@ export class AnomalyEngine {
     this.spike = new SpikeDetector({ spike: s.spike, minBaselineNano: s.minBaselineNano, minSpendNano: s.minSpendNano, minBaselineWindows: s.minBaselineWindows });
     this.efficiency = new EfficiencyDetector({
       efficiency: s.efficiency, basis: s.efficiencyBasis, minBaselineNano: s.minBaselineNano, minSpendNano: s.minSpendNano,
-      minBaselineWindows: s.minBaselineWindows, minBaselineActions: s.minBaselineActions,
+      minBaselineCohorts: s.minBaselineCohorts, minPosts: s.cohortMinPosts, minActions: s.cohortMinActions, minBaselineActions: s.minBaselineActions,
     });
-    this.roi = new RoiDetector({ roi: s.roi, minSpendNano: s.minSpendNano });
+    this.roi = new RoiDetector({ roi: s.roi, minSpendNano: s.minSpendNano, minPosts: s.cohortMinPosts, minBaselineCohorts: s.minBaselineCohorts });
     this.budget = new BudgetDetector(s.budget);
     this.postCost = new PostCostDetector(s.post);
-    this.historyMax = Math.max(s.baselineWindows + 1, s.roiWindows);
+    this.historyMax = s.baselineWindows + 1;
   }
 
   partition(n: number): PartitionState {
     let p = this.partitions.get(n);
     if (!p) {
-      p = { partition: n, inputMax: { cost: 0, outcome: 0 }, lagging: { cost: false, outcome: false }, clock: 0, clockWall: this.wallNow(), personas: new Map() };
+      p = {
+        partition: n, inputMax: { cost: 0, outcome: 0 }, lagging: { cost: false, outcome: false }, clock: 0, clockWall: this.wallNow(), personas: new Map(),
+        recentIds: new RecentIds(this.s.recentIdsPerPartition),
+      };
       this.partitions.set(n, p);
     }
     return p;
@@ -135,11 +154,17 @@ export class AnomalyEngine {
   onCost(partition: number, e: CostEvent, publishedAt: number, out: AnomalyRecord[] = []): AnomalyRecord[] {
     const wall = this.wallNow();
     const p = this.partition(partition);
+    // One count per event id, whatever its event time: a retry, a redelivery or a replay is the same event.
+    if (!p.recentIds.add(e.event_id)) {
+      this.duplicateEvents++;
+      return out;
+    }
     const t = this.observeTime(p, 'cost', e.event_time.getTime(), wall);
     const persona = this.persona(p, e.persona_id);
     persona.lastEventTime = Math.max(persona.lastEventTime, t);
     const wm = this.watermark(p, wall);
     this.closeWindows(persona, wm, wall, out);
+    this.closeCohorts(persona, wm, wall, out);
 
     const ws = Math.floor(t / this.s.windowMs) * this.s.windowMs;
     if (ws + this.s.windowMs <= wm) {
@@ -157,6 +182,7 @@ export class AnomalyEngine {
     if (e.post_id) {
       const post = this.post(partition, persona.personaId, e.post_id, t);
       post.cost += e.amount;
+      this.addPostCost(persona, post, t, e.amount, wm);
       this.evaluatePost(post, e.event_id, publishedAt, wall, out);
     }
     return out;
@@ -170,26 +196,36 @@ export class AnomalyEngine {
     persona.lastEventTime = Math.max(persona.lastEventTime, t);
     const wm = this.watermark(p, wall);
     this.closeWindows(persona, wm, wall, out);
+    this.closeCohorts(persona, wm, wall, out);
 
-    // Outcomes are cumulative per post: what is new is the rise over the largest seen before.
+    // Outcomes are cumulative per post: the latest replaces the post's totals (they may also fall).
     const post = this.post(partition, persona.personaId, o.post_id, t);
-    const dEng = Math.max(0, o.engagements - post.engagements);
-    const dFol = Math.max(0, o.follows - post.follows);
-    const dRev = o.revenue > post.revenue ? o.revenue - post.revenue : 0n;
-    post.engagements += dEng;
-    post.follows += dFol;
-    post.revenue += dRev;
-
-    const ws = Math.floor(t / this.s.windowMs) * this.s.windowMs;
-    if (ws + this.s.windowMs <= wm) {
-      this.lateEvents++;
+    if (post.outcomeAt > 0 && t < post.outcomeAt) {
+      this.staleOutcomes++;
       return out;
     }
-    const w = windowAt(persona, ws);
-    w.engagements += dEng;
-    w.follows += dFol;
-    w.revenue += dRev;
-    w.outcomes += 1;
+    const c = post.cohort >= 0 ? findCohort(persona, post.cohort) : undefined;
+    if (c) {
+      if (post.outcomeAt === 0) {
+        c.posts++;
+        c.cost += post.cost;
+        c.engagements += o.engagements;
+        c.follows += o.follows;
+        c.revenue += o.revenue;
+      } else {
+        c.engagements += o.engagements - post.engagements;
+        c.follows += o.follows - post.follows;
+        c.revenue += o.revenue - post.revenue;
+      }
+      if (o.is_final === true && !post.final) c.finalPosts++;
+    } else if (post.cohort !== NO_COHORT_YET) {
+      this.lateOutcomes++;
+    }
+    post.engagements = o.engagements;
+    post.follows = o.follows;
+    post.revenue = o.revenue;
+    post.outcomeAt = t;
+    if (o.is_final === true) post.final = true;
     return out;
   }
 
@@ -200,6 +236,7 @@ export class AnomalyEngine {
       const wm = this.watermark(p, wall);
       for (const persona of p.personas.values()) {
         this.closeWindows(persona, wm, wall, out);
+        this.closeCohorts(persona, wm, wall, out);
         this.resolveExpired(persona, wm, wall, out);
         if (this.evictable(persona, wm)) p.personas.delete(persona.personaId);
       }
@@ -227,61 +264,122 @@ export class AnomalyEngine {
   }
 
   private closeWindow(persona: PersonaState, w: OpenWindow, wall: number, out: AnomalyRecord[]): void {
-    const active = w.cost > 0n || w.outcomes > 0;
-    if (!active) return;
+    if (w.cost <= 0n) return;
     // Spikes are judged on every cost event; judge the window once more as it closes, against the
     // baseline before it, in case its events were read while earlier windows were still open (the
     // watermark waits for the slower input while a backlog is read). Same severity emits nothing.
-    if (w.cost > 0n) this.evaluateSpike(persona, w, w.lastPublishedAt ?? null, wall, out);
-    const closed: ClosedWindow = { start: w.start, cost: w.cost, engagements: w.engagements, follows: w.follows, revenue: w.revenue, outcomes: w.outcomes };
+    this.evaluateSpike(persona, w, w.lastPublishedAt ?? null, wall, out);
+    const closed: ClosedWindow = { start: w.start, cost: w.cost };
     const before = persona.history;
-    // Efficiency: this window against the sums of the baseline windows before it.
-    let bCost = 0n;
-    let bActions = 0;
-    let bWindows = 0;
-    for (let i = before.length - 1; i >= 0 && bWindows < this.s.baselineWindows; i--) {
-      const h = before[i];
-      if (h.cost <= 0n) continue;
-      bCost += h.cost;
-      bActions += this.actions(h);
-      bWindows++;
-    }
-    const eff = this.efficiency.evaluate({ cost: w.cost, actions: this.actions(w), baselineCost: bCost, baselineActions: bActions, baselineWindows: bWindows });
-    this.windowedVerdict(persona, 'efficiency_drop', eff, w, w.lastIds, wall, out);
-
     before.push(closed);
     if (before.length > this.historyMax) before.splice(0, before.length - this.historyMax);
     const { median, windows } = medianSpend(before, this.s.baselineWindows);
     persona.spikeBaseline = median;
     persona.spikeBaselineWindows = windows;
+  }
 
-    let rCost = 0n;
-    let rRevenue = 0n;
-    let rOutcomes = 0;
-    const from = Math.max(0, before.length - this.s.roiWindows);
-    for (let i = from; i < before.length; i++) {
-      rCost += before[i].cost;
-      rRevenue += before[i].revenue;
-      rOutcomes += before[i].outcomes;
+  // ── cohorts: efficiency and ROI ────────────────────────────────────────────────────────────
+
+  /** A post's cost joins the cohort of the period of its first cost, while that cohort is still open. */
+  private addPostCost(persona: PersonaState, post: PostState, t: number, amount: bigint, wm: number): void {
+    if (post.cohort === NO_COHORT) return;
+    if (post.cohort === NO_COHORT_YET) {
+      const start = Math.floor(t / this.s.cohortMs) * this.s.cohortMs;
+      if (start < persona.judgedUntil || start + this.s.cohortMs + this.s.outcomeHorizonMs <= wm) {
+        post.cohort = NO_COHORT; // its period was judged already
+        return;
+      }
+      const c = cohortAt(persona, start, this.s.cohortMs);
+      post.cohort = start;
+      c.allPosts++;
+      if (post.final) c.finalPosts++;
+      if (post.outcomeAt > 0) {
+        c.posts++;
+        c.cost += post.cost; // includes this amount
+        c.engagements += post.engagements;
+        c.follows += post.follows;
+        c.revenue += post.revenue;
+      }
+      return;
     }
-    const roi = this.roi.evaluate({ cost: rCost, revenue: rRevenue, outcomes: rOutcomes, windows: before.length - from });
-    this.windowedVerdict(persona, 'negative_roi', roi, w, w.lastIds, wall, out);
+    if (post.outcomeAt > 0) {
+      const c = findCohort(persona, post.cohort);
+      if (c) c.cost += amount;
+    }
+  }
+
+  /**
+   * A cohort is mature once the horizon has passed since its period ended, or once its period has
+   * ended and every post in it reported a final outcome. Mature cohorts are judged oldest first.
+   */
+  private closeCohorts(persona: PersonaState, wm: number, wall: number, out: AnomalyRecord[]): void {
+    while (persona.cohorts.length > 0) {
+      const c = persona.cohorts[0];
+      const allFinal = c.allPosts > 0 && c.finalPosts === c.allPosts;
+      if (!(wm >= c.end + this.s.outcomeHorizonMs || (allFinal && wm >= c.end))) return;
+      persona.cohorts.shift();
+      persona.judgedUntil = Math.max(persona.judgedUntil, c.end);
+      this.judgeCohort(persona, c, wall, out);
+    }
+  }
+
+  private judgeCohort(persona: PersonaState, c: OpenCohort, wall: number, out: AnomalyRecord[]): void {
+    if (c.posts === 0) {
+      this.cohortCounts.silent++; // nothing known about this period: no verdict either way
+      return;
+    }
+    const own: CohortSums = { start: c.start, end: c.end, posts: c.posts, cost: c.cost, engagements: c.engagements, follows: c.follows, revenue: c.revenue };
+    const cur = persona.carry ? mergeCohorts(persona.carry, own) : own;
+    persona.carry = null;
+    if (cur.posts < this.s.cohortMinPosts) {
+      // Too few posts reported: merged into the next cohort, up to the baseline's span.
+      if (cur.end - cur.start < this.s.baselineCohorts * this.s.cohortMs) {
+        persona.carry = cur;
+        this.cohortCounts.merged++;
+      } else {
+        this.cohortCounts.thin++;
+        this.pushCohort(persona, cur);
+      }
+      return;
+    }
+    this.cohortCounts.judged++;
+    let bCost = 0n;
+    let bActions = 0;
+    let bPosts = 0;
+    const history = persona.cohortHistory;
+    for (const h of history) {
+      bCost += h.cost;
+      bActions += this.actions(h);
+      bPosts += h.posts;
+    }
+    const eff = this.efficiency.evaluate({
+      cost: cur.cost, actions: this.actions(cur), posts: cur.posts, baselineCost: bCost, baselineActions: bActions, baselinePosts: bPosts, baselineCohorts: history.length,
+    });
+    this.cohortVerdict(persona, 'efficiency_drop', eff, cur, wall, out);
+    const roi = this.roi.evaluate({ cost: cur.cost, revenue: cur.revenue, posts: cur.posts, baselinePosts: bPosts, baselineCohorts: history.length });
+    this.cohortVerdict(persona, 'negative_roi', roi, cur, wall, out);
+    this.pushCohort(persona, cur);
+  }
+
+  private pushCohort(persona: PersonaState, c: CohortSums): void {
+    persona.cohortHistory.push(c);
+    if (persona.cohortHistory.length > this.s.baselineCohorts) persona.cohortHistory.shift();
   }
 
   private actions(w: { engagements: number; follows: number }): number {
     return this.s.efficiencyBasis === 'follows' ? w.follows : w.engagements;
   }
 
-  /** Window-close detectors: a finding opens or extends; a later clean window resolves. */
-  private windowedVerdict(persona: PersonaState, slot: PersonaSlot, finding: Finding | null, w: OpenWindow, ids: string[], wall: number, out: AnomalyRecord[]): void {
+  /** Cohort detectors: a finding opens or extends; a later clean cohort resolves. */
+  private cohortVerdict(persona: PersonaState, slot: PersonaSlot, finding: Finding | null, c: CohortSums, wall: number, out: AnomalyRecord[]): void {
     const open = persona.anomalies[slot];
     if (finding) {
       this.apply(persona, slot, open, {
-        personaId: persona.personaId, slot, windowKey: w.start, windowStart: w.start, windowEnd: w.start + this.s.windowMs,
-        postId: null, finding, triggeringIds: [...ids], triggerPublishedAt: null, now: wall,
+        personaId: persona.personaId, slot, windowKey: c.start, windowStart: c.start, windowEnd: c.end,
+        postId: null, finding, triggeringIds: [], triggerPublishedAt: null, now: wall,
       }, out);
-    } else if (open && w.start > open.lastWindowStart) {
-      out.push(resolve(open, persona.personaId, wall, 'a later window is back within the threshold'));
+    } else if (open && c.start > open.lastWindowStart) {
+      out.push(resolve(open, persona.personaId, wall, 'a later cohort is back within the threshold'));
       delete persona.anomalies[slot];
     }
   }
@@ -318,7 +416,7 @@ export class AnomalyEngine {
   }
 
   private evictable(persona: PersonaState, wm: number): boolean {
-    if (persona.open.length > 0 || wm - persona.lastEventTime < this.s.personaIdleMs) return false;
+    if (persona.open.length > 0 || persona.cohorts.length > 0 || wm - persona.lastEventTime < this.s.personaIdleMs) return false;
     // Budgeted personas keep their period spend; their number is bounded by the budgets table.
     if (this.ref.hasBudget(persona.personaId)) return false;
     return Object.keys(persona.anomalies).length === 0;
@@ -379,7 +477,10 @@ export class AnomalyEngine {
     if (post) {
       this.posts.delete(key); // re-insert: Map order is least recently touched first
     } else {
-      post = { key, postId, personaId, partition, cost: 0n, engagements: 0, follows: 0, revenue: 0n, firstEventTime: t, lastEventTime: t, anomaly: null };
+      post = {
+        key, postId, personaId, partition, cost: 0n, engagements: 0, follows: 0, revenue: 0n, firstEventTime: t, lastEventTime: t, anomaly: null,
+        cohort: NO_COHORT_YET, outcomeAt: 0, final: false,
+      };
     }
     if (t > post.lastEventTime) post.lastEventTime = t;
     if (t < post.firstEventTime) post.firstEventTime = t;
@@ -398,11 +499,15 @@ export class AnomalyEngine {
     if (emitted) out.push(emitted);
   }
 
-  /** Idle posts go (a flagged one is resolved: it has stopped spending); beyond the bound, the least recent go. */
+  /**
+   * Idle posts go once their cohort is judged (a flagged one is resolved: it has stopped spending);
+   * beyond the bound, the least recent go, whose cohort keeps what they brought so far.
+   */
   private evictPosts(wall: number, out: AnomalyRecord[]): void {
     for (const post of this.posts.values()) {
       const p = this.partitions.get(post.partition);
-      const idle = !p || this.watermark(p, wall) - post.lastEventTime >= this.s.postIdleMs;
+      const wm = p ? this.watermark(p, wall) : Infinity;
+      const idle = wm - post.lastEventTime >= this.s.postIdleMs && (post.cohort < 0 || wm >= post.cohort + this.s.cohortMs + this.s.outcomeHorizonMs);
       if (!idle && this.posts.size <= this.s.maxPosts) break;
       this.evictPost(post, wall, out, idle ? 'the post has stopped spending' : 'evicted to bound memory');
     }
@@ -421,8 +526,16 @@ export class AnomalyEngine {
     this.dropPartition(snap.partition);
     const p: PartitionState = {
       partition: snap.partition, inputMax: { ...snap.inputMax }, lagging: { cost: false, outcome: false }, clock: snap.clock, clockWall: this.wallNow(), personas: new Map(),
+      recentIds: RecentIds.restore(this.s.recentIdsPerPartition, snap.recentIds),
     };
-    for (const persona of snap.personas) p.personas.set(persona.personaId, persona);
+    for (const persona of snap.personas) {
+      // Checkpoints written before cohorts existed hold no cohort state.
+      persona.cohorts ??= [];
+      persona.carry ??= null;
+      persona.cohortHistory ??= [];
+      persona.judgedUntil ??= 0;
+      p.personas.set(persona.personaId, persona);
+    }
     this.partitions.set(snap.partition, p);
     for (const post of snap.posts) {
       this.posts.delete(post.key);
@@ -452,6 +565,9 @@ export class AnomalyEngine {
       }
     }
     for (const post of this.posts.values()) if (post.anomaly) openAnomalies++;
-    return { personas, posts: this.posts.size, openWindows, openAnomalies, lateEvents: this.lateEvents };
+    return {
+      personas, posts: this.posts.size, openWindows, openAnomalies, lateEvents: this.lateEvents, duplicateEvents: this.duplicateEvents,
+      staleOutcomes: this.staleOutcomes, lateOutcomes: this.lateOutcomes, cohorts: { ...this.cohortCounts },
+    };
   }
 }

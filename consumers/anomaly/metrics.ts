@@ -6,7 +6,12 @@ const SEVERITIES: Severity[] = ['low', 'medium', 'high', 'critical'];
 
 export function anomalyMetrics() {
   const m = {
-    events: counter('finops_anomaly_events_total', 'Input messages handled by the anomaly consumer, by input (cost, outcome) and outcome (processed, late, dead_lettered, replayed).', ['input', 'outcome']),
+    events: counter(
+      'finops_anomaly_events_total',
+      'Input messages handled by the anomaly consumer, by input (cost, outcome) and outcome (processed, dead_lettered, replayed; of the processed: duplicate = a cost event id seen before, not counted again; stale = an outcome older than the one applied to its post; late = an outcome after its post\'s cohort was judged).',
+      ['input', 'outcome'],
+    ),
+    cohorts: counter('finops_anomaly_cohorts_total', 'Post cohorts that matured, by verdict: judged (efficiency and ROI), merged (too few posts reported outcomes; merged into the next), thin (too few even merged; kept for the baseline), silent (no post reported outcomes).', ['verdict']),
     anomalies: counter('finops_anomalies_total', 'Anomaly states published, by type, severity and status (open, escalated, resolved).', ['type', 'severity', 'status']),
     suppressed: counter('finops_anomaly_duplicates_suppressed_total', 'Anomaly states recomputed on replay after a restart and not published again.'),
     detectionLatency: histogram('finops_anomaly_detection_latency_seconds', 'From the Kafka timestamp of the event that crossed a threshold to its anomaly acknowledged on the anomalies topic.', ['type'], LATENCY_BUCKETS),

@@ -1,13 +1,32 @@
 import { OpenAnomaly } from './lifecycle';
 
-/** What a closed window leaves behind for baselines. */
+/** What a closed window leaves behind for the spike baseline. */
 export interface ClosedWindow {
   start: number;
+  cost: bigint;
+}
+
+/**
+ * Sums over the posts of a cohort that reported outcomes: each post's whole cost against that
+ * post's own latest (cumulative) outcome. A post with no outcome at all is unknown, not zero,
+ * and is left out of the ratio.
+ */
+export interface CohortSums {
+  /** Period covered, [start, end): one cohort period, or several merged while too few posts reported. */
+  start: number;
+  end: number;
+  posts: number;
   cost: bigint;
   engagements: number;
   follows: number;
   revenue: bigint;
-  outcomes: number;
+}
+
+/** The posts whose first cost fell in one cohort period, while they mature. */
+export interface OpenCohort extends CohortSums {
+  /** Posts of the period, with or without outcomes, and how many of them reported final outcomes. */
+  allPosts: number;
+  finalPosts: number;
 }
 
 /** Running aggregate of one open (not yet closed) event-time window of one persona. */
@@ -24,8 +43,16 @@ export interface PersonaState {
   personaId: string;
   /** Open windows, oldest first: usually one, two around a boundary within the allowed lateness. */
   open: OpenWindow[];
-  /** Closed windows with activity, oldest first, at most max(baseline + 1, ROI) of them. */
+  /** Closed windows with spend, oldest first, at most baseline + 1 of them. */
   history: ClosedWindow[];
+  /** Cohorts not yet mature, oldest first (about (horizon + period) / period of them). */
+  cohorts: OpenCohort[];
+  /** Mature cohorts too thin for a verdict, merged until enough posts reported. */
+  carry: CohortSums | null;
+  /** Judged cohorts, oldest first, at most ANOMALY_BASELINE_COHORTS: the efficiency baseline. */
+  cohortHistory: CohortSums[];
+  /** End of the latest cohort period judged: later costs for it open no new cohort. */
+  judgedUntil: number;
   /** Median spend of the last baseline windows with spend (recomputed when a window closes). */
   spikeBaseline: bigint | null;
   spikeBaselineWindows: number;
@@ -37,7 +64,11 @@ export interface PersonaState {
   anomalies: Partial<Record<PersonaSlot, OpenAnomaly>>;
 }
 
-/** One post's running totals (outcomes are cumulative on the wire; we keep the largest seen). */
+/** A post not yet in a cohort (no cost seen yet), or one whose first cost came after its period was judged. */
+export const NO_COHORT_YET = -1;
+export const NO_COHORT = -2;
+
+/** One post's running totals; outcomes are cumulative on the wire: the latest (by occurred_at) replaces the totals. */
 export interface PostState {
   /** The post id, or persona + post id for an id already held for another persona. */
   key: string;
@@ -51,6 +82,11 @@ export interface PostState {
   firstEventTime: number;
   lastEventTime: number;
   anomaly: OpenAnomaly | null;
+  /** Start of the cohort period of the post's first cost, or NO_COHORT_YET / NO_COHORT. */
+  cohort: number;
+  /** occurred_at of the outcome the totals are from; 0 before any outcome. */
+  outcomeAt: number;
+  final: boolean;
 }
 
 export function newPersona(personaId: string): PersonaState {
@@ -58,6 +94,10 @@ export function newPersona(personaId: string): PersonaState {
     personaId,
     open: [],
     history: [],
+    cohorts: [],
+    carry: null,
+    cohortHistory: [],
+    judgedUntil: 0,
     spikeBaseline: null,
     spikeBaselineWindows: 0,
     lastEventTime: 0,
@@ -74,7 +114,7 @@ export function windowAt(p: PersonaState, start: number): OpenWindow {
   let i = p.open.length - 1;
   while (i >= 0 && p.open[i].start > start) i--;
   if (i >= 0 && p.open[i].start === start) return p.open[i];
-  const w: OpenWindow = { start, cost: 0n, engagements: 0, follows: 0, revenue: 0n, outcomes: 0, lastIds: [] };
+  const w: OpenWindow = { start, cost: 0n, lastIds: [] };
   p.open.splice(i + 1, 0, w);
   return w;
 }
@@ -100,4 +140,31 @@ export function utcMonthStart(t: number): number {
 export function utcMonthEnd(monthStart: number): number {
   const d = new Date(monthStart);
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}
+
+/** The open cohort starting at `start`, created in order if missing. */
+export function cohortAt(p: PersonaState, start: number, periodMs: number): OpenCohort {
+  let i = p.cohorts.length - 1;
+  while (i >= 0 && p.cohorts[i].start > start) i--;
+  if (i >= 0 && p.cohorts[i].start === start) return p.cohorts[i];
+  const c: OpenCohort = { start, end: start + periodMs, posts: 0, cost: 0n, engagements: 0, follows: 0, revenue: 0n, allPosts: 0, finalPosts: 0 };
+  p.cohorts.splice(i + 1, 0, c);
+  return c;
+}
+
+export function findCohort(p: PersonaState, start: number): OpenCohort | undefined {
+  for (let i = p.cohorts.length - 1; i >= 0; i--) {
+    const c = p.cohorts[i];
+    if (c.start === start) return c;
+    if (c.start < start) return undefined;
+  }
+  return undefined;
+}
+
+/** `a` followed by `b`, as one period. */
+export function mergeCohorts(a: CohortSums, b: CohortSums): CohortSums {
+  return {
+    start: a.start, end: b.end, posts: a.posts + b.posts, cost: a.cost + b.cost, engagements: a.engagements + b.engagements,
+    follows: a.follows + b.follows, revenue: a.revenue + b.revenue,
+  };
 }

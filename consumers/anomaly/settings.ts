@@ -23,7 +23,12 @@ export interface AnomalySettings {
   /** Drop percentages (30 means 30 %). */
   efficiency: Graded;
   minBaselineActions: number;
-  roiWindows: number;
+  outcomeHorizonMs: number;
+  cohortMs: number;
+  baselineCohorts: number;
+  minBaselineCohorts: number;
+  cohortMinPosts: number;
+  cohortMinActions: number;
   /** ROI percentages, negative (−50 means −50 %). */
   roi: Graded;
   /** Budget use percentages. */
@@ -35,6 +40,7 @@ export interface AnomalySettings {
   personaIdleMs: number;
   maxPosts: number;
   maxTriggeringIds: number;
+  recentIdsPerPartition: number;
 }
 
 function dec(name: SettingName, overrides: Overrides): Decimal {
@@ -61,6 +67,7 @@ function graded(overrides: Overrides, names: [SettingName, SettingName, SettingN
 
 export function anomalySettings(overrides: Overrides = {}): AnomalySettings {
   const baselineWindows = intSetting('ANOMALY_BASELINE_WINDOWS', overrides, { min: 1, max: 10_000 });
+  const baselineCohorts = intSetting('ANOMALY_BASELINE_COHORTS', overrides, { min: 1, max: 1000 });
   return {
     windowMs: intSetting('ANOMALY_WINDOW_MS', overrides, { min: 100 }),
     allowedLatenessMs: intSetting('ANOMALY_ALLOWED_LATENESS_MS', overrides),
@@ -73,7 +80,12 @@ export function anomalySettings(overrides: Overrides = {}): AnomalySettings {
     efficiencyBasis: enumSetting('ANOMALY_EFFICIENCY_BASIS', ['engagements', 'follows'] as const, overrides),
     efficiency: graded(overrides, ['ANOMALY_EFFICIENCY_DROP_PERCENT', 'ANOMALY_EFFICIENCY_HIGH_DROP_PERCENT', 'ANOMALY_EFFICIENCY_CRITICAL_DROP_PERCENT']),
     minBaselineActions: intSetting('ANOMALY_MIN_BASELINE_ACTIONS', overrides),
-    roiWindows: intSetting('ANOMALY_ROI_WINDOWS', overrides, { min: 1, max: 10_000 }),
+    outcomeHorizonMs: intSetting('ANOMALY_OUTCOME_HORIZON_MS', overrides),
+    cohortMs: intSetting('ANOMALY_COHORT_MS', overrides, { min: 100 }),
+    baselineCohorts,
+    minBaselineCohorts: intSetting('ANOMALY_MIN_BASELINE_COHORTS', overrides, { min: 1, max: baselineCohorts }),
+    cohortMinPosts: intSetting('ANOMALY_COHORT_MIN_POSTS', overrides, { min: 1 }),
+    cohortMinActions: intSetting('ANOMALY_COHORT_MIN_ACTIONS', overrides, { min: 1 }),
     roi: graded(overrides, ['ANOMALY_ROI_PERCENT', 'ANOMALY_ROI_HIGH_PERCENT', 'ANOMALY_ROI_CRITICAL_PERCENT']),
     budget: graded(overrides, ['ANOMALY_BUDGET_PERCENT', 'ANOMALY_BUDGET_HIGH_PERCENT', 'ANOMALY_BUDGET_CRITICAL_PERCENT']),
     postTargetNano: usd('ANOMALY_POST_TARGET_USD', overrides),
@@ -82,5 +94,6 @@ export function anomalySettings(overrides: Overrides = {}): AnomalySettings {
     personaIdleMs: intSetting('ANOMALY_PERSONA_IDLE_MS', overrides, { min: 1 }),
     maxPosts: intSetting('ANOMALY_MAX_POSTS', overrides, { min: 1 }),
     maxTriggeringIds: intSetting('ANOMALY_MAX_TRIGGERING_IDS', overrides, { min: 1, max: 1000 }),
+    recentIdsPerPartition: intSetting('ANOMALY_RECENT_IDS_PER_PARTITION', overrides, { min: 2, max: 50_000_000 }),
   };
 }

@@ -1,6 +1,6 @@
 import type { PartitionState } from './engine';
 import { OpenAnomaly } from './lifecycle';
-import { PersonaState, PostState } from './persona-state';
+import { NO_COHORT, PersonaState, PostState } from './persona-state';
 
 /** Everything the engine holds for one partition number, at given input offsets. */
 export interface PartitionSnapshot {
@@ -10,13 +10,19 @@ export interface PartitionSnapshot {
   inputMax: { cost: number; outcome: number };
   personas: PersonaState[];
   posts: PostState[];
+  /** The partition's recent cost event ids (RecentIds.serialize); absent in older checkpoints. */
+  recentIds?: string;
 }
 
-type PostRow = [string, string, string, number, number, string, number, number, OpenAnomaly | null, string?];
+// [post, persona, cost, engagements, follows, revenue, first, last, anomaly, key (null: the post id), cohort, outcomeAt, final (0/1)]
+type PostRow = [string, string, string, number, number, string, number, number, OpenAnomaly | null, (string | null)?, number?, number?, number?];
 
 function postRow(p: PostState): PostRow {
-  const row: PostRow = [p.postId, p.personaId, p.cost.toString(), p.engagements, p.follows, p.revenue.toString(), p.firstEventTime, p.lastEventTime, p.anomaly];
-  if (p.key !== p.postId) row.push(p.key);
+  const row: PostRow = [
+    p.postId, p.personaId, p.cost.toString(), p.engagements, p.follows, p.revenue.toString(), p.firstEventTime, p.lastEventTime, p.anomaly,
+    p.key === p.postId ? null : p.key, p.cohort,
+  ];
+  if (p.outcomeAt > 0 || p.final) row.push(p.outcomeAt, p.final ? 1 : 0); // most posts have no outcome yet
   return row;
 }
 
@@ -24,6 +30,8 @@ function fromPostRow(partition: number, r: PostRow): PostState {
   return {
     key: r[9] ?? r[0], postId: r[0], personaId: r[1], partition, cost: BigInt(r[2]), engagements: r[3], follows: r[4],
     revenue: BigInt(r[5]), firstEventTime: r[6], lastEventTime: r[7], anomaly: r[8],
+    // Rows of checkpoints from before cohorts: such a post joins no cohort (its cost is partly unknown to it).
+    cohort: r[10] ?? NO_COHORT, outcomeAt: r[11] ?? (r.length <= 10 && (r[3] > 0 || r[4] > 0 || r[5] !== '0') ? r[7] : 0), final: r[12] === 1,
   };
 }
 
@@ -36,7 +44,7 @@ const untagBigInts = (_key: string, value: unknown) => (typeof value === 'string
 
 /** Personas (few, nested) through a bigint-tagging replacer; posts (many, flat) as plain tuples, which is much faster. */
 export function serializeSnapshot(s: PartitionSnapshot): string {
-  const head = JSON.stringify({ partition: s.partition, clock: s.clock, inputMax: s.inputMax, personas: s.personas }, tagBigInts);
+  const head = JSON.stringify({ partition: s.partition, clock: s.clock, inputMax: s.inputMax, personas: s.personas, recentIds: s.recentIds }, tagBigInts);
   const posts = JSON.stringify(s.posts.map(postRow));
   return `${head}\n${posts}`;
 }
@@ -51,5 +59,5 @@ export function parseSnapshot(text: string): PartitionSnapshot {
 export function takeSnapshot(p: PartitionState, posts: Iterable<PostState>): PartitionSnapshot {
   const mine: PostState[] = [];
   for (const post of posts) if (post.partition === p.partition) mine.push(post);
-  return { partition: p.partition, clock: p.clock, inputMax: { ...p.inputMax }, personas: [...p.personas.values()], posts: mine };
+  return { partition: p.partition, clock: p.clock, inputMax: { ...p.inputMax }, personas: [...p.personas.values()], posts: mine, recentIds: p.recentIds.serialize() };
 }

@@ -282,9 +282,9 @@ export const defaults = {
   ANOMALY_ALLOWED_LATENESS_MS: '5000',
   /** Event times further ahead of the wall clock than this are windowed at wall clock + this. */
   ANOMALY_MAX_CLOCK_SKEW_MS: '60000',
-  /** Closed active windows the spike baseline (median) and efficiency baseline (sums) look back over. */
+  /** Closed windows with spend the spike baseline (median) looks back over. */
   ANOMALY_BASELINE_WINDOWS: '60',
-  /** Fewer closed windows with spend than this: no baseline yet, no spike or efficiency verdict. */
+  /** Fewer closed windows with spend than this: no baseline yet, no spike verdict. */
   ANOMALY_MIN_BASELINE_WINDOWS: '5',
   /** Baselines (USD per window) below this page nobody; nor do windows spending less than the minimum spend. */
   ANOMALY_MIN_BASELINE_USD: '0.01',
@@ -297,10 +297,26 @@ export const defaults = {
   ANOMALY_EFFICIENCY_DROP_PERCENT: '30',
   ANOMALY_EFFICIENCY_HIGH_DROP_PERCENT: '50',
   ANOMALY_EFFICIENCY_CRITICAL_DROP_PERCENT: '75',
-  /** Baseline windows must hold at least this many engagements (or follows) for an efficiency verdict. */
+  /**
+   * Efficiency and ROI are judged per post cohort: the posts whose first cost falls in one
+   * ANOMALY_COHORT_MS period of event time, each post's cost against that post's own outcomes.
+   * A cohort is judged once its posts are mature: ANOMALY_OUTCOME_HORIZON_MS of event time after
+   * the period's end, or as soon as the period has ended and every post in it sent a final outcome.
+   * Outcomes arriving later no longer count. Detection time = period end + horizon + lateness +
+   * tick. One hour by default: see docs/anomaly-detection.md for why.
+   */
+  ANOMALY_OUTCOME_HORIZON_MS: '3600000',
+  ANOMALY_COHORT_MS: '300000',
+  /** Earlier judged cohorts the efficiency baseline (ratio of sums) is made of. */
+  ANOMALY_BASELINE_COHORTS: '12',
+  /** Earlier cohorts with outcomes a persona needs before its efficiency or ROI is judged. */
+  ANOMALY_MIN_BASELINE_COHORTS: '3',
+  /** A cohort (and the baseline) needs this many mature posts with outcomes; a shorter cohort is merged into the next. */
+  ANOMALY_COHORT_MIN_POSTS: '5',
+  /** The cohort must hold at least this many engagements (or follows) for an efficiency verdict. */
+  ANOMALY_COHORT_MIN_ACTIONS: '10',
+  /** The baseline cohorts must hold at least this many engagements (or follows) for an efficiency verdict. */
   ANOMALY_MIN_BASELINE_ACTIONS: '10',
-  /** ROI is judged over this many closed active windows (incl. the one closing), for personas reporting outcomes. */
-  ANOMALY_ROI_WINDOWS: '60',
   ANOMALY_ROI_PERCENT: '-50',
   ANOMALY_ROI_HIGH_PERCENT: '-75',
   ANOMALY_ROI_CRITICAL_PERCENT: '-90',
@@ -324,6 +340,14 @@ export const defaults = {
   /** Budgets and per-persona post targets are re-read from Postgres this often. */
   ANOMALY_REFERENCE_REFRESH_MS: '5000',
   ANOMALY_MAX_TRIGGERING_IDS: '10',
+  /**
+   * Cost event ids remembered per partition, so a second arrival of an id (a caller's retry with
+   * another event time, a redelivery, a replay) counts once in budgets, windows and post totals.
+   * The most recent ANOMALY_RECENT_IDS_PER_PARTITION / 2 to ANOMALY_RECENT_IDS_PER_PARTITION ids are
+   * held (~25 bytes each with the hash tables' slack, ~11 bytes each in a checkpoint); an id older
+   * than that counts again.
+   */
+  ANOMALY_RECENT_IDS_PER_PARTITION: '50000',
   /**
    * Fetch sizes of the anomaly consumer. Fetched bytes wait in memory until processed, so they count
    * against the pod's memory; 1 MiB a fetch (256 KiB per partition) keeps ~30k events/s on one core.

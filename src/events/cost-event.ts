@@ -64,6 +64,8 @@ export interface PostOutcome {
   engagements: number;
   revenue: bigint;
   currency: string;
+  /** The totals are final (no later update); absent in messages written before the field existed (read as false). */
+  is_final: boolean;
 }
 
 export interface ValidationLimits {

@@ -20,7 +20,11 @@ export const FAST_ANOMALY_SETTINGS = {
   ANOMALY_ALLOWED_LATENESS_MS: '300',
   ANOMALY_BASELINE_WINDOWS: '10',
   ANOMALY_MIN_BASELINE_WINDOWS: '3',
-  ANOMALY_ROI_WINDOWS: '3',
+  // Cohorts (efficiency, ROI) of one window, mature 1 s after their period; one post with outcomes is enough.
+  ANOMALY_COHORT_MS: '2000',
+  ANOMALY_OUTCOME_HORIZON_MS: '1000',
+  ANOMALY_MIN_BASELINE_COHORTS: '3',
+  ANOMALY_COHORT_MIN_POSTS: '1',
   ANOMALY_TICK_MS: '100',
   ANOMALY_CHECKPOINT_INTERVAL_MS: '500',
   ANOMALY_REFERENCE_REFRESH_MS: '300',
@@ -41,8 +45,10 @@ export function costEvent(persona: string, time: number, usd: string, post: stri
   };
 }
 
-export function postOutcome(persona: string, post: string, time: number, engagements: number, revenueUsd: string): PostOutcome {
-  return { event_id: randomUUID(), post_id: post, persona_id: persona, occurred_at: new Date(time), follows: 0, engagements, revenue: usdToNano(revenueUsd), currency: 'USD' };
+export function postOutcome(persona: string, post: string, time: number, engagements: number, revenueUsd: string, final = false): PostOutcome {
+  return {
+    event_id: randomUUID(), post_id: post, persona_id: persona, occurred_at: new Date(time), follows: 0, engagements, revenue: usdToNano(revenueUsd), currency: 'USD', is_final: final,
+  };
 }
 
 /** Reads every anomaly state published on the env's anomalies topic. */

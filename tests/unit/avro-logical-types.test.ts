@@ -24,7 +24,7 @@ describe('Avro decimal and timestamp logical types', () => {
 
   it('frames messages in the Confluent wire format', () => {
     const costType = avroType(loadSchema('post-outcome'));
-    const value = { event_id: 'e', post_id: 'p', persona_id: 'x', occurred_at: new Date(1_700_000_000_000), follows: 3, engagements: 9, revenue: 1_500_000_000n, currency: 'USD' };
+    const value = { event_id: 'e', post_id: 'p', persona_id: 'x', occurred_at: new Date(1_700_000_000_000), follows: 3, engagements: 9, revenue: 1_500_000_000n, currency: 'USD', is_final: false };
     const framed = AvroCodec.encode(42, costType, value);
     expect(framed[0]).toBe(0);
     expect(framed.readInt32BE(1)).toBe(42);

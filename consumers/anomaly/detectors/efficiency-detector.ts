@@ -5,13 +5,15 @@ import { Finding } from '../types';
 import { grade } from './severity';
 
 export interface EfficiencyInput {
-  /** The closed window: its spend and the engagements (or follows) it earned. */
+  /** The mature cohort: cost of its posts that reported outcomes, the engagements (or follows) they earned, how many posts. */
   cost: bigint;
   actions: number;
-  /** Sums over the baseline windows. */
+  posts: number;
+  /** Sums over the earlier cohorts of the baseline. */
   baselineCost: bigint;
   baselineActions: number;
-  baselineWindows: number;
+  baselinePosts: number;
+  baselineCohorts: number;
 }
 
 export interface EfficiencyConfig {
@@ -20,21 +22,27 @@ export interface EfficiencyConfig {
   basis: 'engagements' | 'follows';
   minBaselineNano: bigint;
   minSpendNano: bigint;
-  minBaselineWindows: number;
+  minBaselineCohorts: number;
+  /** Posts with outcomes, in the cohort and in the baseline. */
+  minPosts: number;
+  /** Actions in the cohort, and in the baseline. */
+  minActions: number;
   minBaselineActions: number;
 }
 
 /**
- * Efficiency is outcomes per USD (engagements or follows). A drop of D % against the baseline
- * (ratio of the baseline windows' sums) means cost per outcome rose to baseline / (1 − D).
+ * Efficiency is outcomes per USD (engagements or follows) of a cohort of mature posts. A drop of
+ * D % against the baseline (ratio of the earlier cohorts' sums) means cost per outcome rose to
+ * baseline / (1 − D). No verdict without evidence: enough posts and actions on both sides.
  * drop ≥ D  ⇔  (a·cb) / (c·ab) ≤ 1 − D, compared exactly in integers.
  */
 export class EfficiencyDetector {
   constructor(private readonly c: EfficiencyConfig) {}
 
   evaluate(i: EfficiencyInput): Finding | null {
-    if (i.baselineWindows < this.c.minBaselineWindows || i.baselineCost < this.c.minBaselineNano) return null;
-    if (i.baselineActions < this.c.minBaselineActions || i.baselineActions <= 0) return null;
+    if (i.baselineCohorts < this.c.minBaselineCohorts || i.baselineCost < this.c.minBaselineNano) return null;
+    if (i.baselinePosts < this.c.minPosts || i.baselineActions < this.c.minBaselineActions || i.baselineActions <= 0) return null;
+    if (i.posts < this.c.minPosts || i.actions < this.c.minActions) return null;
     if (i.cost < this.c.minSpendNano || i.cost <= 0n) return null;
     const kept = BigInt(i.actions) * i.baselineCost; // efficiency now / baseline = kept / total
     const total = i.cost * BigInt(i.baselineActions);
@@ -51,15 +59,17 @@ export class EfficiencyDetector {
       threshold: formatUsd(divideAmount(baselineCpa, oneMinus(percentToFraction(this.c.efficiency.threshold)))),
       unit,
       multiplier: i.actions === 0 ? null : ratio(total, kept),
-      message: `${this.c.basis} per USD fell ${drop} % against the baseline (cost per ${this.c.basis === 'follows' ? 'follow' : 'engagement'} $${usdPer(i.cost, BigInt(i.actions))} vs $${formatUsd(baselineCpa)})`,
+      message: `${this.c.basis} per USD of ${i.posts} mature posts fell ${drop} % against the ${i.baselinePosts} posts of the baseline (cost per ${this.c.basis === 'follows' ? 'follow' : 'engagement'} $${usdPer(i.cost, BigInt(i.actions))} vs $${formatUsd(baselineCpa)})`,
       details: {
         drop_percent: drop,
         threshold_drop_percent: decimalText(this.c.efficiency.threshold),
-        window_cost_usd: formatUsd(i.cost),
-        window_actions: String(i.actions),
+        cohort_cost_usd: formatUsd(i.cost),
+        cohort_actions: String(i.actions),
+        cohort_posts: String(i.posts),
         baseline_cost_usd: formatUsd(i.baselineCost),
         baseline_actions: String(i.baselineActions),
-        baseline_windows: String(i.baselineWindows),
+        baseline_posts: String(i.baselinePosts),
+        baseline_cohorts: String(i.baselineCohorts),
       },
     };
   }

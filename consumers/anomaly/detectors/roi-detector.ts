@@ -5,25 +5,34 @@ import { Finding } from '../types';
 import { grade } from './severity';
 
 export interface RoiInput {
+  /** The mature cohort: cost and revenue of its posts that reported outcomes (unknown is not −100 %), and how many. */
   cost: bigint;
   revenue: bigint;
-  /** Outcome messages in the horizon; ROI is unknown (not −100 %) for a persona reporting none. */
-  outcomes: number;
-  windows: number;
+  posts: number;
+  /** Earlier cohorts with outcomes, and their posts: the minimum-history gate, as spikes have. */
+  baselinePosts: number;
+  baselineCohorts: number;
 }
 
 export interface RoiConfig {
   /** ROI percentages, negative. */
   roi: Graded;
   minSpendNano: bigint;
+  minPosts: number;
+  minBaselineCohorts: number;
 }
 
-/** ROI = (revenue − cost) / cost ≤ −50 % (medium), −75 % (high), −90 % (critical) by default. */
+/**
+ * ROI of a cohort of mature posts = (revenue − cost) / cost ≤ −50 % (medium), −75 % (high),
+ * −90 % (critical) by default. Judged only with enough posts reporting, in this cohort and in
+ * enough earlier ones: never on a persona's first outcomes.
+ */
 export class RoiDetector {
   constructor(private readonly c: RoiConfig) {}
 
   evaluate(i: RoiInput): Finding | null {
-    if (i.outcomes <= 0 || i.cost < this.c.minSpendNano || i.cost <= 0n) return null;
+    if (i.posts < this.c.minPosts || i.baselineCohorts < this.c.minBaselineCohorts || i.baselinePosts < this.c.minPosts) return null;
+    if (i.cost < this.c.minSpendNano || i.cost <= 0n) return null;
     const net = i.revenue - i.cost;
     const severity = grade((level) => ratioAtMost(net, i.cost, percentToFraction(level)), this.c.roi);
     if (!severity) return null;
@@ -36,8 +45,8 @@ export class RoiDetector {
       threshold: decimalText(this.c.roi.threshold),
       unit: 'percent',
       multiplier: null,
-      message: `ROI ${roi} % over the last ${i.windows} windows: revenue $${formatUsd(i.revenue)} for $${formatUsd(i.cost)} spent`,
-      details: { revenue_usd: formatUsd(i.revenue), cost_usd: formatUsd(i.cost), windows: String(i.windows) },
+      message: `ROI ${roi} % over ${i.posts} mature posts: revenue $${formatUsd(i.revenue)} for $${formatUsd(i.cost)} spent`,
+      details: { revenue_usd: formatUsd(i.revenue), cost_usd: formatUsd(i.cost), cohort_posts: String(i.posts), baseline_cohorts: String(i.baselineCohorts) },
     };
   }
 }

@@ -44,14 +44,14 @@ describe('SpikeDetector (3× medium, 3.5× high, 5× critical; min baseline $0.0
   });
 });
 
-describe('EfficiencyDetector (drop ≥ 30 % medium, 50 % high, 75 % critical)', () => {
+describe('EfficiencyDetector (drop ≥ 30 % medium, 50 % high, 75 % critical; 5 posts, 10 actions, 3 cohorts by default)', () => {
   const d = new EfficiencyDetector({
     efficiency: s.efficiency, basis: 'engagements', minBaselineNano: s.minBaselineNano, minSpendNano: s.minSpendNano,
-    minBaselineWindows: s.minBaselineWindows, minBaselineActions: s.minBaselineActions,
+    minBaselineCohorts: s.minBaselineCohorts, minPosts: s.cohortMinPosts, minActions: s.cohortMinActions, minBaselineActions: s.minBaselineActions,
   });
-  // Baseline: $10 for 1000 engagements ($0.01 each), so $1 should earn 100. The window spends $1.
-  const at = (actions: number, cost = '1', baselineActions = 1000, windows = 5) =>
-    sev(d.evaluate({ cost: usd(cost), actions, baselineCost: usd('10'), baselineActions, baselineWindows: windows }));
+  // Baseline: $10 for 1000 engagements ($0.01 each), so $1 should earn 100. The cohort's posts cost $1.
+  const at = (actions: number, cost = '1', baselineActions = 1000, cohorts = 3, posts = 5, baselinePosts = 50) =>
+    sev(d.evaluate({ cost: usd(cost), actions, posts, baselineCost: usd('10'), baselineActions, baselinePosts, baselineCohorts: cohorts }));
 
   it.each([
     [100, null], // as efficient as the baseline
@@ -64,29 +64,31 @@ describe('EfficiencyDetector (drop ≥ 30 % medium, 50 % high, 75 % critical)', 
     [26, 'high'],
     [25, 'critical'], // exactly 75 %
     [24, 'critical'],
-    [0, 'critical'],
+    [10, 'critical'],
+    [9, null], // fewer actions than the minimum: no evidence
   ])('%i engagements for $1 → %s', (actions, expected) => {
     expect(at(actions)).toBe(expected);
   });
 
-  it('needs minimum spend, baseline actions and windows', () => {
-    expect(at(0, '0.049999999')).toBeNull();
-    expect(at(0, '0.05')).toBe('critical');
-    expect(at(0, '1', 9)).toBeNull();
-    expect(at(0, '1', 10)).toBe('critical');
-    expect(at(0, '1', 1000, 4)).toBeNull();
+  it('needs minimum spend, posts and actions in the cohort and the baseline, and enough baseline cohorts', () => {
+    expect(at(10, '1', 9)).toBeNull();
+    expect(at(10, '1', 1000)).toBe('critical');
+    expect(at(10, '1', 1000, 2)).toBeNull();
+    expect(at(10, '1', 1000, 3, 4)).toBeNull();
+    expect(at(10, '1', 1000, 3, 5, 4)).toBeNull();
   });
 
   it('reports cost per engagement against the baseline', () => {
-    const f = d.evaluate({ cost: usd('1'), actions: 50, baselineCost: usd('10'), baselineActions: 1000, baselineWindows: 5 })!;
+    const f = d.evaluate({ cost: usd('1'), actions: 50, posts: 5, baselineCost: usd('10'), baselineActions: 1000, baselinePosts: 50, baselineCohorts: 5 })!;
     expect(f).toMatchObject({ observed: '0.020000000', baseline: '0.010000000', unit: 'usd_per_engagement', multiplier: 2 });
     expect(f.details.drop_percent).toBe('50');
   });
 });
 
 describe('RoiDetector (ROI ≤ −50 % medium, −75 % high, −90 % critical)', () => {
-  const d = new RoiDetector({ roi: s.roi, minSpendNano: s.minSpendNano });
-  const at = (revenue: string, cost = '1', outcomes = 1) => sev(d.evaluate({ cost: usd(cost), revenue: usd(revenue), outcomes, windows: 3 }));
+  const d = new RoiDetector({ roi: s.roi, minSpendNano: s.minSpendNano, minPosts: s.cohortMinPosts, minBaselineCohorts: s.minBaselineCohorts });
+  const at = (revenue: string, cost = '1', posts = 5, baselineCohorts = 3, baselinePosts = 15) =>
+    sev(d.evaluate({ cost: usd(cost), revenue: usd(revenue), posts, baselinePosts, baselineCohorts }));
 
   it.each([
     ['0.500000001', null],
@@ -102,11 +104,14 @@ describe('RoiDetector (ROI ≤ −50 % medium, −75 % high, −90 % critical)',
     expect(at(revenue)).toBe(expected);
   });
 
-  it('judges only personas reporting outcomes and spending the minimum', () => {
+  it('judges only cohorts with enough posts reporting, after enough earlier cohorts (never a first window), spending the minimum', () => {
     expect(at('0', '1', 0)).toBeNull();
+    expect(at('0', '1', 4)).toBeNull();
+    expect(at('0', '1', 5, 2)).toBeNull();
+    expect(at('0', '1', 5, 3, 4)).toBeNull();
     expect(at('0', '0.049999999')).toBeNull();
     expect(at('0', '0.05')).toBe('critical');
-    expect(d.evaluate({ cost: usd('1'), revenue: usd('0.4'), outcomes: 2, windows: 3 })).toMatchObject({ observed: '-60', threshold: '-50', unit: 'percent' });
+    expect(d.evaluate({ cost: usd('1'), revenue: usd('0.4'), posts: 5, baselinePosts: 15, baselineCohorts: 3 })).toMatchObject({ observed: '-60', threshold: '-50', unit: 'percent' });
   });
 });
 

@@ -12,8 +12,14 @@ export const TEST_SETTINGS: Overrides = {
   ANOMALY_ALLOWED_LATENESS_MS: 200,
   ANOMALY_BASELINE_WINDOWS: 10,
   ANOMALY_MIN_BASELINE_WINDOWS: 3,
-  ANOMALY_ROI_WINDOWS: 3,
   ANOMALY_MIN_BASELINE_ACTIONS: 10,
+  // Cohorts of 1 s of event time, mature 2 s after their period; one post with outcomes is enough.
+  ANOMALY_COHORT_MS: 1000,
+  ANOMALY_OUTCOME_HORIZON_MS: 2000,
+  ANOMALY_BASELINE_COHORTS: 10,
+  ANOMALY_MIN_BASELINE_COHORTS: 3,
+  ANOMALY_COHORT_MIN_POSTS: 1,
+  ANOMALY_COHORT_MIN_ACTIONS: 10,
   ANOMALY_POST_IDLE_MS: 60_000,
   ANOMALY_PERSONA_IDLE_MS: 60_000,
   ANOMALY_MAX_CLOCK_SKEW_MS: 3_600_000_000,
@@ -42,8 +48,10 @@ export function cost(persona: string, t: number, usd: string, post: string | nul
   };
 }
 
-export function outcome(persona: string, post: string, t: number, engagements: number, revenueUsd = '0', follows = 0): PostOutcome {
-  return { event_id: `o${++seq}`, post_id: post, persona_id: persona, occurred_at: new Date(t), follows, engagements, revenue: usdToNano(revenueUsd), currency: 'USD' };
+export function outcome(persona: string, post: string, t: number, engagements: number, revenueUsd = '0', follows = 0, final = false): PostOutcome {
+  return {
+    event_id: `o${++seq}`, post_id: post, persona_id: persona, occurred_at: new Date(t), follows, engagements, revenue: usdToNano(revenueUsd), currency: 'USD', is_final: final,
+  };
 }
 
 /** An engine on a fake wall clock that the test moves. */
