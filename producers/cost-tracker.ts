@@ -104,7 +104,7 @@ export interface CostTrackerOptions {
   registerSchemas?: boolean;
 }
 
-function toMicro(value: string | number, field: string): bigint {
+function parseMicro(value: string | number, field: string): bigint {
   let d;
   try {
     d = parseDecimal(value);
@@ -114,6 +114,18 @@ function toMicro(value: string | number, field: string): bigint {
   if (d.units < 0n) throw new InvalidInputError(`${field}.negative`, `${field} must not be negative`);
   if (d.scale > 6) throw new InvalidInputError(`${field}.precision`, `${field} has more than 6 decimal places`);
   return d.units * 10n ** BigInt(6 - d.scale);
+}
+
+/** Callers pass the same few sizes ("0.5", "1.25") again and again: parsed once each (bounded). */
+const microCache = new Map<string | number, bigint>();
+
+function toMicro(value: string | number, field: string): bigint {
+  const hit = microCache.get(value);
+  if (hit !== undefined) return hit;
+  const micro = parseMicro(value, field);
+  if (microCache.size >= 1000) microCache.clear();
+  microCache.set(value, micro);
+  return micro;
 }
 
 function checkTokens(field: string, n: number): void {

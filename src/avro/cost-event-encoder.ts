@@ -13,17 +13,37 @@ const SMALL_DECIMAL = 1n << 47n; // fits a float exactly with room for the two's
  * record of a frozen price (the price book's, shared by every event priced alike) from bytes
  * computed once. Invalid values throw, as avsc's writer does. One encoder per producer; not re-entrant.
  */
+const SLAB_BYTES = 64 * 1024;
+
 export class CostEventEncoder {
-  private buf = Buffer.allocUnsafe(4096);
+  /** Events are written one after another into a slab and handed out as views of it (no copy). */
+  private buf = Buffer.allocUnsafe(SLAB_BYTES);
+  private start = 0;
   private pos = 0;
   private readonly priceBytes = new WeakMap<PriceApplied, Buffer>();
 
   encode(schemaId: number, e: CostEvent): Buffer {
-    this.pos = 0;
+    this.pos = this.start;
+    try {
+      this.writeEvent(schemaId, e);
+    } catch (err) {
+      this.pos = this.start;
+      throw err;
+    }
+    const out = this.buf.subarray(this.start, this.pos);
+    this.start = this.pos;
+    return out;
+  }
+
+  private writeEvent(schemaId: number, e: CostEvent): void {
     this.ensure(5);
-    this.buf[0] = 0;
-    this.buf.writeInt32BE(schemaId, 1);
-    this.pos = 5;
+    const buf = this.buf;
+    buf[this.pos] = 0;
+    buf[this.pos + 1] = schemaId >>> 24;
+    buf[this.pos + 2] = (schemaId >>> 16) & 0xff;
+    buf[this.pos + 3] = (schemaId >>> 8) & 0xff;
+    buf[this.pos + 4] = schemaId & 0xff;
+    this.pos += 5;
     this.writeString(e.event_id, 'event_id');
     const time = e.event_time instanceof Date ? e.event_time.getTime() : (e.event_time as unknown as number);
     this.writeLong(time, 'event_time');
@@ -65,9 +85,6 @@ export class CostEventEncoder {
     }
     this.writePrice(e.price);
     this.writeMap(e.metadata, 'metadata');
-    const out = Buffer.allocUnsafe(this.pos);
-    this.buf.copy(out, 0, 0, this.pos);
-    return out;
   }
 
   private writePrice(price: PriceApplied): void {
@@ -75,24 +92,30 @@ export class CostEventEncoder {
     const frozen = Object.isFrozen(price) && Object.isFrozen(price.unit_prices);
     const cached = frozen ? this.priceBytes.get(price) : undefined;
     if (cached) {
-      this.ensure(cached.length);
-      cached.copy(this.buf, this.pos);
-      this.pos += cached.length;
+      const n = cached.length;
+      this.ensure(n);
+      const buf = this.buf;
+      for (let i = 0; i < n; i++) buf[this.pos + i] = cached[i];
+      this.pos += n;
       return;
     }
-    const start = this.pos;
+    const from = this.pos - this.start; // relative: the event may move to a new slab meanwhile
     this.writeString(price.source, 'price.source');
     this.writeString(price.version, 'price.version');
     this.writeEnum(PRICE_STATUSES, price.status, 'price.status');
     this.writeMap(price.unit_prices, 'price.unit_prices');
-    if (frozen) this.priceBytes.set(price, Buffer.from(this.buf.subarray(start, this.pos)));
+    if (frozen) this.priceBytes.set(price, Buffer.from(this.buf.subarray(this.start + from, this.pos)));
   }
 
+  /** Room for `bytes` more; a full slab is left to the events already handed out, the current one moves to a new slab. */
   private ensure(bytes: number): void {
     if (this.pos + bytes <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + bytes));
-    this.buf.copy(bigger, 0, 0, this.pos);
-    this.buf = bigger;
+    const written = this.pos - this.start;
+    const slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, 2 * (written + bytes)));
+    this.buf.copy(slab, 0, this.start, this.pos);
+    this.buf = slab;
+    this.start = 0;
+    this.pos = written;
   }
 
   private writeByte(b: number): void {

@@ -86,7 +86,7 @@ function prepare(resolved: ResolvedModel): PreparedModel {
 const RESOLVED_TTL_MS = 10 * 60 * 1000;
 
 export class PriceBook {
-  private readonly resolved = new Map<string, { at: number; value: PreparedModel }>();
+  private readonly resolved = new Map<string, Map<string, { at: number; value: PreparedModel }>>();
   private readonly unknownLlm = frozenPrice({ source: '@pydantic/genai-prices', version: genaiPricesVersion, status: 'unknown_model', unit_prices: {} });
   private readonly unknownVectorDb = frozenPrice({ source: 'config', version: 'vector-db-prices', status: 'unknown_model', unit_prices: {} });
   private readonly vectorDbPrices = new Map<string, { units: bigint; divisor: bigint; price: PriceApplied }>();
@@ -96,12 +96,17 @@ export class PriceBook {
 
   /** The per-token prices for a model, or null when nobody prices it. Cached: table look-ups are slow. */
   private resolve(provider: string, model: string): PreparedModel {
-    const key = `${provider}\u0000${model}`;
-    const hit = this.resolved.get(key);
-    if (hit && Date.now() - hit.at < RESOLVED_TTL_MS) return hit.value;
+    let models = this.resolved.get(provider);
+    if (!models) {
+      if (this.resolved.size >= 100) this.resolved.clear(); // bounded: provider names come from callers
+      this.resolved.set(provider, (models = new Map()));
+    }
+    const hit = models.get(model);
+    const now = Date.now();
+    if (hit && now - hit.at < RESOLVED_TTL_MS) return hit.value;
     const value = prepare(this.lookUp(provider, model));
-    if (this.resolved.size >= 10_000) this.resolved.clear(); // bounded: model names come from callers
-    this.resolved.set(key, { at: Date.now(), value });
+    if (models.size >= 10_000) models.clear(); // bounded: model names come from callers
+    models.set(model, { at: now, value });
     return value;
   }
 

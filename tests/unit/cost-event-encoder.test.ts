@@ -50,6 +50,14 @@ describe('the hand-written cost-event encoder', () => {
     }
   });
 
+  it('hands out events that stay intact as later events fill and replace its slabs', () => {
+    const encoder = new CostEventEncoder();
+    const r = rng(11);
+    const events = Array.from({ length: 3000 }, (_, i) => randomEvent(r, i));
+    const encoded = events.map((e) => encoder.encode(7, e));
+    events.forEach((e, i) => expect(encoded[i].equals(AvroCodec.encode(7, type, e))).toBe(true));
+  });
+
   it('writes a frozen price from cached bytes and the same bytes again', () => {
     const encoder = new CostEventEncoder();
     const event = randomEvent(rng(1), 0);
