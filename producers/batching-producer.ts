@@ -268,11 +268,15 @@ export class BatchingProducer {
     p.reject(new DeliveryTimeoutError(p.eventId, p.sent, this.opts.deliveryTimeoutMs));
   }
 
-  /** Sends everything queued so far and waits for the acknowledgements (or deadlines). */
+  /**
+   * Sends everything queued so far and waits until every call has settled: acknowledged, or
+   * failed by its deadline. (A batch whose callers all timed out may still be in kafkajs's
+   * hands; flush does not wait for it.)
+   */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.waiting.length > 0 || this.sending) {
+    while (this.queue.length > 0 || this.waiting.length > 0 || (this.sending && this.inFlight.some((p) => !p.settled))) {
       this.kick();
-      await this.sending;
+      await Promise.race([this.sending, sleep(50)]);
       if (this.queue.length === 0 && this.waiting.length > 0) this.admitWaiting();
     }
   }
