@@ -162,7 +162,8 @@ export class BatchingProducer {
 
   private admitWaiting(): void {
     const room = this.opts.maxBufferedEvents - this.queue.length;
-    if (room > 0 && this.waiting.length > 0) this.queue.push(...this.waiting.splice(0, room));
+    if (room <= 0 || this.waiting.length === 0) return;
+    for (const p of this.waiting.splice(0, room)) this.queue.push(p);
   }
 
   /** Sends one batch until it is acknowledged, rejected by the broker, or every caller has timed out. */
