@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type avro from 'avsc';
 import { Kafka } from 'kafkajs';
 import { AvroCodec, avroType } from '../src/avro/codec';
+import { CostEventEncoder } from '../src/avro/cost-event-encoder';
 import { loadSchema } from '../src/avro/schemas';
 import { enumSetting, intSetting, Overrides, setting, topics, Topics } from '../src/config';
 import { CostEvent, CostType, PostOutcome } from '../src/events';
 import { InvalidInputError } from '../src/errors';
-import { createKafka } from '../src/kafka/client';
+import { createKafka, SDK_RETRY } from '../src/kafka/client';
 import { COMPRESSIONS } from '../src/kafka/codecs';
 import { formatUsd, parseDecimal, usdToNano } from '../src/money';
 import { PriceBook, Priced, priceBookFromConfig } from '../src/pricing';
@@ -23,7 +24,11 @@ export interface Attribution {
   metadata?: Record<string, string>;
   /** When the spend happened; defaults to now. */
   eventTime?: Date;
-  /** Supply your own id to make retries of the same call idempotent end to end. */
+  /**
+   * The event's id; a new UUID when omitted. A call that failed (for instance with
+   * DeliveryTimeoutError) may still have been stored, so retry it with the same `eventId`
+   * (the error carries it): the ledger holds one row per event id, so the retry is the same event.
+   */
   eventId?: string;
 }
 
@@ -63,13 +68,36 @@ export interface Outcome {
 }
 
 export interface TrackedCost {
-  eventId: string;
-  nanoUsd: bigint;
+  readonly eventId: string;
+  readonly nanoUsd: bigint;
   /** Exact USD decimal string. */
-  amountUsd: string;
-  priceStatus: CostEvent['price']['status'];
-  event: CostEvent;
+  readonly amountUsd: string;
+  readonly priceStatus: CostEvent['price']['status'];
+  readonly event: CostEvent;
 }
+
+/** What a track call resolves with; the USD text is formatted only if read. */
+class Tracked implements TrackedCost {
+  constructor(readonly event: CostEvent) {}
+  get eventId(): string {
+    return this.event.event_id;
+  }
+  get nanoUsd(): bigint {
+    return this.event.amount;
+  }
+  get amountUsd(): string {
+    return formatUsd(this.event.amount);
+  }
+  get priceStatus(): CostEvent['price']['status'] {
+    return this.event.price.status;
+  }
+  toJSON(): object {
+    return { eventId: this.eventId, nanoUsd: this.nanoUsd.toString(), amountUsd: this.amountUsd, priceStatus: this.priceStatus };
+  }
+}
+
+/** Bound on cached message keys (one per persona). */
+const MAX_CACHED_KEYS = 10_000;
 
 export interface CostTrackerOptions {
   overrides?: Overrides;
@@ -79,7 +107,7 @@ export interface CostTrackerOptions {
   registerSchemas?: boolean;
 }
 
-function toMicro(value: string | number, field: string): bigint {
+function parseMicro(value: string | number, field: string): bigint {
   let d;
   try {
     d = parseDecimal(value);
@@ -91,6 +119,18 @@ function toMicro(value: string | number, field: string): bigint {
   return d.units * 10n ** BigInt(6 - d.scale);
 }
 
+/** Callers pass the same few sizes ("0.5", "1.25") again and again: parsed once each (bounded). */
+const microCache = new Map<string | number, bigint>();
+
+function toMicro(value: string | number, field: string): bigint {
+  const hit = microCache.get(value);
+  if (hit !== undefined) return hit;
+  const micro = parseMicro(value, field);
+  if (microCache.size >= 1000) microCache.clear();
+  microCache.set(value, micro);
+  return micro;
+}
+
 function checkTokens(field: string, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidInputError(`${field}.invalid`, `${field} must be a non-negative integer, got ${n}`);
 }
@@ -98,6 +138,14 @@ function checkTokens(field: string, n: number): void {
 /**
  * The SDK services use to publish what they spend. Each `track*` call prices the usage
  * exactly, publishes one Avro cost event keyed by persona and resolves once Kafka has it.
+ *
+ * Delivery: a call resolves once every in-sync replica has the event. While the broker is away
+ * the SDK keeps the event (same id, same bytes) and resends it; a caller waits, on the bounded
+ * buffer if it is full, for at most SDK_DELIVERY_TIMEOUT_MS and then gets DeliveryTimeoutError.
+ * A call that failed may still have been stored (`maybeStored` on the error says whether it was
+ * ever sent): retry it with the same `eventId`. "Exactly once" means one row per event id in the
+ * ledger: the topic can hold a second copy of an event after a resend under a new producer id,
+ * and storage keeps the first. A call retried without its id is a new event.
  */
 export class CostTracker {
   private readonly overrides: Overrides;
@@ -106,16 +154,19 @@ export class CostTracker {
   private readonly codec: AvroCodec;
   private readonly priceBook: PriceBook;
   private readonly topics: Topics;
-  private readonly costType: avro.Type = avroType(loadSchema('cost-event'));
+  private readonly costEncoder = new CostEventEncoder();
   private readonly outcomeType: avro.Type = avroType(loadSchema('post-outcome'));
   private costSchemaId = 0;
   private outcomeSchemaId = 0;
   private started: Promise<void> | undefined;
+  private ready = false;
+  /** Calls made before start() finished, until they are handed to the producer. */
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly keys = new Map<string, Buffer>();
 
   constructor(private readonly options: CostTrackerOptions = {}) {
     this.overrides = options.overrides ?? {};
-    this.kafka = options.kafka ?? createKafka(this.overrides, 'sdk');
+    this.kafka = options.kafka ?? createKafka(this.overrides, 'sdk', SDK_RETRY);
     this.codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', this.overrides), this.overrides);
     this.priceBook = options.priceBook ?? priceBookFromConfig(this.overrides);
     this.topics = topics(this.overrides);
@@ -124,6 +175,7 @@ export class CostTracker {
       maxBatchEvents: intSetting('SDK_MAX_BATCH_EVENTS', this.overrides, { min: 1 }),
       maxBufferedEvents: intSetting('SDK_MAX_BUFFERED_EVENTS', this.overrides, { min: 1 }),
       compression: enumSetting('SDK_COMPRESSION', COMPRESSIONS, this.overrides),
+      deliveryTimeoutMs: intSetting('SDK_DELIVERY_TIMEOUT_MS', this.overrides, { min: 1 }),
     });
   }
 
@@ -139,6 +191,7 @@ export class CostTracker {
             ])
           : await Promise.all([this.codec.latestSchemaId(this.topics.costEvents), this.codec.latestSchemaId(this.topics.postOutcomes)]);
         await this.producer.connect();
+        this.ready = true;
       })();
       this.started.catch(() => (this.started = undefined));
     }
@@ -148,12 +201,12 @@ export class CostTracker {
   trackOpenAICost(c: OpenAICost): Promise<TrackedCost> {
     checkTokens('inputTokens', c.inputTokens);
     checkTokens('outputTokens', c.outputTokens);
-    checkTokens('cachedInputTokens', c.cachedInputTokens ?? 0);
+    const cachedInputTokens = c.cachedInputTokens ?? 0;
+    checkTokens('cachedInputTokens', cachedInputTokens);
     const provider = c.provider ?? 'openai';
-    const priced = this.priceBook.llm(provider, c.model, c.inputTokens, c.outputTokens, c.cachedInputTokens ?? 0);
-    return this.tracked(this.publishCost('openai_api', c, priced, {
-      llm_usage: { provider, model: c.model, input_tokens: c.inputTokens, output_tokens: c.outputTokens, cached_input_tokens: c.cachedInputTokens ?? 0 },
-    }));
+    const priced = this.priceBook.llm(provider, c.model, c.inputTokens, c.outputTokens, cachedInputTokens);
+    const usage = { provider, model: c.model, input_tokens: c.inputTokens, output_tokens: c.outputTokens, cached_input_tokens: cachedInputTokens };
+    return this.publishCost('openai_api', c, priced, usage, null, null);
   }
 
   trackInfrastructureCost(c: InfrastructureCost): Promise<TrackedCost> {
@@ -161,25 +214,23 @@ export class CostTracker {
     const gb = toMicro(c.memoryGb, 'memoryGb');
     checkTokens('durationMs', c.durationMs);
     const priced = this.priceBook.compute(cores, gb, c.durationMs);
-    return this.tracked(this.publishCost('kubernetes', c, priced, {
-      compute_usage: { resource_type: c.resourceType ?? 'kubernetes', cpu_cores: cores, memory_gb: gb, duration_ms: c.durationMs },
-    }));
+    const usage = { resource_type: c.resourceType ?? 'kubernetes', cpu_cores: cores, memory_gb: gb, duration_ms: c.durationMs };
+    return this.publishCost('kubernetes', c, priced, null, usage, null);
   }
 
   trackVectorDbCost(c: VectorDbCost): Promise<TrackedCost> {
     checkTokens('units', c.units);
     const priced = this.priceBook.vectorDb(c.vectorOperation, c.units);
-    return this.tracked(this.publishCost('vector_db', c, priced, {
-      vector_db_usage: { provider: c.provider ?? 'generic', operation: c.vectorOperation, units: c.units },
-    }));
+    const usage = { provider: c.provider ?? 'generic', operation: c.vectorOperation, units: c.units };
+    return this.publishCost('vector_db', c, priced, null, null, usage);
   }
 
   trackOutcome(o: Outcome): Promise<PostOutcome> {
-    return this.tracked(this.publishOutcome(o));
+    if (!this.ready) return this.tracked(this.start().then(() => this.publishOutcome(o)));
+    return this.publishOutcome(o);
   }
 
-  private async publishOutcome(o: Outcome): Promise<PostOutcome> {
-    await this.start();
+  private publishOutcome(o: Outcome): Promise<PostOutcome> {
     const outcome: PostOutcome = {
       event_id: o.eventId ?? randomUUID(),
       post_id: o.postId,
@@ -191,16 +242,15 @@ export class CostTracker {
       currency: 'USD',
       is_final: o.final ?? false,
     };
-    await this.producer.send(this.topics.postOutcomes, {
-      key: o.personaId,
-      value: AvroCodec.encode(this.outcomeSchemaId, this.outcomeType, outcome),
-    });
-    return outcome;
+    const value = AvroCodec.encode(this.outcomeSchemaId, this.outcomeType, outcome);
+    return this.producer.send(this.topics.postOutcomes, { key: this.keyFor(o.personaId), value }, outcome.event_id, outcome);
   }
 
-  private async publishCost(costType: CostType, a: Attribution, priced: Priced, usage: Partial<CostEvent>): Promise<TrackedCost> {
-    if (!a.personaId) throw new InvalidInputError('persona_id.missing', 'personaId is required: costs are attributed to a persona');
-    await this.start();
+  private publishCost(
+    costType: CostType, a: Attribution, priced: Priced,
+    llm: CostEvent['llm_usage'], compute: CostEvent['compute_usage'], vector: CostEvent['vector_db_usage'],
+  ): Promise<TrackedCost> {
+    if (!a.personaId) return Promise.reject(new InvalidInputError('persona_id.missing', 'personaId is required: costs are attributed to a persona'));
     const event: CostEvent = {
       event_id: a.eventId ?? randomUUID(),
       event_time: a.eventTime ?? new Date(),
@@ -213,25 +263,36 @@ export class CostTracker {
       service: a.service ?? null,
       correlation_id: a.correlationId ?? null,
       request_id: a.requestId ?? null,
-      llm_usage: null,
-      compute_usage: null,
-      vector_db_usage: null,
+      llm_usage: llm,
+      compute_usage: compute,
+      vector_db_usage: vector,
       price: priced.price,
       metadata: a.metadata ?? {},
-      ...usage,
     };
-    await this.producer.send(this.topics.costEvents, {
-      key: event.persona_id,
-      value: AvroCodec.encode(this.costSchemaId, this.costType, event),
-    });
-    return { eventId: event.event_id, nanoUsd: event.amount, amountUsd: formatUsd(event.amount), priceStatus: event.price.status, event };
+    if (!this.ready) return this.tracked(this.start().then(() => this.sendCost(event, new Tracked(event))));
+    return this.sendCost(event, new Tracked(event));
+  }
+
+  /** Encodes once: a resend after an outage is the same bytes under the same event id. */
+  private sendCost<T>(event: CostEvent, result: T): Promise<T> {
+    const value = this.costEncoder.encode(this.costSchemaId, event);
+    return this.producer.send(this.topics.costEvents, { key: this.keyFor(event.persona_id), value }, event.event_id, result);
+  }
+
+  private keyFor(personaId: string): Buffer {
+    let key = this.keys.get(personaId);
+    if (!key) {
+      if (this.keys.size >= MAX_CACHED_KEYS) this.keys.clear();
+      key = Buffer.from(personaId);
+      this.keys.set(personaId, key);
+    }
+    return key;
   }
 
   /** Raw publish of an already-built event (replays, benchmarks, other producers' bridges). */
   publishEvent(event: CostEvent): Promise<void> {
-    return this.tracked(
-      this.start().then(() => this.producer.send(this.topics.costEvents, { key: event.persona_id, value: AvroCodec.encode(this.costSchemaId, this.costType, event) })),
-    );
+    if (!this.ready) return this.tracked(this.start().then(() => this.sendCost(event, undefined)));
+    return this.sendCost(event, undefined);
   }
 
   get schemaIds(): { costEvent: number; postOutcome: number } {
@@ -242,7 +303,7 @@ export class CostTracker {
     return this.producer.buffered;
   }
 
-  /** Resolves once every track call made before it has been acknowledged (or has failed). */
+  /** Resolves once every track call made before it has been acknowledged (or has failed, at the latest by its delivery deadline). */
   async flush(): Promise<void> {
     await Promise.allSettled([...this.pending]);
     await this.producer.flush();
@@ -253,7 +314,7 @@ export class CostTracker {
     if (this.started) await this.producer.close();
   }
 
-  /** Remembers a call until it settles, so flush() covers calls still waiting to be enqueued. */
+  /** Remembers a call made before start() finished until it settles, so flush() covers it. */
   private tracked<T>(call: Promise<T>): Promise<T> {
     this.pending.add(call);
     const forget = () => void this.pending.delete(call);

@@ -1,5 +1,5 @@
 export { CostTracker } from './cost-tracker';
 export type { Attribution, OpenAICost, InfrastructureCost, VectorDbCost, Outcome, TrackedCost, CostTrackerOptions } from './cost-tracker';
 export { BatchingProducer } from './batching-producer';
-export { FinOpsError, InvalidInputError, UnknownModelError, DependencyError, ProducerClosedError } from '../src/errors';
+export { FinOpsError, InvalidInputError, UnknownModelError, DependencyError, ProducerClosedError, DeliveryTimeoutError } from '../src/errors';
 export * from './cost-guard';

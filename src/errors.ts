@@ -45,6 +45,22 @@ export class DependencyError extends FinOpsError {
 /** The SDK was used after close(), or asked to buffer beyond its bound without waiting. */
 export class ProducerClosedError extends FinOpsError {}
 
+/**
+ * An SDK call whose event was not acknowledged by Kafka within SDK_DELIVERY_TIMEOUT_MS.
+ * `maybeStored` is false when the event never left the SDK's buffer (it is certainly not stored)
+ * and true when it had been sent (the broker may have written it). Either way, retrying the call
+ * with the same `eventId` is safe: the ledger holds one row per event id.
+ */
+export class DeliveryTimeoutError extends FinOpsError {
+  constructor(readonly eventId: string, readonly maybeStored: boolean, timeoutMs: number) {
+    super(
+      `event ${eventId} was not acknowledged by Kafka within ${timeoutMs} ms (SDK_DELIVERY_TIMEOUT_MS); ` +
+        (maybeStored ? 'it had been sent and may have been stored' : 'it was never sent') + '; retry with the same eventId',
+      { retriable: true },
+    );
+  }
+}
+
 export function isRetriable(err: unknown): boolean {
   if (err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError || err instanceof ReferenceError) return false;
   if (err instanceof FinOpsError) return err.retriable;

@@ -37,7 +37,7 @@ export function parseDecimal(value: string | number | bigint): Decimal {
   return { units, scale };
 }
 
-function roundHalfUpDiv(numerator: bigint, denominator: bigint): bigint {
+export function roundHalfUpDiv(numerator: bigint, denominator: bigint): bigint {
   if (denominator <= 0n) throw new RangeError('denominator must be positive');
   const negative = numerator < 0n;
   const abs = negative ? -numerator : numerator;

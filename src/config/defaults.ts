@@ -137,6 +137,12 @@ export const defaults = {
    * wire and on the broker's disk matter more than about 2 µs per event.
    */
   SDK_COMPRESSION: 'lz4',
+  /**
+   * How long a track*() call waits for Kafka's acknowledgement (in the buffer, waiting for room
+   * and in flight) before it fails with DeliveryTimeoutError; as Java's delivery.timeout.ms.
+   * Meanwhile the SDK keeps resending, so a broker outage shorter than this loses no call.
+   */
+  SDK_DELIVERY_TIMEOUT_MS: '120000',
 
   // ── Operations (metrics, lag collector) ──────────────────────────────────────────────────────
   /** Target cost per post (the seed's $0.02) and the line above which a post is a threshold breach (2 × target). */

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, LogEntry } from 'kafkajs';
+import { Kafka, logLevel, LogEntry, RetryOptions } from 'kafkajs';
 import { intSetting, listSetting, Overrides, setting, topics as topicNames } from '../config';
 import { logger } from '../logging';
 import { kafkaSecurity } from './security';
@@ -16,14 +16,23 @@ function toPino() {
   };
 }
 
-export function createKafka(overrides: Overrides = {}, clientIdSuffix?: string): Kafka {
+const DEFAULT_RETRY: RetryOptions = { initialRetryTime: 100, retries: 8 };
+
+/**
+ * The SDK's client: reconnect attempts back off to at most a second, so a producer resumes
+ * within about a second of the broker coming back. (The SDK's producer itself retries without
+ * bound, the idempotent producer's default; its delivery deadline is the SDK's own.)
+ */
+export const SDK_RETRY: RetryOptions = { initialRetryTime: 100, maxRetryTime: 1000, retries: 8 };
+
+export function createKafka(overrides: Overrides = {}, clientIdSuffix?: string, retry: RetryOptions = DEFAULT_RETRY): Kafka {
   const clientId = setting('KAFKA_CLIENT_ID', overrides) + (clientIdSuffix ? `-${clientIdSuffix}` : '');
   return new Kafka({
     clientId,
     brokers: listSetting('KAFKA_BROKERS', overrides),
     logLevel: logLevel.WARN,
     logCreator: () => toPino(),
-    retry: { initialRetryTime: 100, retries: 8, restartOnFailure },
+    retry: { restartOnFailure, ...retry },
     connectionTimeout: 3000,
     ...kafkaSecurity(overrides),
   });

@@ -1,5 +1,5 @@
 import { calcPrice } from '@pydantic/genai-prices';
-import { Decimal, nanoUsdFromProduct, parseDecimal } from '../money';
+import { Decimal, NANO_PER_USD, parseDecimal, roundHalfUpDiv } from '../money';
 import { PriceApplied } from '../events/cost-event';
 import { UnknownModelError } from '../errors';
 import fs from 'node:fs';
@@ -58,23 +58,55 @@ function basePrice(value: unknown): number | undefined {
  */
 type TokenPrices = { input_mtok: string; output_mtok: string; cache_read_mtok?: string };
 type ResolvedModel = { prices: TokenPrices; source: string; version: string } | null;
+/** A model's prices made ready for arithmetic: units at one common scale, and the frozen record every event shares. */
+type PreparedModel = { input: bigint; output: bigint; cacheRead: bigint | undefined; divisor: bigint; price: PriceApplied } | null;
+
+/** A price record shared by many events: frozen, so nothing can change it under another event (and encoders may cache its bytes). */
+function frozenPrice(price: PriceApplied): PriceApplied {
+  Object.freeze(price.unit_prices);
+  return Object.freeze(price);
+}
+
+function prepare(resolved: ResolvedModel): PreparedModel {
+  if (!resolved) return null;
+  const { prices, source, version } = resolved;
+  const parts = [prices.input_mtok, prices.output_mtok, prices.cache_read_mtok].map((p) => (p === undefined ? undefined : parseDecimal(p)));
+  const scale = Math.max(...parts.map((p) => p?.scale ?? 0));
+  const atScale = (p: Decimal | undefined) => (p === undefined ? undefined : p.units * 10n ** BigInt(scale - p.scale));
+  return {
+    input: atScale(parts[0])!,
+    output: atScale(parts[1])!,
+    cacheRead: atScale(parts[2]),
+    divisor: 10n ** BigInt(scale) * MICRO,
+    price: frozenPrice({ source, version, status: 'priced', unit_prices: { ...prices } }),
+  };
+}
 
 /** Resolved model prices are reused for this long; the table can carry date-dependent prices. */
 const RESOLVED_TTL_MS = 10 * 60 * 1000;
 
 export class PriceBook {
-  private readonly resolved = new Map<string, { at: number; value: ResolvedModel }>();
+  private readonly resolved = new Map<string, Map<string, { at: number; value: PreparedModel }>>();
+  private readonly unknownLlm = frozenPrice({ source: '@pydantic/genai-prices', version: genaiPricesVersion, status: 'unknown_model', unit_prices: {} });
+  private readonly unknownVectorDb = frozenPrice({ source: 'config', version: 'vector-db-prices', status: 'unknown_model', unit_prices: {} });
+  private readonly vectorDbPrices = new Map<string, { units: bigint; divisor: bigint; price: PriceApplied }>();
+  private computeRates: { cpu: Decimal; mem: Decimal; divisor: bigint; price: PriceApplied } | undefined;
 
   constructor(private readonly opts: PriceBookOptions) {}
 
   /** The per-token prices for a model, or null when nobody prices it. Cached: table look-ups are slow. */
-  private resolve(provider: string, model: string): ResolvedModel {
-    const key = `${provider}\u0000${model}`;
-    const hit = this.resolved.get(key);
-    if (hit && Date.now() - hit.at < RESOLVED_TTL_MS) return hit.value;
-    const value = this.lookUp(provider, model);
-    if (this.resolved.size >= 10_000) this.resolved.clear(); // bounded: model names come from callers
-    this.resolved.set(key, { at: Date.now(), value });
+  private resolve(provider: string, model: string): PreparedModel {
+    let models = this.resolved.get(provider);
+    if (!models) {
+      if (this.resolved.size >= 100) this.resolved.clear(); // bounded: provider names come from callers
+      this.resolved.set(provider, (models = new Map()));
+    }
+    const hit = models.get(model);
+    const now = Date.now();
+    if (hit && now - hit.at < RESOLVED_TTL_MS) return hit.value;
+    const value = prepare(this.lookUp(provider, model));
+    if (models.size >= 10_000) models.clear(); // bounded: model names come from callers
+    models.set(model, { at: now, value });
     return value;
   }
 
@@ -108,59 +140,54 @@ export class PriceBook {
   }
 
   llm(provider: string, model: string, inputTokens: number, outputTokens: number, cachedInputTokens = 0): Priced {
-    const resolved = this.resolve(provider, model);
-    if (!resolved) {
+    const m = this.resolve(provider, model);
+    if (!m) {
       if (this.opts.unknownModel === 'reject') throw new UnknownModelError(model);
-      return { nanoUsd: 0n, price: { source: '@pydantic/genai-prices', version: genaiPricesVersion, status: 'unknown_model', unit_prices: {} } };
+      return { nanoUsd: 0n, price: this.unknownLlm };
     }
-    const { prices, source, version } = resolved;
     // input_tokens includes cached tokens; cached ones are billed at the cache-read rate when there is one.
-    const cached = prices.cache_read_mtok !== undefined ? Math.min(cachedInputTokens, inputTokens) : 0;
-    const terms: [number, string][] = [
-      [inputTokens - cached, prices.input_mtok],
-      [outputTokens, prices.output_mtok],
-    ];
-    if (cached > 0) terms.push([cached, prices.cache_read_mtok!]);
+    const cached = m.cacheRead !== undefined ? Math.min(cachedInputTokens, inputTokens) : 0;
     // Sum exact terms at a common scale before the single rounding, so parts never round separately.
-    const parsed = terms.map(([tokens, price]) => ({ tokens: BigInt(tokens), p: parseDecimal(price) }));
-    const scale = Math.max(...parsed.map((t) => t.p.scale));
-    let units = 0n;
-    for (const { tokens, p } of parsed) units += tokens * p.units * 10n ** BigInt(scale - p.scale);
-    const nanoUsd = nanoUsdFromProduct([{ units, scale }], MICRO);
-    return { nanoUsd, price: { source, version, status: 'priced', unit_prices: prices } };
+    let units = BigInt(inputTokens - cached) * m.input + BigInt(outputTokens) * m.output;
+    if (cached > 0) units += BigInt(cached) * m.cacheRead!;
+    return { nanoUsd: roundHalfUpDiv(units * NANO_PER_USD, m.divisor), price: m.price };
   }
 
   /** cpuCores and memoryGb in micro-units (scale 6), as carried on the wire. */
   compute(microCores: bigint, microGb: bigint, durationMs: number): Priced {
-    const cpu = parseDecimal(this.opts.cpuUsdPerCoreHour);
-    const mem = parseDecimal(this.opts.memoryUsdPerGbHour);
-    const coreHours: Decimal = { units: microCores * BigInt(durationMs), scale: 6 };
-    const gbHours: Decimal = { units: microGb * BigInt(durationMs), scale: 6 };
+    let r = this.computeRates;
+    if (!r) {
+      const cpu = parseDecimal(this.opts.cpuUsdPerCoreHour);
+      const mem = parseDecimal(this.opts.memoryUsdPerGbHour);
+      r = this.computeRates = {
+        cpu, mem,
+        divisor: 10n ** BigInt(6 + cpu.scale + mem.scale) * MS_PER_HOUR,
+        price: frozenPrice({
+          source: 'config', version: 'opencost-default-rates', status: 'priced',
+          unit_prices: { cpu_core_hour: decimalText(this.opts.cpuUsdPerCoreHour), memory_gb_hour: decimalText(this.opts.memoryUsdPerGbHour) },
+        }),
+      };
+    }
+    const ms = BigInt(durationMs);
     // cost = (cores × rate + GB × rate) × ms / 3.6e6, rounded once.
-    const cpuPart = coreHours.units * cpu.units * 10n ** BigInt(mem.scale);
-    const memPart = gbHours.units * mem.units * 10n ** BigInt(cpu.scale);
-    const nanoUsd = nanoUsdFromProduct([{ units: cpuPart + memPart, scale: 6 + cpu.scale + mem.scale }], MS_PER_HOUR);
-    return {
-      nanoUsd,
-      price: {
-        source: 'config',
-        version: 'opencost-default-rates',
-        status: 'priced',
-        unit_prices: { cpu_core_hour: decimalText(this.opts.cpuUsdPerCoreHour), memory_gb_hour: decimalText(this.opts.memoryUsdPerGbHour) },
-      },
-    };
+    const cpuPart = microCores * ms * r.cpu.units * 10n ** BigInt(r.mem.scale);
+    const memPart = microGb * ms * r.mem.units * 10n ** BigInt(r.cpu.scale);
+    return { nanoUsd: roundHalfUpDiv((cpuPart + memPart) * NANO_PER_USD, r.divisor), price: r.price };
   }
 
   vectorDb(operation: string, units: number): Priced {
-    const price = this.opts.vectorDbUsdPerUnit[operation];
-    if (price === undefined) {
-      if (this.opts.unknownModel === 'reject') throw new UnknownModelError(`vector_db:${operation}`);
-      return { nanoUsd: 0n, price: { source: 'config', version: 'vector-db-prices', status: 'unknown_model', unit_prices: {} } };
+    let p = this.vectorDbPrices.get(operation);
+    if (!p) {
+      const text = Object.prototype.hasOwnProperty.call(this.opts.vectorDbUsdPerUnit, operation) ? this.opts.vectorDbUsdPerUnit[operation] : undefined;
+      if (text === undefined) {
+        if (this.opts.unknownModel === 'reject') throw new UnknownModelError(`vector_db:${operation}`);
+        return { nanoUsd: 0n, price: this.unknownVectorDb };
+      }
+      const d = parseDecimal(text);
+      p = { units: d.units, divisor: 10n ** BigInt(d.scale), price: frozenPrice({ source: 'config', version: 'vector-db-prices', status: 'priced', unit_prices: { [operation]: decimalText(text) } }) };
+      this.vectorDbPrices.set(operation, p);
     }
-    return {
-      nanoUsd: nanoUsdFromProduct([{ units: BigInt(units), scale: 0 }, parseDecimal(price)]),
-      price: { source: 'config', version: 'vector-db-prices', status: 'priced', unit_prices: { [operation]: decimalText(price) } },
-    };
+    return { nanoUsd: roundHalfUpDiv(BigInt(units) * p.units * NANO_PER_USD, p.divisor), price: p.price };
   }
 }
 
