@@ -70,7 +70,7 @@ export class StorageConsumer {
     // One writer (connection and staging table) per flush lane. A Kafka partition always flushes in
     // the same lane, and since events are keyed by persona, concurrent transactions touch disjoint
     // personas and posts: their rollup updates never wait on each other's row locks.
-    this.writers = Array.from({ length: o.flushConcurrency }, () => new CostEventWriter(o.pool, o.groupId));
+    this.writers = Array.from({ length: o.flushConcurrency }, () => new CostEventWriter(o.pool, o.groupId, o.topic));
     this.accumulators = this.writers.map((writer) => new BatchAccumulator<Item>((items) => this.flush(items, writer), o.batchMaxEvents, o.batchMaxWaitMs));
     this.validation = new ValidationClock(o.overrides);
   }
@@ -211,7 +211,7 @@ export class StorageConsumer {
     operationalMetrics().operationLatency.observe({ operation: 'storage_batch' }, seconds);
     this.metrics.batchSize.observe(items.length);
     this.metrics.events.inc({ outcome: 'stored' }, result.inserted);
-    this.metrics.events.inc({ outcome: 'duplicate' }, events.length - result.inserted - (written.length - deadLetters.length));
+    this.metrics.events.inc({ outcome: 'duplicate' }, result.duplicates);
     for (const d of written) this.metrics.deadLetters.inc({ reason: d.reason });
     for (const item of items) if (item.kind === 'event' && item.publishedAt > 0) this.metrics.ingestLatency.observe(Math.max(0, now - item.publishedAt) / 1000);
     this.notifyCommitted(result);
@@ -247,7 +247,7 @@ export class StorageConsumer {
           this.o.log.warn({ err, attempt }, 'Postgres write failed; retrying');
         },
       });
-      return { result, deadLetters };
+      return { result, deadLetters: result.deadLetters };
     } catch (err) {
       if (!(err instanceof InvalidInputError) || isRetriable(err) || events.length === 0) throw err;
       if (events.length === 1) {
@@ -262,9 +262,11 @@ export class StorageConsumer {
       return {
         result: {
           inserted: left.result.inserted + right.result.inserted,
+          duplicates: left.result.duplicates + right.result.duplicates,
           posts: [...left.result.posts, ...right.result.posts],
           deltas: [...left.result.deltas, ...right.result.deltas],
           deadLettered: left.result.deadLettered + right.result.deadLettered,
+          deadLetters: [...left.deadLetters, ...right.deadLetters],
         },
         deadLetters: [...left.deadLetters, ...right.deadLetters],
       };
