@@ -9,6 +9,7 @@ import { CostEvent } from '../../src/events';
 import { createTestEnv, TestEnv } from '../helpers/fixtures';
 import { startStorage } from '../helpers/storage';
 import { waitFor } from '../helpers/wait-for';
+import { eventFingerprint, eventKey } from '../../consumers/storage/event-key';
 
 function event(persona: string, patch: Partial<CostEvent> = {}): CostEvent {
   return {
@@ -119,8 +120,8 @@ describe('one row per event id, whatever its event time', () => {
     await send([changed[1]]);
     await send([changed[2]]);
     const conflicts = await waitFor(async () => {
-      const { rows: r } = await env.pool.query('SELECT reason, error FROM dead_letters WHERE source_topic = $1 AND reason = $2', [topics(env.overrides).costEvents, 'event_id.conflict']);
-      return r.length >= 3 ? r : false;
+      const { rows: r } = await env.pool.query<{ reason: string; error: string }>('SELECT reason, error FROM dead_letters WHERE source_topic = $1 AND reason = $2', [topics(env.overrides).costEvents, 'event_id.conflict']);
+      return r.length >= 3 ? r : undefined;
     }, { what: 'three conflicts dead-lettered' });
     expect(conflicts).toHaveLength(3);
     expect(conflicts[0].error).toContain(first.event_id);
@@ -131,6 +132,21 @@ describe('one row per event id, whatever its event time', () => {
     for (const h of dlqHeaders.filter((x) => x['dlq.reason'] === 'event_id.conflict')) {
       expect(h['dlq.origin.topic']).toBe(topics(env.overrides).costEvents);
       expect(h['dlq.origin.offset']).toMatch(/^\d+$/);
+    }
+  });
+
+  it('keys and fingerprints ids in the consumer as the migration did in SQL', async () => {
+    const ids = [randomUUID(), 'order-42', randomUUID().toUpperCase(), 'ünïcødé-😀-id', `{${randomUUID()}}`, 'x'.repeat(255)];
+    const amounts = [0n, 1n, 7_500_000n, 99_999_999_999_999_999_999n];
+    for (const id of ids) {
+      for (const amount of amounts) {
+        const e = { cost_type: 'kubernetes' as const, amount, persona_id: `persona-${id.length}`, post_id: amount === 1n ? null : `post-${id}` };
+        const { rows } = await env.pool.query(
+          "SELECT finops_event_key($1)::text AS key, finops_event_fingerprint($2, ($3::numeric * 0.000000001)::numeric(20, 9), $4, $5)::text AS fp",
+          [id, e.cost_type, amount.toString(), e.persona_id, e.post_id],
+        );
+        expect(rows[0]).toEqual({ key: eventKey(id), fp: eventFingerprint(e) });
+      }
     }
   });
 });
