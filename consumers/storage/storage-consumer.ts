@@ -39,7 +39,7 @@ type Item = { kind: 'event'; stored: StoredEvent; publishedAt: number } | { kind
 
 /**
  * Consumes cost events and stores them in Postgres. Offsets are committed only after the
- * transaction holding their batch has committed; inserts are idempotent on the event id; bad
+ * transaction holding their batch has committed; an event id is stored once whatever its event time; bad
  * messages are recorded as dead letters in that same transaction and then published to the
  * dead-letter topic. A batch Postgres refuses as data is split until the offending event is
  * isolated and dead-lettered, so one bad row never blocks a partition.
@@ -67,7 +67,7 @@ export class StorageConsumer {
       maxBytesPerPartition: 2 * 1024 * 1024,
     });
     this.dlqProducer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    // One writer (connection and staging table) per flush lane. A Kafka partition always flushes in
+    // One writer (connection) per flush lane. A Kafka partition always flushes in
     // the same lane, and since events are keyed by persona, concurrent transactions touch disjoint
     // personas and posts: their rollup updates never wait on each other's row locks.
     this.writers = Array.from({ length: o.flushConcurrency }, () => new CostEventWriter(o.pool, o.groupId, o.topic));
