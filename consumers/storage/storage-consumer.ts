@@ -57,6 +57,8 @@ export class StorageConsumer {
   private stopping = false;
   private readonly batchesInHand = new Set<Promise<void>>();
   private listenersPending = 0;
+  /** Messages being decoded for each lane, counted against its bound before they are added. */
+  private readonly reserved = new Map<BatchAccumulator<Item>, number>();
 
   constructor(private readonly o: StorageConsumerOptions) {
     this.consumer = o.kafka.consumer({
@@ -123,15 +125,36 @@ export class StorageConsumer {
     for (let start = 0; start < batch.messages.length; start += chunkSize) {
       if (this.stopping || !isRunning() || isStale()) return;
       const chunk = batch.messages.slice(start, start + chunkSize);
+      // Room is taken before decoding: several partitions share a lane, and a full topic keeps
+      // every one of them busy, so the bound must hold across them, not per partition.
+      await this.reserveRoom(lane, chunk.length, 2 * chunkSize);
       const items: Item[] = [];
-      for (const message of chunk) items.push(await this.decode(batch.topic, batch.partition, message));
+      try {
+        for (const message of chunk) items.push(await this.decode(batch.topic, batch.partition, message));
+      } finally {
+        this.reserved.set(lane, (this.reserved.get(lane) ?? 0) - chunk.length);
+      }
       const stored = lane.add(items);
       stored.catch(() => undefined); // handled in commitWhenStored; this only marks it handled early
       const last = chunk[chunk.length - 1].offset;
       this.commitWhenStored(stored, batch.topic, batch.partition, (BigInt(last) + 1n).toString());
       resolveOffset(last);
-      await lane.waitForRoom(2 * chunkSize);
       await heartbeat();
+    }
+  }
+
+  /** Waits until a lane holds (buffered, being written or being decoded for it) at most `limit` messages with `n` more. */
+  private async reserveRoom(lane: BatchAccumulator<Item>, n: number, limit: number): Promise<void> {
+    for (;;) {
+      const reserved = this.reserved.get(lane) ?? 0;
+      const held = lane.pending + reserved;
+      if (held === 0 || held + n <= limit) {
+        this.reserved.set(lane, reserved + n);
+        return;
+      }
+      const before = lane.pending;
+      await lane.waitForRoom(before); // until a flush finishes; at once if none is running
+      if (lane.pending >= before) await new Promise((r) => setTimeout(r, 5));
     }
   }
 
