@@ -112,8 +112,10 @@ export function rollupDeltas(events: StoredEvent[]): { posts: PostDelta[]; daily
   const posts = new Map<string, PostDelta>();
   const daily = new Map<string, DailyDelta>();
   const costs = new Map<string, { d: CostDelta; nano: bigint }>();
+  const days = new Map<number, string>();
   for (const { event: e } of events) {
     const model = e.llm_usage?.model ?? '';
+    const ms = e.event_time.getTime();
     if (e.post_id !== null) {
       let p = posts.get(e.post_id);
       if (!p) {
@@ -126,10 +128,15 @@ export function rollupDeltas(events: StoredEvent[]): { posts: PostDelta[]; daily
       else p.other += e.amount;
       p.events++;
       if (e.price.status !== 'priced') p.unpriced++;
-      if (e.event_time < p.first) p.first = e.event_time;
-      if (e.event_time > p.last) p.last = e.event_time;
+      if (ms < p.first.getTime()) p.first = e.event_time;
+      if (ms > p.last.getTime()) p.last = e.event_time;
     }
-    const day = e.event_time.toISOString().slice(0, 10);
+    const dayNumber = Math.floor(ms / 86_400_000);
+    let day = days.get(dayNumber);
+    if (day === undefined) {
+      day = new Date(dayNumber * 86_400_000).toISOString().slice(0, 10);
+      days.set(dayNumber, day);
+    }
     const dk = `${e.persona_id}\u0000${day}\u0000${e.cost_type}\u0000${model}`;
     const d = daily.get(dk);
     if (d) {
@@ -146,7 +153,7 @@ export function rollupDeltas(events: StoredEvent[]): { posts: PostDelta[]; daily
   }
   return {
     posts: [...posts.values()].sort(byKey((p) => p.post_id)),
-    daily: [...daily.values()].sort(byKey((d) => `${d.persona_id}\u0000${d.day}\u0000${d.cost_type}\u0000${d.model}`)),
+    daily: [...daily.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, d]) => d),
     deltas: [...costs.values()].map(({ d, nano }) => ({ ...d, amount_usd: formatUsd(nano) })),
   };
 }
