@@ -6,7 +6,11 @@
  *     right after it).
  *  2. Throughput: publish BENCH_EVENTS events through the SDK as fast as it accepts them; time from
  *     the first publish to the last row committed.
- *  3. COPY ceiling: the throughput rows, read back into memory, COPYed straight into the same
+ *  3. Drain: BENCH_DRAIN_EVENTS (default BENCH_EVENTS) events published through the SDK to a fresh
+ *     topic while no consumer runs (the SDK's CPU per event is measured over this publish), then a
+ *     storage consumer alone (a new process and group) drains it: from its start to the last row
+ *     committed. The ledger tables are emptied first, so the drain and the ceiling start alike.
+ *  4. COPY ceiling: the drained rows, read back into memory, COPYed straight into the same
  *     (emptied) table: the physical limit of the sink on this machine.
  *
  * The last line printed is one JSON object with the figures.
@@ -26,6 +30,7 @@ import { COST_EVENT_COLUMNS } from '../consumers/storage/copy-rows';
 import { spawnRoles } from '../tests/helpers/role-process';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const DRAIN_EVENTS = Number(process.env.BENCH_DRAIN_EVENTS ?? EVENTS);
 const RATE = Number(process.env.BENCH_RATE ?? 2000);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
 const PERSONAS = 1000;
@@ -52,9 +57,11 @@ async function prepareDatabase(url: string): Promise<void> {
   await admin.end();
   const pool = createPool({ DATABASE_URL: url });
   await migrate(pool);
-  await pool.query('TRUNCATE cost_events, post_costs, persona_daily_costs, dead_letters');
+  await pool.query(EMPTY_LEDGER);
   await pool.end();
 }
+
+const EMPTY_LEDGER = 'TRUNCATE cost_events, cost_event_ids, post_costs, persona_daily_costs, dead_letters';
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -72,6 +79,31 @@ function track(tracker: CostTracker, i: number, operation: string) {
     default:
       return tracker.trackVectorDbCost({ ...common, vectorOperation: 'query', units: 1 + (i % 50) });
   }
+}
+
+/** Publishes `events` through the SDK as fast as it accepts them, at most IN_FLIGHT unresolved. */
+async function publish(tracker: CostTracker, events: number, operation: string): Promise<{ acked: number; failed: number }> {
+  let acked = 0;
+  let failed = 0;
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  for (let i = 0; i < events; i++) {
+    if (inFlight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
+    inFlight++;
+    track(tracker, i, operation).then(
+      () => acked++,
+      () => failed++,
+    ).finally(() => {
+      inFlight--;
+      if (wake && inFlight < IN_FLIGHT / 2) {
+        const w = wake;
+        wake = undefined;
+        w();
+      }
+    });
+  }
+  await tracker.flush(); // every call above, acknowledged
+  return { acked, failed };
 }
 
 async function main(): Promise<void> {
@@ -136,25 +168,7 @@ async function main(): Promise<void> {
     // 2. Throughput
     say(`throughput: publishing ${EVENTS} events through the SDK`);
     const t0 = Date.now();
-    let acked = 0;
-    let failed = 0;
-    let inFlight = 0;
-    let wake: (() => void) | undefined;
-    for (let i = 0; i < EVENTS; i++) {
-      if (inFlight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
-      inFlight++;
-      track(tracker, i, 'throughput').then(
-        () => acked++,
-        () => failed++,
-      ).finally(() => {
-        inFlight--;
-        if (wake && inFlight < IN_FLIGHT / 2) {
-          const w = wake;
-          wake = undefined;
-          w();
-        }
-      });
-    }
+    const { acked, failed } = await publish(tracker, EVENTS, 'throughput');
     await tracker.flush(); // every call above, acknowledged
     const published = Date.now();
     say(`published ${acked} (failed ${failed}) in ${((published - t0) / 1000).toFixed(1)} s; waiting for storage`);
@@ -175,19 +189,60 @@ async function main(): Promise<void> {
     );
     const storedTotal = Number(check[0].stored);
     const duplicates = Number(check[0].duplicate_rows) + Math.max(0, Number(check[0].rollup_events) - storedTotal);
-    clearInterval(rssTimer);
     await consumer.kill('SIGTERM');
 
-    // 3. COPY ceiling: the same rows, from memory, straight into the same table.
-    say('copy ceiling: reading the throughput rows into memory');
+    // 3. Drain: fill a fresh topic with no consumer running, then start one and time it.
+    const drainOverrides: Overrides = { ...overrides, TOPIC_COST_EVENTS: `bench.${id}.drain`, STORAGE_GROUP_ID: `bench.${id}.drain-storage` };
+    await ensureTopics(kafka, pipelineTopicSpecs(drainOverrides), drainOverrides);
+    await pool.query(EMPTY_LEDGER);
+    const filler = new CostTracker({ overrides: drainOverrides });
+    await filler.start();
+    say(`drain: filling a fresh topic with ${DRAIN_EVENTS} events (no consumer running)`);
+    const cpu0 = process.cpuUsage();
+    const f0 = Date.now();
+    const filled = await publish(filler, DRAIN_EVENTS, 'drain');
+    const cpu = process.cpuUsage(cpu0);
+    const sdkCpuUsPerEvent = (cpu.user + cpu.system) / DRAIN_EVENTS;
+    await filler.close();
+    say(`drain: ${filled.acked} published (failed ${filled.failed}) in ${((Date.now() - f0) / 1000).toFixed(1)} s, SDK CPU ${sdkCpuUsPerEvent.toFixed(1)} µs/event`);
+    const drainer = spawnRoles(['storage'], drainOverrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB });
+    const drainPort = await drainer.running;
+    const d0 = Date.now();
+    const drainRss = setInterval(() => (peakRss = Math.max(peakRss, drainer.rssMb())), 250);
+    const drainStored = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${drainPort}/metrics`)).text();
+      return Number(/finops_storage_events_total\{outcome="stored"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    while ((await drainStored()) < filled.acked) {
+      if (Date.now() - d0 > 600_000) throw new Error(`drain: only ${await drainStored()} of ${filled.acked} stored after 10 minutes`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    clearInterval(drainRss);
+    clearInterval(rssTimer);
+    // The last row's commit time, from the rows themselves (ingested_at is the storing statement's clock).
+    const { rows: dr } = await pool.query(
+      `SELECT count(*)::bigint AS stored, (count(*) - count(DISTINCT event_id))::bigint AS duplicate_rows,
+              (extract(epoch FROM max(ingested_at)) * 1000)::float8 AS last_ms,
+              (SELECT coalesce(sum(event_count), 0) FROM persona_daily_costs)::bigint AS rollup_events
+       FROM cost_events WHERE operation = 'drain'`,
+    );
+    const drainedRows = Number(dr[0].stored);
+    const drainSeconds = (Number(dr[0].last_ms) - d0) / 1000;
+    const drainPerS = drainedRows / drainSeconds;
+    const drainDuplicates = Number(dr[0].duplicate_rows) + Math.max(0, Number(dr[0].rollup_events) - drainedRows);
+    say(`drain: ${drainedRows} stored in ${drainSeconds.toFixed(1)} s → ${Math.round(drainPerS)} events/s; consumer peak RSS ${peakRss.toFixed(0)} MiB`);
+    await drainer.kill('SIGTERM');
+
+    // 4. COPY ceiling: the same rows, from memory, straight into the same (emptied) table.
+    say('copy ceiling: reading the drained rows into memory');
     const columns = COST_EVENT_COLUMNS.join(', ');
     const client = await pool.connect();
     const chunks: Buffer[] = [];
     await pipeline(
-      client.query(copyTo(`COPY (SELECT ${columns} FROM cost_events WHERE operation = 'throughput') TO STDOUT`)),
+      client.query(copyTo(`COPY (SELECT ${columns} FROM cost_events WHERE operation = 'drain') TO STDOUT`)),
       new Writable({ write(chunk, _enc, cb) { chunks.push(chunk); cb(); } }),
     );
-    await client.query('TRUNCATE cost_events');
+    await client.query(EMPTY_LEDGER);
     const c0 = Date.now();
     const copy = client.query(copyFrom(`COPY cost_events (${columns}) FROM STDIN`));
     for (const chunk of chunks) if (!copy.write(chunk)) await once(copy, 'drain');
@@ -195,20 +250,28 @@ async function main(): Promise<void> {
     await finished(copy);
     const copySeconds = (Date.now() - c0) / 1000;
     client.release();
-    const ceiling = stored / copySeconds;
-    say(`copy ceiling: ${stored} rows in ${copySeconds.toFixed(1)} s → ${Math.round(ceiling)} rows/s`);
+    const ceiling = drainedRows / copySeconds;
+    say(`copy ceiling: ${drainedRows} rows in ${copySeconds.toFixed(1)} s → ${Math.round(ceiling)} rows/s`);
 
     const result = {
       events: EVENTS,
       stored,
-      duplicates,
+      duplicates: duplicates + drainDuplicates,
       dead_lettered: Number(check[0].dead),
       events_per_s: Math.round(eventsPerS),
       copy_ceiling_events_per_s: Math.round(ceiling),
       ratio: Number((eventsPerS / ceiling).toFixed(3)),
+      drain_events: DRAIN_EVENTS,
+      drain_stored: drainedRows,
+      drain_events_per_s: Math.round(drainPerS),
+      drain_ratio: Number((drainPerS / ceiling).toFixed(3)),
+      sdk_cpu_us_per_event: Number(sdkCpuUsPerEvent.toFixed(1)),
       p50_ms: Number(p50.toFixed(1)),
       p99_ms: Number(p99.toFixed(1)),
       consumer_rss_mb: Number(peakRss.toFixed(1)),
+      peer: null,
+      peer_drain_events_per_s: null,
+      vs_peer: null,
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
@@ -217,7 +280,8 @@ async function main(): Promise<void> {
     await tracker.close();
     const admin = kafka.admin();
     await admin.connect();
-    await admin.deleteTopics({ topics: Object.entries(overrides).filter(([k]) => k.startsWith('TOPIC_')).map(([, v]) => String(v)) }).catch(() => undefined);
+    const benchTopics = [...Object.entries(overrides).filter(([k]) => k.startsWith('TOPIC_')).map(([, v]) => String(v)), `bench.${id}.drain`];
+    await admin.deleteTopics({ topics: benchTopics }).catch(() => undefined);
     await admin.disconnect();
     await pool.end();
   }

@@ -4,7 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { DependencyError, InvalidInputError } from '../../src/errors';
 import type { RefusedMessage } from '../../src/kafka/dead-letter';
+import { formatUsd } from '../../src/money';
 import { COST_EVENT_COLUMNS, copyLine, StoredEvent } from './copy-rows';
+import { classify, firstArrivals, KeyedEvent, keyEvents, PostDelta, rollupDeltas } from './ledger-batch';
 
 /** A refused message, recorded with its origin. */
 export type DeadLetterRow = RefusedMessage;
@@ -20,64 +22,59 @@ export interface PersonaCostDelta {
 }
 
 export interface WriteResult {
-  /** Rows newly inserted; the rest of the batch were redeliveries of stored events. */
+  /** Rows newly inserted. */
   inserted: number;
+  /** Arrivals of an id already stored (or earlier in the batch) with the same content: dropped. */
+  duplicates: number;
   /** Posts whose totals changed, with their new totals (for cache invalidation and metrics). */
   posts: { post_id: string; persona_id: string; total_usd: string }[];
   /** What the inserted rows added, by persona, cost type and model. */
   deltas: PersonaCostDelta[];
   deadLettered: number;
+  /** Every dead letter recorded with the batch: those passed in, then `event_id.conflict` ones. */
+  deadLetters: DeadLetterRow[];
 }
 
 const COLUMN_LIST = COST_EVENT_COLUMNS.join(', ');
 
-// Everything below runs in one transaction; rollups are computed from the rows this statement
-// actually inserted, so a redelivered event changes neither the table nor the totals.
-const INSERT_SQL = `
-WITH ins AS (
-  INSERT INTO cost_events (${COLUMN_LIST})
-  SELECT ${COLUMN_LIST} FROM cost_events_stage
-  ON CONFLICT DO NOTHING
-  RETURNING event_time, cost_type, amount_usd, persona_id, post_id, coalesce(model, '') AS model, price_status, vector_operation
-), post AS (
-  INSERT INTO post_costs AS p (post_id, persona_id, total_usd, openai_api_usd, kubernetes_usd, vector_db_usd, other_usd,
-                               event_count, unpriced_event_count, first_event_at, last_event_at)
-  SELECT post_id, min(persona_id), sum(amount_usd),
-         coalesce(sum(amount_usd) FILTER (WHERE cost_type = 'openai_api'), 0),
-         coalesce(sum(amount_usd) FILTER (WHERE cost_type = 'kubernetes'), 0),
-         coalesce(sum(amount_usd) FILTER (WHERE cost_type = 'vector_db'), 0),
-         coalesce(sum(amount_usd) FILTER (WHERE cost_type NOT IN ('openai_api', 'kubernetes', 'vector_db')), 0),
-         count(*), count(*) FILTER (WHERE price_status <> 'priced'), min(event_time), max(event_time)
-  FROM ins WHERE post_id IS NOT NULL
-  GROUP BY post_id ORDER BY post_id
-  ON CONFLICT (post_id) DO UPDATE SET
-    total_usd = p.total_usd + excluded.total_usd,
-    openai_api_usd = p.openai_api_usd + excluded.openai_api_usd,
-    kubernetes_usd = p.kubernetes_usd + excluded.kubernetes_usd,
-    vector_db_usd = p.vector_db_usd + excluded.vector_db_usd,
-    other_usd = p.other_usd + excluded.other_usd,
-    event_count = p.event_count + excluded.event_count,
-    unpriced_event_count = p.unpriced_event_count + excluded.unpriced_event_count,
-    first_event_at = least(p.first_event_at, excluded.first_event_at),
-    last_event_at = greatest(p.last_event_at, excluded.last_event_at),
-    updated_at = now()
-  RETURNING post_id, persona_id, total_usd
-), daily AS (
-  INSERT INTO persona_daily_costs AS d (persona_id, day, cost_type, model, total_usd, event_count)
-  SELECT persona_id, (event_time AT TIME ZONE 'UTC')::date, cost_type, model, sum(amount_usd), count(*)
-  FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-  ON CONFLICT (persona_id, day, cost_type, model) DO UPDATE SET
-    total_usd = d.total_usd + excluded.total_usd,
-    event_count = d.event_count + excluded.event_count
-  RETURNING 1
-)
-SELECT
-  (SELECT count(*) FROM ins)::int AS inserted,
-  (SELECT count(*) FROM daily)::int AS daily_rows,
-  coalesce((SELECT json_agg(post) FROM post), '[]') AS posts,
-  coalesce((SELECT json_agg(x) FROM (
-     SELECT persona_id, cost_type, model, vector_operation AS operation, sum(amount_usd)::text AS amount_usd, count(*)::int AS events
-     FROM ins GROUP BY 1, 2, 3, 4) x), '[]') AS deltas`;
+// Rollup rows are upserted from deltas summed in the consumer (exactly, in nano-dollars) over the
+// rows this transaction inserted, so a duplicate changes neither the ledger nor the totals.
+const POST_ROLLUP_SQL = `
+INSERT INTO post_costs AS p (post_id, persona_id, total_usd, openai_api_usd, kubernetes_usd, vector_db_usd, other_usd,
+                             event_count, unpriced_event_count, first_event_at, last_event_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[],
+                     $8::bigint[], $9::bigint[], $10::timestamptz[], $11::timestamptz[])
+ON CONFLICT (post_id) DO UPDATE SET
+  total_usd = p.total_usd + excluded.total_usd,
+  openai_api_usd = p.openai_api_usd + excluded.openai_api_usd,
+  kubernetes_usd = p.kubernetes_usd + excluded.kubernetes_usd,
+  vector_db_usd = p.vector_db_usd + excluded.vector_db_usd,
+  other_usd = p.other_usd + excluded.other_usd,
+  event_count = p.event_count + excluded.event_count,
+  unpriced_event_count = p.unpriced_event_count + excluded.unpriced_event_count,
+  first_event_at = least(p.first_event_at, excluded.first_event_at),
+  last_event_at = greatest(p.last_event_at, excluded.last_event_at),
+  updated_at = now()
+RETURNING post_id, persona_id, total_usd`;
+
+const DAILY_ROLLUP_SQL = `
+INSERT INTO persona_daily_costs AS d (persona_id, day, cost_type, model, total_usd, event_count)
+SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::numeric[], $6::bigint[])
+ON CONFLICT (persona_id, day, cost_type, model) DO UPDATE SET
+  total_usd = d.total_usd + excluded.total_usd,
+  event_count = d.event_count + excluded.event_count`;
+
+// The slow path, for batches holding ids the ledger may already have: claim the new ids, then
+// read the fingerprints of the ones that were there.
+const CLAIM_IDS_SQL = `
+INSERT INTO cost_event_ids (event_key, event_time, fingerprint)
+SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::bigint[])
+ON CONFLICT DO NOTHING
+RETURNING event_key::text`;
+const HELD_IDS_SQL = 'SELECT event_key::text AS key, fingerprint::text AS fingerprint FROM cost_event_ids WHERE event_key = ANY($1::uuid[])';
+
+/** After a batch met ids already held, this many next batches of the lane skip the optimistic COPY. */
+const SLOW_PATH_BATCHES = 8;
 
 const DEAD_LETTER_SQL = `
 INSERT INTO dead_letters (consumer_group, source_topic, source_partition, source_offset, reason, error, message_key, payload)
@@ -105,34 +102,49 @@ function clean(text: string): string {
   return text.replace(/\u0000/g, '\uFFFD');
 }
 
+const idLine = (k: KeyedEvent) => `${k.key}\t${k.stored.event.event_time.toISOString()}\t${k.fingerprint}\n`;
+
+async function copyInto(client: PoolClient, sql: string, text: string): Promise<void> {
+  await pipeline(Readable.from([text]), client.query(copyFrom(sql)));
+}
+
 /**
- * Writes batches of cost events (and the dead letters that came with them) in one transaction:
- * COPY into a session-local staging table, then one INSERT … ON CONFLICT DO NOTHING that also
- * updates the rollups from the rows it inserted.
+ * Writes batches of cost events (and the dead letters that came with them) in one transaction.
+ * The batch's ids are claimed in cost_event_ids first; only the first arrival of an id that was
+ * new becomes a row, COPYed straight into cost_events, and the rollups grow by those rows alone.
+ * Optimistically the ids are COPYed too (a batch of new events, the usual case, costs two COPYs);
+ * a unique violation rolls back to a savepoint and the batch takes the slow path (INSERT … ON
+ * CONFLICT on the ids, then a look-up of the held fingerprints). A second arrival with other
+ * content is returned as an `event_id.conflict` dead letter, recorded in the same transaction.
  */
 export class CostEventWriter {
   private client: PoolClient | undefined;
+  private broken = false;
+  private slowBatches = 0;
 
-  constructor(private readonly pool: Pool, private readonly consumerGroup: string) {}
+  constructor(private readonly pool: Pool, private readonly consumerGroup: string, private readonly topic = '') {}
 
   private async connection(): Promise<PoolClient> {
+    if (this.broken) this.discard();
     if (!this.client) {
       const client = await this.pool.connect();
-      try {
-        await client.query('CREATE TEMP TABLE IF NOT EXISTS cost_events_stage (LIKE cost_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS');
-      } catch (err) {
-        client.release(true);
-        throw err;
-      }
+      // A checked-out client that loses its server (a Postgres restart) emits 'error'; unheard,
+      // that would end the process. The next write takes a new connection instead.
+      client.on('error', () => {
+        if (this.client === client) this.broken = true;
+      });
       this.client = client;
+      this.broken = false;
     }
     return this.client;
   }
 
   /** Drops the connection after an error so the next attempt starts from a clean session. */
   private discard(): void {
-    this.client?.release(true);
+    const client = this.client;
     this.client = undefined;
+    this.broken = false;
+    client?.release(true);
   }
 
   async write(events: StoredEvent[], deadLetters: DeadLetterRow[]): Promise<WriteResult> {
@@ -144,26 +156,9 @@ export class CostEventWriter {
     }
     try {
       await client.query('BEGIN');
-      let result: WriteResult = { inserted: 0, posts: [], deltas: [], deadLettered: deadLetters.length };
-      if (events.length > 0) {
-        const copy = client.query(copyFrom(`COPY cost_events_stage (${COLUMN_LIST}) FROM STDIN`));
-        await pipeline(Readable.from(events.map(copyLine).join('')), copy);
-        // Named, so each connection plans this statement once rather than on every batch.
-        const { rows } = await client.query({ name: 'finops-store-cost-events', text: INSERT_SQL });
-        result = { inserted: rows[0].inserted, posts: rows[0].posts, deltas: rows[0].deltas, deadLettered: deadLetters.length };
-      }
-      if (deadLetters.length > 0) {
-        await client.query(DEAD_LETTER_SQL, [
-          this.consumerGroup,
-          deadLetters.map((d) => d.topic),
-          deadLetters.map((d) => d.partition),
-          deadLetters.map((d) => d.offset),
-          deadLetters.map((d) => d.reason),
-          deadLetters.map((d) => clean(d.error)),
-          deadLetters.map((d) => d.key),
-          deadLetters.map((d) => d.value),
-        ]);
-      }
+      let result: WriteResult = { inserted: 0, duplicates: 0, posts: [], deltas: [], deadLettered: deadLetters.length, deadLetters };
+      if (events.length > 0) result = await this.writeEvents(client, events, deadLetters);
+      if (result.deadLetters.length > 0) await this.recordDeadLetters(client, result.deadLetters);
       await client.query('COMMIT');
       return result;
     } catch (err) {
@@ -174,6 +169,87 @@ export class CostEventWriter {
       if (kind === 'retriable') throw new DependencyError('postgres', (err as Error).message, { cause: err });
       throw err;
     }
+  }
+
+  private async writeEvents(client: PoolClient, events: StoredEvent[], deadLetters: DeadLetterRow[]): Promise<WriteResult> {
+    const { firsts, repeats } = firstArrivals(keyEvents(events));
+    let held = new Map<string, string>();
+    let claimed = false;
+    if (this.slowBatches > 0) this.slowBatches--;
+    else {
+      await client.query('SAVEPOINT claim_ids');
+      try {
+        await copyInto(client, 'COPY cost_event_ids (event_key, event_time, fingerprint) FROM STDIN', firsts.map(idLine).join(''));
+        await client.query('RELEASE SAVEPOINT claim_ids');
+        claimed = true;
+      } catch (err) {
+        if ((err as { code?: string }).code !== '23505') throw err;
+        await client.query('ROLLBACK TO SAVEPOINT claim_ids');
+        this.slowBatches = SLOW_PATH_BATCHES;
+      }
+    }
+    if (!claimed) held = await this.claimSlowly(client, firsts);
+    const { fresh, duplicates, conflicts } = classify(firsts, repeats, held);
+    const rows = fresh.map((k) => k.stored);
+    if (rows.length > 0) await copyInto(client, `COPY cost_events (${COLUMN_LIST}) FROM STDIN`, rows.map(copyLine).join(''));
+    const { posts, daily, deltas } = rollupDeltas(rows);
+    let postTotals: WriteResult['posts'] = [];
+    if (posts.length > 0) {
+      const usd = (f: (p: PostDelta) => bigint) => posts.map((p) => formatUsd(f(p)));
+      const { rows: totals } = await client.query({
+        name: 'finops-post-rollup',
+        text: POST_ROLLUP_SQL,
+        values: [
+          posts.map((p) => p.post_id), posts.map((p) => p.persona_id), usd((p) => p.total), usd((p) => p.openai_api), usd((p) => p.kubernetes),
+          usd((p) => p.vector_db), usd((p) => p.other), posts.map((p) => p.events), posts.map((p) => p.unpriced),
+          posts.map((p) => p.first.toISOString()), posts.map((p) => p.last.toISOString()),
+        ],
+      });
+      postTotals = totals;
+    }
+    if (daily.length > 0) {
+      await client.query({
+        name: 'finops-daily-rollup',
+        text: DAILY_ROLLUP_SQL,
+        values: [daily.map((d) => d.persona_id), daily.map((d) => d.day), daily.map((d) => d.cost_type), daily.map((d) => d.model), daily.map((d) => formatUsd(d.total)), daily.map((d) => d.events)],
+      });
+    }
+    const conflicted = conflicts.map(({ stored: { event, partition, offset, key, value } }): DeadLetterRow => ({
+      topic: this.topic, partition, offset, reason: 'event_id.conflict',
+      error: `event id ${JSON.stringify(event.event_id)} is already stored with a different cost type, amount, persona or post; the first arrival stands`,
+      key: key ?? null, value: value ?? null,
+    }));
+    const all = [...deadLetters, ...conflicted];
+    return { inserted: rows.length, duplicates, posts: postTotals, deltas, deadLettered: all.length, deadLetters: all };
+  }
+
+  /** Claims the ids that are new; returns the fingerprints held for the others. */
+  private async claimSlowly(client: PoolClient, firsts: KeyedEvent[]): Promise<Map<string, string>> {
+    const { rows } = await client.query<{ event_key: string }>({
+      name: 'finops-claim-ids',
+      text: CLAIM_IDS_SQL,
+      values: [firsts.map((k) => k.key), firsts.map((k) => k.stored.event.event_time.toISOString()), firsts.map((k) => k.fingerprint)],
+    });
+    const claimed = new Set(rows.map((r) => r.event_key));
+    const others = firsts.filter((k) => !claimed.has(k.key));
+    const held = new Map<string, string>();
+    if (others.length === 0) return held;
+    const { rows: found } = await client.query<{ key: string; fingerprint: string }>({ name: 'finops-held-ids', text: HELD_IDS_SQL, values: [others.map((k) => k.key)] });
+    for (const r of found) held.set(r.key, r.fingerprint);
+    return held;
+  }
+
+  private async recordDeadLetters(client: PoolClient, deadLetters: DeadLetterRow[]): Promise<void> {
+    await client.query(DEAD_LETTER_SQL, [
+      this.consumerGroup,
+      deadLetters.map((d) => d.topic),
+      deadLetters.map((d) => d.partition),
+      deadLetters.map((d) => d.offset),
+      deadLetters.map((d) => d.reason),
+      deadLetters.map((d) => clean(d.error)),
+      deadLetters.map((d) => d.key),
+      deadLetters.map((d) => d.value),
+    ]);
   }
 
   close(): void {

@@ -41,7 +41,7 @@ type Item = { kind: 'event'; stored: StoredEvent; publishedAt: number } | { kind
 
 /**
  * Consumes cost events and stores them in Postgres. Offsets are committed only after the
- * transaction holding their batch has committed; inserts are idempotent on the event id; bad
+ * transaction holding their batch has committed; an event id is stored once whatever its event time; bad
  * messages are recorded as dead letters in that same transaction and then published to the
  * dead-letter topic. A batch Postgres refuses as data is split until the offending event is
  * isolated and dead-lettered, so one bad row never blocks a partition.
@@ -59,6 +59,8 @@ export class StorageConsumer {
   private stopping = false;
   private readonly batchesInHand = new Set<Promise<void>>();
   private listenersPending = 0;
+  /** Messages being decoded for each lane, counted against its bound before they are added. */
+  private readonly reserved = new Map<BatchAccumulator<Item>, number>();
 
   constructor(private readonly o: StorageConsumerOptions) {
     this.consumer = o.kafka.consumer({
@@ -70,10 +72,10 @@ export class StorageConsumer {
     });
     superviseConsumer(this.consumer, { groupId: o.groupId, log: o.log });
     this.dlqProducer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    // One writer (connection and staging table) per flush lane. A Kafka partition always flushes in
+    // One writer (connection) per flush lane. A Kafka partition always flushes in
     // the same lane, and since events are keyed by persona, concurrent transactions touch disjoint
     // personas and posts: their rollup updates never wait on each other's row locks.
-    this.writers = Array.from({ length: o.flushConcurrency }, () => new CostEventWriter(o.pool, o.groupId));
+    this.writers = Array.from({ length: o.flushConcurrency }, () => new CostEventWriter(o.pool, o.groupId, o.topic));
     this.accumulators = this.writers.map((writer) => new BatchAccumulator<Item>((items) => this.flush(items, writer), o.batchMaxEvents, o.batchMaxWaitMs));
     this.validation = new ValidationClock(o.overrides);
   }
@@ -126,15 +128,36 @@ export class StorageConsumer {
     for (let start = 0; start < batch.messages.length; start += chunkSize) {
       if (this.stopping || !isRunning() || isStale()) return;
       const chunk = batch.messages.slice(start, start + chunkSize);
+      // Room is taken before decoding: several partitions share a lane, and a full topic keeps
+      // every one of them busy, so the bound must hold across them, not per partition.
+      await this.reserveRoom(lane, chunk.length, 2 * chunkSize);
       const items: Item[] = [];
-      for (const message of chunk) items.push(await this.decode(batch.topic, batch.partition, message));
+      try {
+        for (const message of chunk) items.push(await this.decode(batch.topic, batch.partition, message));
+      } finally {
+        this.reserved.set(lane, (this.reserved.get(lane) ?? 0) - chunk.length);
+      }
       const stored = lane.add(items);
       stored.catch(() => undefined); // handled in commitWhenStored; this only marks it handled early
       const last = chunk[chunk.length - 1].offset;
       this.commitWhenStored(stored, batch.topic, batch.partition, (BigInt(last) + 1n).toString());
       resolveOffset(last);
-      await lane.waitForRoom(2 * chunkSize);
       await heartbeat();
+    }
+  }
+
+  /** Waits until a lane holds (buffered, being written or being decoded for it) at most `limit` messages with `n` more. */
+  private async reserveRoom(lane: BatchAccumulator<Item>, n: number, limit: number): Promise<void> {
+    for (;;) {
+      const reserved = this.reserved.get(lane) ?? 0;
+      const held = lane.pending + reserved;
+      if (held === 0 || held + n <= limit) {
+        this.reserved.set(lane, reserved + n);
+        return;
+      }
+      const before = lane.pending;
+      await lane.waitForRoom(before); // until a flush finishes; at once if none is running
+      if (lane.pending >= before) await new Promise((r) => setTimeout(r, 5));
     }
   }
 
@@ -214,7 +237,7 @@ export class StorageConsumer {
     operationalMetrics().operationLatency.observe({ operation: 'storage_batch' }, seconds);
     this.metrics.batchSize.observe(items.length);
     this.metrics.events.inc({ outcome: 'stored' }, result.inserted);
-    this.metrics.events.inc({ outcome: 'duplicate' }, events.length - result.inserted - (written.length - deadLetters.length));
+    this.metrics.events.inc({ outcome: 'duplicate' }, result.duplicates);
     for (const d of written) this.metrics.deadLetters.inc({ reason: d.reason });
     for (const item of items) if (item.kind === 'event' && item.publishedAt > 0) this.metrics.ingestLatency.observe(Math.max(0, now - item.publishedAt) / 1000);
     this.notifyCommitted(result);
@@ -250,7 +273,7 @@ export class StorageConsumer {
           this.o.log.warn({ err, attempt }, 'Postgres write failed; retrying');
         },
       });
-      return { result, deadLetters };
+      return { result, deadLetters: result.deadLetters };
     } catch (err) {
       if (!(err instanceof InvalidInputError) || isRetriable(err) || events.length === 0) throw err;
       if (events.length === 1) {
@@ -265,9 +288,11 @@ export class StorageConsumer {
       return {
         result: {
           inserted: left.result.inserted + right.result.inserted,
+          duplicates: left.result.duplicates + right.result.duplicates,
           posts: [...left.result.posts, ...right.result.posts],
           deltas: [...left.result.deltas, ...right.result.deltas],
           deadLettered: left.result.deadLettered + right.result.deadLettered,
+          deadLetters: [...left.deadLetters, ...right.deadLetters],
         },
         deadLetters: [...left.deadLetters, ...right.deadLetters],
       };

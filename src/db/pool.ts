@@ -22,6 +22,10 @@ export function createPool(overrides: Overrides = {}, applicationName = 'finops'
     idleTimeoutMillis: 30_000,
   });
   pool.on('error', (err) => log.warn({ err }, 'idle Postgres connection failed'));
+  // A checked-out client whose server goes away (a restart terminates every session) emits
+  // 'error' on itself, not on the pool; without a listener that event would end the process.
+  // The query in flight fails on its own, and the pool replaces the client once it is released.
+  pool.on('connect', (client) => client.on('error', (err) => log.warn({ err: err.message }, 'Postgres connection failed')));
   return pool;
 }
 
