@@ -71,6 +71,10 @@ describe('database roles and grants', () => {
     await api.query("INSERT INTO budgets (persona_id, period, limit_usd, updated_by) VALUES ($1, 'daily', 5, 'test')", [persona]);
     await api.query("UPDATE budgets SET limit_usd = 6 WHERE persona_id = $1 AND period = 'daily'", [persona]);
     await api.query('DELETE FROM budgets WHERE persona_id = $1', [persona]);
+    await api.query("INSERT INTO api_audit_log (actor, token_id, action, persona_id, target, request_id) VALUES ('test', '000000000000', 'budget.delete', $1, 'daily', 'req-1')", [persona]);
+    expect(await sqlState(api, 'SELECT count(*) FROM api_audit_log')).toBe('');
+    expect(await sqlState(api, 'DELETE FROM api_audit_log')).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await sqlState(api, 'SELECT count(*) FROM cost_event_ids')).toBe(INSUFFICIENT_PRIVILEGE);
   });
 
   it('the storage role cannot update budgets, and stores events as a real storage consumer logged in as itself', async () => {
