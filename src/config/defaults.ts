@@ -130,11 +130,12 @@ export const defaults = {
   SDK_MAX_BUFFERED_EVENTS: '50000',
   /**
    * none | gzip | snappy | lz4 | zstd. lz4 by measurement (`npm run bench:codecs`, 200,000 cost
-   * events of 282 bytes in 4,000-message batches, SDK producer settings): process CPU per message
-   * none 32.0 µs, gzip 43.7, snappy 26.1, lz4 24.8, zstd 26.9; record-set bytes per message none
-   * 303, gzip 96, snappy 153, lz4 155, zstd 96. A cheap codec costs less CPU than none, because
-   * kafkajs checksums and writes a third of the bytes; zstd is the choice where bytes on the
-   * wire and on the broker's disk matter more than about 2 µs per event.
+   * events of 282 bytes in 4,000-message batches, SDK producer settings, two runs in opposite
+   * orders; the codec run first pays for warming up): process CPU µs per message none 32.0 / 23.7,
+   * gzip 43.7 / 35.3, snappy 26.1 / 25.2, lz4 24.8 / 25.0, zstd 26.9 / 30.9; messages/s in the
+   * quieter run none 41k, lz4 41k, zstd 34k, snappy 31k, gzip 24k; record-set bytes per message
+   * none 303, lz4 155, snappy 153, gzip 96, zstd 96. lz4 halves the bytes for about 1 µs per event
+   * over none; zstd is the choice where a third of the bytes matters more than 2-6 µs per event.
    */
   SDK_COMPRESSION: 'lz4',
   /**
