@@ -44,7 +44,7 @@ function run(cmd: string, args: string[], log: (msg: string) => void): Promise<v
     const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000));
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    child.once('error', (err) => reject(new Error(`${cmd} could not start (${err.message}); install Maven (apt-get install maven)`)));
+    child.once('error', (err) => reject(new Error(`${cmd} could not start (${err.message}); it comes with Maven (apt-get install maven) or a JDK`)));
     child.once('exit', (code) => {
       if (code === 0) return resolve();
       log(output);
