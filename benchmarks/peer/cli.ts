@@ -112,6 +112,10 @@ async function main(): Promise<void> {
     await admin.connect();
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
     await admin.disconnect();
+    // The subjects the SDK registered for this run's topics.
+    for (const t of [topic, String(overrides.TOPIC_POST_OUTCOMES)]) {
+      await fetch(`${setting('SCHEMA_REGISTRY_URL')}/subjects/${encodeURIComponent(`${t}-value`)}`, { method: 'DELETE' }).catch(() => undefined);
+    }
   }
 }
 

@@ -44,7 +44,7 @@ function run(cmd: string, args: string[], log: (msg: string) => void): Promise<v
     const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000));
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    child.once('error', (err) => reject(new Error(`${cmd} could not start (${err.message}); install Maven (apt-get install maven)`)));
+    child.once('error', (err) => reject(new Error(`${cmd} could not start (${err.message}); it comes with Maven (apt-get install maven) or a JDK`)));
     child.once('exit', (code) => {
       if (code === 0) return resolve();
       log(output);
@@ -91,7 +91,8 @@ export async function ensureConnectLibs(opts: { dir?: string; log?: (msg: string
   fs.rmSync(staging, { recursive: true, force: true });
   try {
     await run('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', path.join(POM_DIR, 'pom.xml'), 'dependency:copy-dependencies', `-Dconnect.libs=${staging}`], log);
-    await writeConverterManifest(path.join(staging, 'plugins/apicurio-registry-converter'), log);
+    // Without a JDK's `jar` tool the worker still starts, scanning the jars instead.
+    await writeConverterManifest(path.join(staging, 'plugins/apicurio-registry-converter'), log).catch((err) => log(`no ServiceLoader manifest for the converter (${(err as Error).message}); the worker will scan the plugin jars at start-up`));
     fs.writeFileSync(path.join(staging, MARKER), `${hash}\n`);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(staging, dir);
