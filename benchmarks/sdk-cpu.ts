@@ -125,7 +125,7 @@ async function main(): Promise<void> {
         trackVectorDbCost: (c) => sample.push({ key: c.personaId, value: encoder.encode(1, fakeEvent(c.personaId)) }) as never,
       });
       for (let i = 0; i < batchEvents; i++) probe(i);
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: Number.MAX_SAFE_INTEGER } });
       await producer.connect();
       const codec = compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
       const batches = Math.ceil(EVENTS / batchEvents);
