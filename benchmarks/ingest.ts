@@ -205,13 +205,7 @@ async function main(): Promise<void> {
     const sdkCpuUsPerEvent = (cpu.user + cpu.system) / DRAIN_EVENTS;
     await filler.close();
     say(`drain: ${filled.acked} published (failed ${filled.failed}) in ${((Date.now() - f0) / 1000).toFixed(1)} s, SDK CPU ${sdkCpuUsPerEvent.toFixed(1)} µs/event`);
-    // BENCH_CONSUMER_CPU_PROF_DIR: a V8 CPU profile of the draining consumer, written as it exits.
-    const profDir = process.env.BENCH_CONSUMER_CPU_PROF_DIR;
-    const nodeOptions = process.env.NODE_OPTIONS;
-    if (profDir) process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --cpu-prof --cpu-prof-dir=${profDir}`.trim();
     const drainer = spawnRoles(['storage'], drainOverrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB });
-    if (profDir) process.env.NODE_OPTIONS = nodeOptions;
-    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
     const drainPort = await drainer.running;
     const d0 = Date.now();
     const drainRss = setInterval(() => (peakRss = Math.max(peakRss, drainer.rssMb())), 250);
