@@ -38,8 +38,16 @@ export interface WriteResult {
 const COLUMN_LIST = COST_EVENT_COLUMNS.join(', ');
 
 // Rollup rows are upserted from deltas summed in the consumer (exactly, in nano-dollars) over the
-// rows this transaction inserted, so a duplicate changes neither the ledger nor the totals.
-const POST_ROLLUP_SQL = `
+// rows this transaction inserted, so a duplicate changes neither the ledger nor the totals. Both
+// rollups are one statement (one round trip); a data-modifying WITH runs whether or not it is read.
+const ROLLUPS_SQL = `
+WITH daily AS (
+  INSERT INTO persona_daily_costs AS d (persona_id, day, cost_type, model, total_usd, event_count)
+  SELECT * FROM unnest($12::text[], $13::date[], $14::text[], $15::text[], $16::numeric[], $17::bigint[])
+  ON CONFLICT (persona_id, day, cost_type, model) DO UPDATE SET
+    total_usd = d.total_usd + excluded.total_usd,
+    event_count = d.event_count + excluded.event_count
+)
 INSERT INTO post_costs AS p (post_id, persona_id, total_usd, openai_api_usd, kubernetes_usd, vector_db_usd, other_usd,
                              event_count, unpriced_event_count, first_event_at, last_event_at)
 SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[],
@@ -57,13 +65,6 @@ ON CONFLICT (post_id) DO UPDATE SET
   updated_at = now()
 RETURNING post_id, persona_id, total_usd`;
 
-const DAILY_ROLLUP_SQL = `
-INSERT INTO persona_daily_costs AS d (persona_id, day, cost_type, model, total_usd, event_count)
-SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::numeric[], $6::bigint[])
-ON CONFLICT (persona_id, day, cost_type, model) DO UPDATE SET
-  total_usd = d.total_usd + excluded.total_usd,
-  event_count = d.event_count + excluded.event_count`;
-
 // The slow path, for batches holding ids the ledger may already have: claim the new ids, then
 // read the fingerprints of the ones that were there.
 const CLAIM_IDS_SQL = `
@@ -75,6 +76,11 @@ const HELD_IDS_SQL = 'SELECT event_key::text AS key, fingerprint::text AS finger
 
 /** After a batch met ids already held, this many next batches of the lane skip the optimistic COPY. */
 const SLOW_PATH_BATCHES = 8;
+/**
+ * Fewer ids than this are claimed with one INSERT … ON CONFLICT (one round trip) rather than a
+ * COPY under a savepoint (three): small batches are latency-bound, large ones CPU-bound.
+ */
+const COPY_CLAIM_MIN_IDS = 256;
 
 const DEAD_LETTER_SQL = `
 INSERT INTO dead_letters (consumer_group, source_topic, source_partition, source_offset, reason, error, message_key, payload)
@@ -112,7 +118,7 @@ async function copyInto(client: PoolClient, sql: string, text: string): Promise<
  * Writes batches of cost events (and the dead letters that came with them) in one transaction.
  * The batch's ids are claimed in cost_event_ids first; only the first arrival of an id that was
  * new becomes a row, COPYed straight into cost_events, and the rollups grow by those rows alone.
- * Optimistically the ids are COPYed too (a batch of new events, the usual case, costs two COPYs);
+ * Optimistically the ids of a large batch are COPYed too (new events, the usual case, cost two COPYs);
  * a unique violation rolls back to a savepoint and the batch takes the slow path (INSERT … ON
  * CONFLICT on the ids, then a look-up of the held fingerprints). A second arrival with other
  * content is returned as an `event_id.conflict` dead letter, recorded in the same transaction.
@@ -176,7 +182,7 @@ export class CostEventWriter {
     let held = new Map<string, string>();
     let claimed = false;
     if (this.slowBatches > 0) this.slowBatches--;
-    else {
+    else if (firsts.length >= COPY_CLAIM_MIN_IDS) {
       await client.query('SAVEPOINT claim_ids');
       try {
         await copyInto(client, 'COPY cost_event_ids (event_key, event_time, fingerprint) FROM STDIN', firsts.map(idLine).join(''));
@@ -194,25 +200,20 @@ export class CostEventWriter {
     if (rows.length > 0) await copyInto(client, `COPY cost_events (${COLUMN_LIST}) FROM STDIN`, rows.map(copyLine).join(''));
     const { posts, daily, deltas } = rollupDeltas(rows);
     let postTotals: WriteResult['posts'] = [];
-    if (posts.length > 0) {
+    if (rows.length > 0) {
       const usd = (f: (p: PostDelta) => bigint) => posts.map((p) => formatUsd(f(p)));
       const { rows: totals } = await client.query({
-        name: 'finops-post-rollup',
-        text: POST_ROLLUP_SQL,
+        name: 'finops-rollups',
+        text: ROLLUPS_SQL,
         values: [
           posts.map((p) => p.post_id), posts.map((p) => p.persona_id), usd((p) => p.total), usd((p) => p.openai_api), usd((p) => p.kubernetes),
           usd((p) => p.vector_db), usd((p) => p.other), posts.map((p) => p.events), posts.map((p) => p.unpriced),
           posts.map((p) => p.first.toISOString()), posts.map((p) => p.last.toISOString()),
+          daily.map((d) => d.persona_id), daily.map((d) => d.day), daily.map((d) => d.cost_type), daily.map((d) => d.model),
+          daily.map((d) => formatUsd(d.total)), daily.map((d) => d.events),
         ],
       });
       postTotals = totals;
-    }
-    if (daily.length > 0) {
-      await client.query({
-        name: 'finops-daily-rollup',
-        text: DAILY_ROLLUP_SQL,
-        values: [daily.map((d) => d.persona_id), daily.map((d) => d.day), daily.map((d) => d.cost_type), daily.map((d) => d.model), daily.map((d) => formatUsd(d.total)), daily.map((d) => d.events)],
-      });
     }
     const conflicted = conflicts.map(({ stored: { event, partition, offset, key, value } }): DeadLetterRow => ({
       topic: this.topic, partition, offset, reason: 'event_id.conflict',

@@ -146,12 +146,16 @@ export class StorageConsumer {
     }
   }
 
-  /** Waits until a lane holds (buffered, being written or being decoded for it) at most `limit` messages with `n` more. */
+  /**
+   * Waits until a lane has room for `n` more messages besides the batch it is writing: at most
+   * `limit` may wait (buffered or being decoded for it), so decoding overlaps the write, a full
+   * next batch is ready when it ends, and a lane's memory stays bounded.
+   */
   private async reserveRoom(lane: BatchAccumulator<Item>, n: number, limit: number): Promise<void> {
     for (;;) {
       const reserved = this.reserved.get(lane) ?? 0;
-      const held = lane.pending + reserved;
-      if (held === 0 || held + n <= limit) {
+      const waiting = lane.size + reserved;
+      if (waiting === 0 || waiting + n <= limit) {
         this.reserved.set(lane, reserved + n);
         return;
       }
