@@ -13,6 +13,10 @@
  *  4. COPY ceiling: the drained rows, read back into memory, COPYed straight into the same
  *     (emptied) table: the physical limit of the sink on this machine.
  *
+ *  5. Peer: Debezium's JDBC sink connector in Kafka Connect standalone (benchmarks/peer/) drains
+ *     the same full topic into a plain table on the same Postgres; `vs_peer` = our drain / its drain.
+ *     BENCH_PEER=0 skips it.
+ *
  * The last line printed is one JSON object with the figures.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -28,6 +32,7 @@ import { migrate } from '../src/db/migrate';
 import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
 import { COST_EVENT_COLUMNS } from '../consumers/storage/copy-rows';
 import { spawnRoles } from '../tests/helpers/role-process';
+import { measureDebeziumPeer } from './peer/debezium-jdbc';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const DRAIN_EVENTS = Number(process.env.BENCH_DRAIN_EVENTS ?? EVENTS);
@@ -37,6 +42,8 @@ const PERSONAS = 1000;
 const POSTS = 100_000;
 const IN_FLIGHT = 20_000;
 /** V8 heap cap of the consumer process (as NODE_OPTIONS in its Deployment). */
+/** BENCH_PEER=0 skips the Debezium JDBC sink peer (benchmarks/peer/). */
+const PEER = process.env.BENCH_PEER !== '0';
 const CONSUMER_HEAP_MB = Number(process.env.BENCH_CONSUMER_HEAP_MB ?? 256);
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4', 'gpt-3.5-turbo-0125'];
 
@@ -253,6 +260,22 @@ async function main(): Promise<void> {
     const ceiling = drainedRows / copySeconds;
     say(`copy ceiling: ${drainedRows} rows in ${copySeconds.toFixed(1)} s → ${Math.round(ceiling)} rows/s`);
 
+    // 5. The peer: Debezium's JDBC sink (Kafka Connect standalone) drains the same full topic into a
+    //    plain table on the same Postgres.
+    let peer: Awaited<ReturnType<typeof measureDebeziumPeer>> | undefined;
+    if (PEER) {
+      say('peer: Debezium JDBC sink draining the same topic');
+      peer = await measureDebeziumPeer({
+        topic: drainOverrides.TOPIC_COST_EVENTS as string,
+        events: filled.acked,
+        databaseUrl: dbUrl,
+        registryUrl: setting('SCHEMA_REGISTRY_URL', overrides),
+        kafkaBrokers: setting('KAFKA_BROKERS', overrides),
+        log: (msg) => say(`peer: ${msg}`),
+      });
+      say(`peer: ${peer.stored} stored, drain ${peer.drainEventsPerS} events/s (start to last row ${peer.startToLastRowEventsPerS} events/s)`);
+    }
+
     const result = {
       events: EVENTS,
       stored,
@@ -269,9 +292,10 @@ async function main(): Promise<void> {
       p50_ms: Number(p50.toFixed(1)),
       p99_ms: Number(p99.toFixed(1)),
       consumer_rss_mb: Number(peakRss.toFixed(1)),
-      peer: null,
-      peer_drain_events_per_s: null,
-      vs_peer: null,
+      peer: peer ? peer.peer : null,
+      peer_drain_events_per_s: peer ? Math.round(peer.drainEventsPerS) : null,
+      peer_stored: peer ? peer.stored : null,
+      vs_peer: peer ? Number((drainPerS / peer.drainEventsPerS).toFixed(2)) : null,
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
