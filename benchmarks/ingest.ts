@@ -19,7 +19,7 @@
  *
  * The last line printed is one JSON object with the figures.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { to as copyTo, from as copyFrom } from 'pg-copy-streams';
 import { once } from 'node:events';
@@ -33,19 +33,17 @@ import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/clie
 import { COST_EVENT_COLUMNS } from '../consumers/storage/copy-rows';
 import { spawnRoles } from '../tests/helpers/role-process';
 import { measureDebeziumPeer } from './peer/debezium-jdbc';
+import { trackMixedCost } from './ingest-mix';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const DRAIN_EVENTS = Number(process.env.BENCH_DRAIN_EVENTS ?? EVENTS);
 const RATE = Number(process.env.BENCH_RATE ?? 2000);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
-const PERSONAS = 1000;
-const POSTS = 100_000;
 const IN_FLIGHT = 20_000;
 /** V8 heap cap of the consumer process (as NODE_OPTIONS in its Deployment). */
 /** BENCH_PEER=0 skips the Debezium JDBC sink peer (benchmarks/peer/). */
 const PEER = process.env.BENCH_PEER !== '0';
 const CONSUMER_HEAP_MB = Number(process.env.BENCH_CONSUMER_HEAP_MB ?? 256);
-const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4', 'gpt-3.5-turbo-0125'];
 
 const say = (msg: string) => process.stderr.write(`[bench:ingest] ${msg}\n`);
 
@@ -75,19 +73,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-function track(tracker: CostTracker, i: number, operation: string) {
-  const common = { personaId: `persona-${i % PERSONAS}`, postId: `post-${i % POSTS}`, operation, service: 'bench', correlationId: `c-${i}`, requestId: randomUUID() };
-  switch (i % 4) {
-    case 0:
-    case 1:
-      return tracker.trackOpenAICost({ ...common, model: MODELS[i % MODELS.length], inputTokens: 500 + (i % 3000), outputTokens: 100 + (i % 900) });
-    case 2:
-      return tracker.trackInfrastructureCost({ ...common, cpuCores: '0.5', memoryGb: '1.25', durationMs: 1000 + (i % 60_000) });
-    default:
-      return tracker.trackVectorDbCost({ ...common, vectorOperation: 'query', units: 1 + (i % 50) });
-  }
-}
-
 /** Publishes `events` through the SDK as fast as it accepts them, at most IN_FLIGHT unresolved. */
 async function publish(tracker: CostTracker, events: number, operation: string): Promise<{ acked: number; failed: number }> {
   let acked = 0;
@@ -97,7 +82,7 @@ async function publish(tracker: CostTracker, events: number, operation: string):
   for (let i = 0; i < events; i++) {
     if (inFlight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
     inFlight++;
-    track(tracker, i, operation).then(
+    trackMixedCost(tracker, i, operation).then(
       () => acked++,
       () => failed++,
     ).finally(() => {
@@ -150,7 +135,7 @@ async function main(): Promise<void> {
     // 1. Latency at a steady rate, on a warm consumer and before the bulk load below (whose
     //    aftermath — autovacuum and checkpoints of a million fresh rows — is not steady state).
     const WARM_UP = 2000;
-    await Promise.all(Array.from({ length: WARM_UP }, (_, i) => track(tracker, i, 'warm-up')));
+    await Promise.all(Array.from({ length: WARM_UP }, (_, i) => trackMixedCost(tracker, i, 'warm-up')));
     while ((await storedSoFar()) < WARM_UP) await new Promise((r) => setTimeout(r, 100));
     const steadyEvents = RATE * STEADY_SECONDS;
     say(`latency: ${RATE} events/s for ${STEADY_SECONDS} s`);
@@ -160,7 +145,7 @@ async function main(): Promise<void> {
       const due = start + (i * 1000) / RATE;
       const wait = due - Date.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      steady.push(track(tracker, i, 'latency'));
+      steady.push(trackMixedCost(tracker, i, 'latency'));
     }
     await Promise.all(steady);
     while ((await storedSoFar()) < WARM_UP + steadyEvents) await new Promise((r) => setTimeout(r, 200));

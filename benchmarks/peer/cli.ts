@@ -4,32 +4,15 @@
  * Connect standalone drains it into a plain table of the finops_peer_bench database.
  * Progress goes to stderr; the last line on stdout is one JSON object with the figures.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import type { CostTracker } from '../../producers';
+import { randomBytes } from 'node:crypto';
+import { trackMixedCost } from '../ingest-mix';
 import { Overrides, setting } from '../../src/config';
 import { measureDebeziumPeer } from './debezium-jdbc';
 
 const EVENTS = Number(process.env.PEER_EVENTS ?? 200_000);
 const IN_FLIGHT = 20_000;
-const PERSONAS = 1000;
-const POSTS = 100_000;
-const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4', 'gpt-3.5-turbo-0125'];
 
 const say = (msg: string) => process.stderr.write(`[bench:peer] ${msg}\n`);
-
-/** The ingest benchmark's mix: half LLM calls, a quarter compute, a quarter vector queries. */
-function track(tracker: CostTracker, i: number) {
-  const common = { personaId: `persona-${i % PERSONAS}`, postId: `post-${i % POSTS}`, operation: 'peer', service: 'bench', correlationId: `c-${i}`, requestId: randomUUID() };
-  switch (i % 4) {
-    case 0:
-    case 1:
-      return tracker.trackOpenAICost({ ...common, model: MODELS[i % MODELS.length], inputTokens: 500 + (i % 3000), outputTokens: 100 + (i % 900) });
-    case 2:
-      return tracker.trackInfrastructureCost({ ...common, cpuCores: '0.5', memoryGb: '1.25', durationMs: 1000 + (i % 60_000) });
-    default:
-      return tracker.trackVectorDbCost({ ...common, vectorOperation: 'query', units: 1 + (i % 50) });
-  }
-}
 
 async function fill(overrides: Overrides, events: number): Promise<void> {
   // Imported here, after LOG_LEVEL is set: modules make their loggers when loaded.
@@ -44,7 +27,7 @@ async function fill(overrides: Overrides, events: number): Promise<void> {
     for (let i = 0; i < events; i++) {
       if (inFlight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
       inFlight++;
-      track(tracker, i)
+      trackMixedCost(tracker, i, 'peer')
         .catch(() => failed++)
         .finally(() => {
           inFlight--;

@@ -1,0 +1,20 @@
+import { randomUUID } from 'node:crypto';
+import type { CostTracker } from '../producers';
+
+export const MIX_PERSONAS = 1000;
+export const MIX_POSTS = 100_000;
+const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4', 'gpt-3.5-turbo-0125'];
+
+/** The ingest benchmarks' traffic, event i of it: half LLM calls, a quarter compute, a quarter vector queries. */
+export function trackMixedCost(tracker: CostTracker, i: number, operation: string) {
+  const common = { personaId: `persona-${i % MIX_PERSONAS}`, postId: `post-${i % MIX_POSTS}`, operation, service: 'bench', correlationId: `c-${i}`, requestId: randomUUID() };
+  switch (i % 4) {
+    case 0:
+    case 1:
+      return tracker.trackOpenAICost({ ...common, model: MODELS[i % MODELS.length], inputTokens: 500 + (i % 3000), outputTokens: 100 + (i % 900) });
+    case 2:
+      return tracker.trackInfrastructureCost({ ...common, cpuCores: '0.5', memoryGb: '1.25', durationMs: 1000 + (i % 60_000) });
+    default:
+      return tracker.trackVectorDbCost({ ...common, vectorOperation: 'query', units: 1 + (i % 50) });
+  }
+}
