@@ -1,16 +1,14 @@
 import type Redis from 'ioredis';
 import { intSetting, Overrides, setting } from '../src/config';
+import type { StorageWriteResult } from '../src/contracts/storage';
 import { logger } from '../src/logging';
 import { counter } from '../src/metrics';
 import { cacheKeys, versionTtlSeconds } from './cache-keys';
 import { cacheRedisUrl } from './config';
 import { createFailFastRedis, uniqueToken, waitReady } from './redis';
 
-/** The part of the storage consumer's WriteResult this module reads (kept structural: no import from consumers/). */
-export interface CommittedBatch {
-  posts: { post_id: string; persona_id: string }[];
-  deltas: { persona_id: string }[];
-}
+/** The part of a committed storage batch this module reads. */
+export type CommittedBatch = Pick<StorageWriteResult, 'posts' | 'deltas'>;
 
 export interface CacheInvalidator {
   /** Call after each committed batch; never throws. */

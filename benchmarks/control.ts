@@ -19,7 +19,7 @@
  * JSON object with the figures. Modules that log are imported after LOG_LEVEL is set.
  */
 import { FAST_ANOMALY_SETTINGS, localAlertChannels } from '../tests/helpers/pipeline-settings';
-import type { CostAnomaly } from '../consumers/alerts/anomaly';
+import type { CostAnomaly } from '../src/contracts/anomaly';
 
 process.env.LOG_LEVEL ??= 'error';
 

@@ -1,9 +1,10 @@
 import type { Pool } from 'pg';
+import type { Severity } from '../../src/contracts/anomaly';
 
 export interface AnomalyFilter {
   personaId?: string;
   type?: string;
-  severity?: string;
+  severity?: Severity;
   /** open | escalated | resolved, or active (= not resolved) */
   status?: string;
   since?: Date;

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import { SEVERITIES, Severity } from '../../src/contracts/anomaly';
 import type { ApiContext } from '../context';
 import { errorResponses } from '../context';
 import { listAnomalies } from '../queries/anomalies';
 import { parseInstant, parseLimit } from '../validation';
 
-type Query = { persona_id?: string; type?: string; severity?: string; status?: string; since?: string; limit?: string };
+type Query = { persona_id?: string; type?: string; severity?: Severity; status?: string; since?: string; limit?: string };
 
 export function anomalyRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get<{ Querystring: Query }>(
@@ -20,7 +21,7 @@ export function anomalyRoutes(app: FastifyInstance, ctx: ApiContext): void {
           properties: {
             persona_id: { type: 'string', minLength: 1, maxLength: 256 },
             type: { type: 'string', minLength: 1, maxLength: 64, description: 'anomaly type, e.g. cost_spike' },
-            severity: { type: 'string', enum: ['low', 'medium', 'high', 'critical'] },
+            severity: { type: 'string', enum: [...SEVERITIES] },
             status: { type: 'string', enum: ['open', 'escalated', 'resolved', 'active'], description: 'active = open or escalated' },
             since: { type: 'string', description: 'ISO date or timestamp with zone; anomalies updated at or after it' },
             limit: { type: 'string', description: '1–1000, default 100' },

@@ -7,7 +7,7 @@ import { deadLetterMessage } from '../../src/kafka/dead-letter';
 import { Logger } from '../../src/logging';
 import { retry } from '../../src/retry';
 import { superviseConsumer } from '../../src/kafka/consumer-supervisor';
-import { CostAnomaly } from './anomaly';
+import { CostAnomaly } from '../../src/contracts/anomaly';
 import { Dispatcher } from './dispatcher';
 import { alertMetrics } from './metrics';
 import { OffsetTracker } from './offset-tracker';

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { Logger } from '../../src/logging';
-import { CostAnomaly } from './anomaly';
+import { CostAnomaly } from '../../src/contracts/anomaly';
 import { Deliverer, DeliveryOutcome, NOTIFIED_PREFIX } from './delivery';
 import { Grouper } from './grouping';
 import { alertMetrics } from './metrics';

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { CostAnomaly, Severity, severityRank } from './anomaly';
+import { CostAnomaly, Severity, severityRank } from '../../src/contracts/anomaly';
 import { ChannelName } from './routing';
 
 const WINDOW_PREFIX = 'finops:alerts:window:';

@@ -20,7 +20,7 @@ import { ChannelName, parseRouting } from './routing';
 export { AlertConsumer } from './alert-consumer';
 export { Deliverer } from './delivery';
 export { Dispatcher } from './dispatcher';
-export type { CostAnomaly } from './anomaly';
+export type { CostAnomaly } from '../../src/contracts/anomaly';
 
 export interface AlertStack {
   deliverer: Deliverer;

@@ -1,4 +1,4 @@
-import { AnomalyType, CostAnomaly, Severity } from './anomaly';
+import { AnomalyType, CostAnomaly, Severity } from '../../src/contracts/anomaly';
 
 /** Where the notification came from: for the dead-letter record and the latency figure. */
 export interface Origin {

@@ -1,5 +1,5 @@
 import { ConfigError } from '../../src/errors';
-import { AnomalyType, SEVERITIES, Severity } from './anomaly';
+import { AnomalyType, SEVERITIES, Severity } from '../../src/contracts/anomaly';
 
 export const CHANNELS = ['slack', 'pagerduty', 'email'] as const;
 export type ChannelName = (typeof CHANNELS)[number];

@@ -1,4 +1,4 @@
-import { CostAnomaly, Severity } from './anomaly';
+import { CostAnomaly, Severity } from '../../src/contracts/anomaly';
 import { Notification, Origin } from './notification';
 
 export function formatCost(observed: string, unit: string): string {

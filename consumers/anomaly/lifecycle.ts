@@ -1,5 +1,6 @@
 import { anomalyId } from './anomaly-id';
-import { AnomalyRecord, AnomalyType, Finding, SEVERITY_RANK, Severity } from './types';
+import { SEVERITY_RANK } from '../../src/contracts/anomaly';
+import { AnomalyRecord, AnomalyType, Finding, measureOf, Severity } from './types';
 
 /** An anomaly that has been reported and not yet resolved; part of the checkpointed state. */
 export interface OpenAnomaly {
@@ -38,7 +39,7 @@ function record(a: OpenAnomaly, personaId: string, status: AnomalyRecord['status
     anomaly_id: a.id,
     sequence: a.sequence,
     status,
-    anomaly_type: a.type,
+    ...measureOf(f),
     severity: a.severity,
     persona_id: personaId,
     post_id: a.postId,
@@ -48,7 +49,6 @@ function record(a: OpenAnomaly, personaId: string, status: AnomalyRecord['status
     observed: f.observed,
     baseline: f.baseline,
     threshold: f.threshold,
-    unit: f.unit,
     multiplier: f.multiplier !== null && Number.isFinite(f.multiplier) ? f.multiplier : null,
     triggering_event_ids: a.triggeringIds,
     trigger_published_at: triggerPublishedAt === null ? null : new Date(triggerPublishedAt),

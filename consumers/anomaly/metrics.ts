@@ -1,8 +1,6 @@
-import { AnomalyType, Severity } from '../../src/contracts/anomaly';
+import { DETECTED_ANOMALY_TYPES, SEVERITIES } from '../../src/contracts/anomaly';
 import { counter, gauge, histogram, LATENCY_BUCKETS } from '../../src/metrics';
 
-const DETECTED_TYPES: AnomalyType[] = ['cost_spike', 'efficiency_drop', 'negative_roi', 'budget_threshold', 'post_cost_threshold'];
-const SEVERITIES: Severity[] = ['low', 'medium', 'high', 'critical'];
 
 export function anomalyMetrics() {
   const m = {
@@ -24,6 +22,6 @@ export function anomalyMetrics() {
   };
   // The series the FinOpsAnomalyDetected rule reads exist at 0 from the start, so increase() sees the
   // first anomaly of each type and severity (a counter first scraped at 1 has no increase).
-  for (const type of DETECTED_TYPES) for (const severity of SEVERITIES) for (const status of ['open', 'escalated']) m.anomalies.inc({ type, severity, status }, 0);
+  for (const type of DETECTED_ANOMALY_TYPES) for (const severity of SEVERITIES) for (const status of ['open', 'escalated']) m.anomalies.inc({ type, severity, status }, 0);
   return m;
 }

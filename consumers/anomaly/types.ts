@@ -1,23 +1,26 @@
 /** What the anomaly detectors produce and the consumer publishes (schemas/cost-anomaly.avsc). */
 
-import type { AnomalyType as WireAnomalyType, CostAnomaly, Severity } from '../../src/contracts/anomaly';
+import type { AnomalyMeasure, AnomalyUnits, CostAnomaly, DetectedAnomalyType, Severity } from '../../src/contracts/anomaly';
 export type { AnomalyStatus, Severity } from '../../src/contracts/anomaly';
 /** The types this consumer detects (the wire type also admits `other`). */
-export type AnomalyType = Exclude<WireAnomalyType, 'other'>;
+export type AnomalyType = DetectedAnomalyType;
 
-export const SEVERITY_RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
-
-/** A detector's verdict that a condition holds now. Values are exact decimal text. */
-export interface Finding {
-  type: AnomalyType;
+interface FindingFields {
   severity: Severity;
   observed: string;
   baseline: string | null;
   threshold: string;
-  unit: 'usd' | 'usd_per_follow' | 'usd_per_engagement' | 'percent' | 'multiplier';
   multiplier: number | null;
   message: string;
   details: Record<string, string>;
+}
+
+/** A detector's verdict that a condition holds now. Values are exact decimal text in `unit` (see src/contracts/anomaly.ts). */
+export type Finding = { [K in AnomalyType]: FindingFields & { type: K; unit: AnomalyUnits[K] } }[AnomalyType];
+
+/** The wire type and unit of a finding, still tied together. */
+export function measureOf<K extends AnomalyType>(f: { type: K; unit: AnomalyUnits[K] }): AnomalyMeasure<K> {
+  return { anomaly_type: f.type, unit: f.unit } as AnomalyMeasure<K>;
 }
 
 /** One state of an anomaly, as it goes on the wire and into cost_anomalies. */

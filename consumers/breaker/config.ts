@@ -1,6 +1,6 @@
 import { intSetting, jsonSetting, listSetting, Overrides, setting } from '../../src/config';
 import { ConfigError } from '../../src/errors';
-import { SEVERITIES, Severity } from '../alerts/anomaly';
+import { SEVERITIES, Severity } from '../../src/contracts/anomaly';
 import { BreakerConfig, defaultBreakerConfig } from './state-machine';
 
 function num(name: Parameters<typeof setting>[0], overrides: Overrides): number {
@@ -22,6 +22,7 @@ export function breakerConfig(overrides: Overrides = {}): BreakerConfig {
     ...defaultBreakerConfig,
     spikeMultiplier: num('BREAKER_SPIKE_MULTIPLIER', overrides),
     budgetPercent: num('BREAKER_BUDGET_PERCENT', overrides),
+    budgetPausePercent: num('BREAKER_BUDGET_PAUSE_PERCENT', overrides),
     roiPercent: num('BREAKER_ROI_PERCENT', overrides),
     throttleRpm: rpm as Record<Severity, number>,
     modelMap,

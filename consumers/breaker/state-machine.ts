@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ControlLevel, ControlState } from '../../src/contracts/controls';
-import { CostAnomaly, Severity, severityRank } from '../alerts/anomaly';
+import { AnomalyFields, AnomalyMeasure, Severity, severityRank } from '../../src/contracts/anomaly';
+import { parseDecimal } from '../../src/money';
 
 /**
  * The circuit breaker's decisions, as a pure function of (state, input, config). No I/O, no clock:
@@ -25,11 +26,15 @@ function nextLevel(level: ControlLevel): ControlLevel {
   return LEVELS[Math.min(LEVELS.length - 1, levelRank(level) + 1)];
 }
 
+const higher = (a: ControlLevel, b: ControlLevel) => (levelRank(a) >= levelRank(b) ? a : b);
+
 const isPausing = (level: ControlLevel) => level === 'pause' || level === 'page';
 
 export interface BreakerConfig {
   spikeMultiplier: number;
   budgetPercent: number;
+  /** Budget use at which the persona is paused at once (the budget is spent), in percent. */
+  budgetPausePercent: number;
   roiPercent: number;
   throttleRpm: Record<Severity, number>;
   modelMap: Record<string, string>;
@@ -46,6 +51,7 @@ export interface BreakerConfig {
 export const defaultBreakerConfig: BreakerConfig = {
   spikeMultiplier: 3,
   budgetPercent: 90,
+  budgetPausePercent: 100,
   roiPercent: -60,
   throttleRpm: { critical: 10, high: 20, medium: 35, low: 50 },
   modelMap: { 'gpt-4o': 'gpt-3.5-turbo-0125', 'gpt-4': 'gpt-3.5-turbo-0125' },
@@ -81,7 +87,7 @@ export interface BreakerState {
   seen: Record<string, number>;
 }
 
-export type AnomalyInput = Pick<CostAnomaly, 'anomaly_id' | 'sequence' | 'status' | 'anomaly_type' | 'severity' | 'observed' | 'unit' | 'multiplier'>;
+export type AnomalyInput = Pick<AnomalyFields, 'anomaly_id' | 'sequence' | 'status' | 'severity' | 'observed' | 'baseline' | 'multiplier'> & AnomalyMeasure;
 
 export type BreakerInput =
   | { kind: 'anomaly'; anomaly: AnomalyInput; now: number }
@@ -122,27 +128,44 @@ export function initialState(personaId: string, now: number): BreakerState {
   };
 }
 
+/** part ÷ whole ≥ percent %, compared exactly from decimal texts (whole > 0). */
+function ratioAtLeastPercent(part: string, whole: string, percent: number): boolean {
+  const p = parseDecimal(part);
+  const w = parseDecimal(whole);
+  const c = parseDecimal(percent);
+  if (w.units <= 0n) return false;
+  const pow = (n: number) => 10n ** BigInt(n);
+  return p.units * 100n * pow(w.scale + c.scale) >= c.units * w.units * pow(p.scale);
+}
+
+/**
+ * Budget use (spend ÷ budget) at least `percent` %: exactly from `observed` (spend) and `baseline`
+ * (the budget), both USD (src/contracts/anomaly.ts); from the use ratio in `multiplier` without a budget.
+ */
+function budgetUseAtLeast(a: AnomalyInput & { anomaly_type: 'budget_threshold' }, percent: number): boolean {
+  if (a.baseline !== null) return ratioAtLeastPercent(a.observed, a.baseline, percent);
+  return a.multiplier !== null && a.multiplier * 100 >= percent;
+}
+
 /** Does this anomaly call for a control? Seed triggers: spike ≥ 3×, budget ≥ 90 %, ROI ≤ −60 %, any critical. */
 export function isTrigger(a: AnomalyInput, cfg: BreakerConfig): boolean {
   if (a.status === 'resolved') return false;
   if (a.severity === 'critical') return true;
-  const observed = Number(a.observed);
   switch (a.anomaly_type) {
-    case 'cost_spike': {
-      const m = a.multiplier ?? (a.unit === 'multiplier' ? observed : NaN);
-      return m >= cfg.spikeMultiplier;
-    }
-    case 'budget_threshold': {
-      const pct = a.unit === 'percent' ? observed : a.unit === 'ratio' ? observed * 100 : NaN;
-      return pct >= cfg.budgetPercent;
-    }
-    case 'negative_roi': {
-      const pct = a.unit === 'percent' ? observed : a.unit === 'ratio' ? observed * 100 : NaN;
-      return pct <= cfg.roiPercent;
-    }
+    case 'cost_spike':
+      return a.multiplier !== null && a.multiplier >= cfg.spikeMultiplier;
+    case 'budget_threshold':
+      return budgetUseAtLeast(a, cfg.budgetPercent);
+    case 'negative_roi':
+      return Number(a.observed) <= cfg.roiPercent;
     default:
       return false;
   }
+}
+
+/** The lowest level a trigger puts the persona at: a spent budget pauses at once, anything else throttles. */
+export function triggerLevel(a: AnomalyInput, cfg: BreakerConfig): ControlLevel {
+  return a.anomaly_type === 'budget_threshold' && budgetUseAtLeast(a, cfg.budgetPausePercent) ? 'pause' : 'throttle';
 }
 
 /** The control in force for a breaker state: what the SDK guard enforces. */
@@ -253,15 +276,18 @@ function onAnomaly(s0: BreakerState, a: AnomalyInput, cfg: BreakerConfig, now: n
   const s1: BreakerState = { ...s, open: remember(s.open, a.anomaly_id, a.sequence, cfg.maxTrackedAnomalies), last_trigger_at: now, severity };
   const why = describe(a);
 
+  const floor = triggerLevel(a, cfg);
+
   if (s1.manual && s1.level !== 'normal') return none(s1, true); // an operator holds this persona
-  if (s1.level === 'normal') return move(s1, { to: 'throttle', cause: 'trigger', reason: `throttled: ${why}`, anomaly: a, patch: { manual: false } }, cfg, now);
+  if (s1.level === 'normal') return move(s1, { to: floor, cause: 'trigger', reason: `${floor === 'pause' ? 'paused' : 'throttled'}: ${why}`, anomaly: a, patch: { manual: false } }, cfg, now);
   if (s1.probing) {
-    const back = s1.reopen_level ?? 'throttle';
+    const back = higher(s1.reopen_level ?? 'throttle', floor);
     return move(s1, {
       to: back, cause: 'reopen', reason: `probe failed, back to ${back}: ${why}`, anomaly: a,
       patch: { probing: false, probe_until: null, reopen_level: null, paused_until: isPausing(back) ? now + cfg.pauseMs : null },
     }, cfg, now);
   }
+  if (levelRank(s1.level) < levelRank(floor)) return move(s1, { to: floor, cause: 'escalate', reason: `budget spent, ${floor}: ${why}`, anomaly: a }, cfg, now);
   if (s1.level !== 'page' && now - s1.level_since >= cfg.escalateMinIntervalMs) {
     const to = nextLevel(s1.level);
     return move(s1, { to, cause: 'escalate', reason: `spend still rising, ${to}: ${why}`, anomaly: a }, cfg, now);

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { DependencyError, InvalidInputError } from '../../src/errors';
 import type { RefusedMessage } from '../../src/kafka/dead-letter';
+import type { StorageWriteResult } from '../../src/contracts/storage';
 import { formatUsd } from '../../src/money';
 import { COST_EVENT_COLUMNS, copyLine, StoredEvent } from './copy-rows';
 import { classify, firstArrivals, KeyedEvent, keyEvents, PostDelta, rollupDeltas } from './ledger-batch';
@@ -11,26 +12,10 @@ import { classify, firstArrivals, KeyedEvent, keyEvents, PostDelta, rollupDeltas
 /** A refused message, recorded with its origin. */
 export type DeadLetterRow = RefusedMessage;
 
-export interface PersonaCostDelta {
-  persona_id: string;
-  cost_type: string;
-  model: string;
-  amount_usd: string;
-  events: number;
-  /** The vector-DB operation (query, upsert, …) for vector_db rows; null otherwise. */
-  operation?: string | null;
-}
+export type { PersonaCostDelta } from '../../src/contracts/storage';
 
-export interface WriteResult {
-  /** Rows newly inserted. */
-  inserted: number;
-  /** Arrivals of an id already stored (or earlier in the batch) with the same content: dropped. */
-  duplicates: number;
-  /** Posts whose totals changed, with their new totals (for cache invalidation and metrics). */
-  posts: { post_id: string; persona_id: string; total_usd: string }[];
-  /** What the inserted rows added, by persona, cost type and model. */
-  deltas: PersonaCostDelta[];
-  deadLettered: number;
+/** The batch's result as listeners see it (src/contracts/storage.ts), plus the dead letters for the consumer itself. */
+export interface WriteResult extends StorageWriteResult {
   /** Every dead letter recorded with the batch: those passed in, then `event_id.conflict` ones. */
   deadLetters: DeadLetterRow[];
 }

@@ -255,6 +255,8 @@ export const defaults = {
   BREAKER_GROUP_ID: 'finops-breaker',
   BREAKER_SPIKE_MULTIPLIER: '3',
   BREAKER_BUDGET_PERCENT: '90',
+  /** Budget use at which a persona is paused at once rather than throttled (the budget is spent). */
+  BREAKER_BUDGET_PAUSE_PERCENT: '100',
   BREAKER_ROI_PERCENT: '-60',
   /** Throttle rate by the highest triggering severity, requests per minute. */
   BREAKER_THROTTLE_RPM: '{"critical":10,"high":20,"medium":35,"low":50}',

@@ -1,31 +1,74 @@
 /**
  * The anomaly event as it goes on the wire (schemas/cost-anomaly.avsc, decoded by avsc with the
  * pipeline's logical types) and into cost_anomalies: produced by the anomaly consumer, read by
- * the alert router and the circuit breaker.
+ * the alert router, the circuit breaker and the query API.
  */
-export type Severity = 'low' | 'medium' | 'high' | 'critical';
-export type AnomalyStatus = 'open' | 'escalated' | 'resolved';
-/** `other` is the schema's default for types a reader does not know yet. */
-export type AnomalyType = 'cost_spike' | 'efficiency_drop' | 'negative_roi' | 'budget_threshold' | 'post_cost_threshold' | 'other';
 
-export interface CostAnomaly {
+/** In escalation order; SEVERITY_RANK and severityRank follow it. */
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { low: 0, medium: 1, high: 2, critical: 3 };
+
+export function severityRank(s: Severity): number {
+  return SEVERITY_RANK[s];
+}
+
+export type AnomalyStatus = 'open' | 'escalated' | 'resolved';
+
+/** The types the anomaly consumer detects. */
+export const DETECTED_ANOMALY_TYPES = ['cost_spike', 'efficiency_drop', 'negative_roi', 'budget_threshold', 'post_cost_threshold'] as const;
+export type DetectedAnomalyType = (typeof DETECTED_ANOMALY_TYPES)[number];
+/** `other` is the schema's default for types a reader does not know yet. */
+export type AnomalyType = DetectedAnomalyType | 'other';
+
+/**
+ * The unit of `observed`, `baseline` and `threshold` for each type, and what `multiplier` holds:
+ *
+ * | type                | unit                                 | observed / baseline          | multiplier                 |
+ * |---------------------|--------------------------------------|------------------------------|----------------------------|
+ * | cost_spike          | usd                                  | window spend / median window | spend ÷ baseline           |
+ * | efficiency_drop     | usd_per_follow or usd_per_engagement | cost per action now / before | baseline ÷ now efficiency  |
+ * | negative_roi        | percent                              | ROI % / none                 | none                       |
+ * | budget_threshold    | usd                                  | period spend / budget        | use ratio (spend ÷ budget) |
+ * | post_cost_threshold | usd                                  | post cost / target           | cost ÷ target              |
+ *
+ * (A spike's `threshold` is the multiplier level crossed; every other threshold is in `unit`.)
+ */
+export interface AnomalyUnits {
+  cost_spike: 'usd';
+  efficiency_drop: 'usd_per_follow' | 'usd_per_engagement';
+  negative_roi: 'percent';
+  budget_threshold: 'usd';
+  post_cost_threshold: 'usd';
+  other: AnomalyUnit;
+}
+export type AnomalyUnit = 'usd' | 'usd_per_follow' | 'usd_per_engagement' | 'percent';
+
+/** What a detector measured, with the type tying `anomaly_type` to its `unit` (narrow on `anomaly_type`). */
+export type AnomalyMeasure<T extends AnomalyType = AnomalyType> = {
+  [K in T]: { anomaly_type: K; unit: AnomalyUnits[K] };
+}[T];
+
+/** The fields every anomaly has, whatever its type. */
+export interface AnomalyFields {
   anomaly_id: string;
   sequence: number;
   status: AnomalyStatus;
-  anomaly_type: AnomalyType;
   severity: Severity;
   persona_id: string;
   post_id: string | null;
   detected_at: Date;
   window_start: Date;
   window_end: Date;
+  /** Exact decimal text in `unit`. */
   observed: string;
   baseline: string | null;
   threshold: string;
-  unit: string;
   multiplier: number | null;
   triggering_event_ids: string[];
   trigger_published_at: Date | null;
   message: string;
   details: Record<string, string>;
 }
+
+export type CostAnomaly = AnomalyFields & AnomalyMeasure;

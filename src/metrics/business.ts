@@ -1,4 +1,5 @@
 import { Overrides, setting, intSetting } from '../config';
+import type { StorageWriteResult } from '../contracts/storage';
 import { counter, gauge, histogram } from './index';
 
 /**
@@ -17,10 +18,8 @@ import { counter, gauge, histogram } from './index';
  * METRICS_MAX_LABEL_VALUES distinct values per process; the rest are reported as "_other".
  * Post ids never become labels.
  */
-export interface CommittedCosts {
-  posts: { post_id: string; persona_id: string; total_usd: string }[];
-  deltas: { persona_id: string; cost_type: string; model: string; amount_usd: string; events: number; operation?: string | null }[];
-}
+/** The part of a committed batch these metrics read. */
+export type CommittedCosts = Pick<StorageWriteResult, 'posts' | 'deltas'>;
 
 /** Dollar buckets around the $0.02 per-post target and its $0.04 breach line. */
 export const COST_PER_POST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.06, 0.1, 0.25, 1];

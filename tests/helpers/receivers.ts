@@ -174,7 +174,7 @@ import type { Producer } from 'kafkajs';
 import { AvroCodec, avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
 import { topics } from '../../src/config';
-import type { CostAnomaly } from '../../consumers/alerts/anomaly';
+import type { CostAnomaly } from '../../src/contracts/anomaly';
 import type { TestEnv } from './fixtures';
 
 export class AnomalyPublisher {
@@ -231,5 +231,5 @@ export function anomaly(partial: Partial<CostAnomaly> & Pick<CostAnomaly, 'anoma
     message: `Spend ${partial.persona_id} is 3.35x its baseline`,
     details: {},
     ...partial,
-  };
+  } as CostAnomaly;
 }

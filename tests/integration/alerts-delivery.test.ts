@@ -1,5 +1,5 @@
 import { alertsRole } from '../../consumers/alerts';
-import { Severity } from '../../consumers/alerts/anomaly';
+import { Severity } from '../../src/contracts/anomaly';
 import { topics } from '../../src/config';
 import { OpsServer } from '../../src/http/ops-server';
 import { Role } from '../../src/roles';

@@ -2,13 +2,13 @@ import { parseRouting, route, seedSeverityRouting } from '../../consumers/alerts
 import { anomalyNotification, emailBody, pagerDutyBody, slackBody } from '../../consumers/alerts/templates';
 import { OffsetTracker } from '../../consumers/alerts/offset-tracker';
 import { parseRetryAfter } from '../../consumers/alerts/channels/channel';
-import { CostAnomaly } from '../../consumers/alerts/anomaly';
+import { CostAnomaly } from '../../src/contracts/anomaly';
 
 const a = (patch: Partial<CostAnomaly> = {}): CostAnomaly => ({
   anomaly_id: 'an-1', sequence: 1, status: 'open', anomaly_type: 'cost_spike', severity: 'critical', persona_id: 'ai_jesus', post_id: null,
   detected_at: new Date('2025-01-01T00:00:00Z'), window_start: new Date(0), window_end: new Date(0), observed: '0.067', baseline: null,
   threshold: '3', unit: 'usd', multiplier: 3.35, triggering_event_ids: [], trigger_published_at: null, message: '', details: {}, ...patch,
-});
+}) as CostAnomaly;
 
 describe('alert routing', () => {
   const seed = parseRouting([], seedSeverityRouting);

@@ -4,7 +4,7 @@ const cfg: BreakerConfig = { ...defaultBreakerConfig, escalateMinIntervalMs: 100
 const T0 = Date.parse('2025-01-01T00:00:00Z');
 
 function spike(id: string, seq = 1, extra: Partial<AnomalyInput> = {}): AnomalyInput {
-  return { anomaly_id: id, sequence: seq, status: seq === 1 ? 'open' : 'escalated', anomaly_type: 'cost_spike', severity: 'high', observed: '0.067', unit: 'usd', multiplier: 3.35, ...extra };
+  return { anomaly_id: id, sequence: seq, status: seq === 1 ? 'open' : 'escalated', anomaly_type: 'cost_spike', severity: 'high', observed: '0.067', baseline: '0.020', unit: 'usd', multiplier: 3.35, ...extra } as AnomalyInput;
 }
 
 function run(inputs: Array<(s: BreakerState | null) => StepResult>): { state: BreakerState | null; results: StepResult[] } {
@@ -26,8 +26,9 @@ describe('breaker triggers (seed thresholds)', () => {
     [spike('a', 1, { multiplier: 3 }), true],
     [spike('a', 1, { multiplier: 2.99, severity: 'medium' }), false],
     [spike('a', 1, { multiplier: 2, severity: 'critical' }), true],
-    [{ ...spike('b'), anomaly_type: 'budget_threshold', unit: 'percent', observed: '90', multiplier: null }, true],
-    [{ ...spike('b'), anomaly_type: 'budget_threshold', unit: 'percent', observed: '89.9', multiplier: null }, false],
+    [{ ...spike('b'), anomaly_type: 'budget_threshold', unit: 'usd', observed: '90', baseline: '100', multiplier: 0.9 }, true],
+    [{ ...spike('b'), anomaly_type: 'budget_threshold', unit: 'usd', observed: '89.999999999', baseline: '100', multiplier: 0.9 }, false],
+    [{ ...spike('b'), anomaly_type: 'budget_threshold', unit: 'usd', observed: '0.9', baseline: null, multiplier: 0.9 }, true],
     [{ ...spike('c'), anomaly_type: 'negative_roi', unit: 'percent', observed: '-60', multiplier: null }, true],
     [{ ...spike('c'), anomaly_type: 'negative_roi', unit: 'percent', observed: '-59', multiplier: null }, false],
     [{ ...spike('d'), anomaly_type: 'efficiency_drop', multiplier: null }, false],
