@@ -13,7 +13,7 @@
  *  Latency runs from each request's scheduled send time to its last response byte, over every
  *  request. The last line printed is one JSON object.
  */
-import { freePort } from '../tests/helpers/pipeline-settings';
+import { freePort } from '../testkit/pipeline-settings';
 import { spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';

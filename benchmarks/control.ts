@@ -18,7 +18,7 @@
  * Logs go nowhere unless LOG_LEVEL is set (default here: error; kafkajs warns on every idempotent producer), so the last stdout line is the
  * JSON object with the figures. Modules that log are imported after LOG_LEVEL is set.
  */
-import { FAST_ANOMALY_SETTINGS, localAlertChannels } from '../tests/helpers/pipeline-settings';
+import { FAST_ANOMALY_SETTINGS, localAlertChannels } from '../testkit/pipeline-settings';
 import type { CostAnomaly } from '../src/contracts/anomaly';
 
 process.env.LOG_LEVEL ??= 'error';
@@ -45,8 +45,8 @@ async function main(): Promise<void> {
   const { roleFactories } = await import('../src/roles');
   const { avroType } = await import('../src/avro/codec');
   const { loadSchema } = await import('../src/avro/schemas');
-  const { createTestEnv } = await import('../tests/helpers/fixtures');
-  const { HttpReceiver, SmtpReceiver } = await import('../tests/helpers/receivers');
+  const { createTestEnv } = await import('../testkit/fixtures');
+  const { HttpReceiver, SmtpReceiver } = await import('../testkit/receivers');
 
   // A database of its own, migrated.
   const dbUrl = new URL(setting('DATABASE_URL'));

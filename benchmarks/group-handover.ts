@@ -21,7 +21,7 @@ import { createPool } from '../src/db/pool';
 import { migrate } from '../src/db/migrate';
 import { createKafka, ensureTopics, heartbeatIntervalFor, pipelineTopicSpecs } from '../src/kafka/client';
 import { retry, sleep } from '../src/retry';
-import { spawnRoles } from '../tests/helpers/role-process';
+import { spawnRoles } from '../testkit/role-process';
 
 const TIMEOUTS = (process.env.BENCH_SESSION_TIMEOUTS ?? '6000,10000,30000').split(',').map(Number);
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 120);

@@ -31,7 +31,7 @@ import { createPool } from '../src/db/pool';
 import { migrate } from '../src/db/migrate';
 import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
 import { COST_EVENT_COLUMNS } from '../consumers/storage/copy-rows';
-import { spawnRoles } from '../tests/helpers/role-process';
+import { spawnRoles } from '../testkit/role-process';
 import { measureDebeziumPeer } from './peer/debezium-jdbc';
 import { trackMixedCost } from './ingest-mix';
 

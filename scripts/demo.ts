@@ -14,9 +14,9 @@ import { createPool } from '../src/db/pool';
 import { OpsServer } from '../src/http/ops-server';
 import { Role, roleFactories } from '../src/roles';
 import { runMigrations, setupTopics } from '../src/setup';
-import { HttpReceiver, SmtpReceiver } from '../tests/helpers/receivers';
-import { waitFor } from '../tests/helpers/wait-for';
-import { FAST_ANOMALY_SETTINGS, freePort, localAlertChannels } from '../tests/helpers/pipeline-settings';
+import { HttpReceiver, SmtpReceiver } from '../testkit/receivers';
+import { waitFor } from '../testkit/wait-for';
+import { FAST_ANOMALY_SETTINGS, freePort, localAlertChannels } from '../testkit/pipeline-settings';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

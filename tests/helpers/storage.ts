@@ -1,7 +1,7 @@
 import { OpsServer } from '../../src/http/ops-server';
 import { Role } from '../../src/roles';
 import { storageRole } from '../../consumers/storage';
-import { TestEnv } from './fixtures';
+import { TestEnv } from '../../testkit/fixtures';
 
 /** Runs the storage role in-process against the test env's topics; stopped on clean-up. */
 export async function startStorage(env: TestEnv, extra: Record<string, string> = {}): Promise<Role> {

@@ -3,9 +3,9 @@ import { Severity } from '../../src/contracts/anomaly';
 import { topics } from '../../src/config';
 import { OpsServer } from '../../src/http/ops-server';
 import { Role } from '../../src/roles';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { AnomalyPublisher, anomaly, HttpReceiver, SmtpReceiver } from '../helpers/receivers';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { AnomalyPublisher, anomaly, HttpReceiver, SmtpReceiver } from '../../testkit/receivers';
+import { waitFor } from '../../testkit/wait-for';
 
 const ROUTES: Record<Severity, string[]> = { critical: ['slack', 'pagerduty', 'email'], high: ['slack', 'pagerduty'], medium: ['slack'], low: ['email'] };
 const SEVERITIES: Severity[] = ['critical', 'high', 'medium', 'low'];

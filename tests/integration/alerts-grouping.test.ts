@@ -1,9 +1,9 @@
 import { alertsRole } from '../../consumers/alerts';
 import { topics } from '../../src/config';
 import { OpsServer } from '../../src/http/ops-server';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { AnomalyPublisher, anomaly, HttpReceiver, SmtpReceiver } from '../helpers/receivers';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { AnomalyPublisher, anomaly, HttpReceiver, SmtpReceiver } from '../../testkit/receivers';
+import { waitFor } from '../../testkit/wait-for';
 
 describe('alert grouping, dead letters and channel isolation', () => {
   let env: TestEnv;

@@ -11,8 +11,8 @@ async function metricValues(name: string): Promise<{ labels: Partial<Record<stri
   const m = registry.getSingleMetric(name);
   return m ? (await m.get()).values : [];
 }
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { waitFor } from '../../testkit/wait-for';
 import { AnomalyCollector, costEvent, postOutcome, startAnomaly } from './anomaly-support';
 
 /**

@@ -1,8 +1,8 @@
 import { CostTracker } from '../../producers';
 import { AnomalyRecord } from '../../consumers/anomaly/types';
 import { topics } from '../../src/config';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { waitFor } from '../../testkit/wait-for';
 import { AnomalyCollector, startAnomaly, Timeline } from './anomaly-support';
 
 const W = 2000;

@@ -1,7 +1,7 @@
 import { CostTracker } from '../../producers';
 import { utcMonthStart } from '../../consumers/anomaly/persona-state';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { waitFor } from '../../testkit/wait-for';
 import { AnomalyCollector, costEvent, startAnomaly } from './anomaly-support';
 
 /**

@@ -1,6 +1,6 @@
 import { CostTracker } from '../../producers';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { waitFor } from '../../testkit/wait-for';
 import { AnomalyCollector, spawnAnomalyProcess, Timeline } from './anomaly-support';
 
 const W = 2000;

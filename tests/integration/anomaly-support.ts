@@ -12,7 +12,7 @@ import { CostEvent, PostOutcome } from '../../src/events';
 import { OpsServer } from '../../src/http/ops-server';
 import { usdToNano } from '../../src/money';
 import { Role } from '../../src/roles';
-import { TestEnv } from '../helpers/fixtures';
+import { TestEnv } from '../../testkit/fixtures';
 
 /** Small windows so a scenario takes seconds: 2 s windows, 300 ms lateness, 3-window baselines. */
 export const FAST_ANOMALY_SETTINGS = {

@@ -2,9 +2,9 @@ import Redis from 'ioredis';
 import { RunningApi } from '../../api';
 import { CostTracker } from '../../producers';
 import { setting } from '../../src/config';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
-import { waitFor } from '../helpers/wait-for';
+import { waitFor } from '../../testkit/wait-for';
 import { get, startTestApi, today } from './api-support';
 
 describe('API cache: hits, then invalidation when the storage consumer commits new events', () => {

@@ -1,6 +1,6 @@
 import { RunningApi } from '../../api';
 import type { BreakerAdmin } from '../../consumers/breaker/control-admin';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { call, get, OPERATOR_TOKEN, startTestApi } from './api-support';
 
 describe('controls through the API, backed by the real circuit-breaker ControlAdmin', () => {

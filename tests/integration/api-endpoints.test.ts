@@ -1,8 +1,8 @@
 import { RunningApi } from '../../api';
 import { CostTracker } from '../../producers';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
-import { waitFor } from '../helpers/wait-for';
+import { waitFor } from '../../testkit/wait-for';
 import { call, daysAgo, get, OPERATOR_TOKEN, READ_TOKEN, startTestApi, today } from './api-support';
 
 describe('query API on the real stack: every endpoint, validation and auth', () => {

@@ -1,11 +1,11 @@
-import { freePort } from '../helpers/pipeline-settings';
+import { freePort } from '../../testkit/pipeline-settings';
 import { ChildProcess, spawn } from 'node:child_process';
 import Redis from 'ioredis';
 import { RunningApi } from '../../api';
 import { CostTracker } from '../../producers';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
-import { waitFor } from '../helpers/wait-for';
+import { waitFor } from '../../testkit/wait-for';
 import { get, startTestApi, today } from './api-support';
 
 

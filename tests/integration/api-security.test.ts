@@ -5,10 +5,10 @@ import { RunningApi } from '../../api';
 import type { BreakerAdmin } from '../../consumers/breaker/control-admin';
 import { CostTracker } from '../../producers';
 import { setting } from '../../src/config';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { freePort } from '../helpers/pipeline-settings';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { freePort } from '../../testkit/pipeline-settings';
 import { startStorage } from '../helpers/storage';
-import { waitFor } from '../helpers/wait-for';
+import { waitFor } from '../../testkit/wait-for';
 import { call, OPERATOR_TOKEN, READ_TOKEN, Res, startTestApi } from './api-support';
 
 /**

@@ -1,7 +1,7 @@
 import { startApi, RunningApi } from '../../api';
 import type { StartOptions } from '../../api/server';
 import { Overrides } from '../../src/config';
-import { TestEnv } from '../helpers/fixtures';
+import { TestEnv } from '../../testkit/fixtures';
 
 /** Shared by the api*.test.ts files: an API on a free loopback port with test tokens and its own cache prefix. */
 export const READ_TOKEN = 'read-token-for-api-tests';

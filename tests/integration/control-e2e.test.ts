@@ -7,9 +7,9 @@ import { avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
 import { setting, topics } from '../../src/config';
 import { OpsServer } from '../../src/http/ops-server';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { AnomalyPublisher, anomaly, HttpReceiver, SmtpReceiver } from '../helpers/receivers';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { AnomalyPublisher, anomaly, HttpReceiver, SmtpReceiver } from '../../testkit/receivers';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * End to end on the real stack: anomaly records (published here as the anomaly consumer does) →

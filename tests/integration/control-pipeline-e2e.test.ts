@@ -1,11 +1,11 @@
-import { FAST_ANOMALY_SETTINGS, localAlertChannels } from '../helpers/pipeline-settings';
+import { FAST_ANOMALY_SETTINGS, localAlertChannels } from '../../testkit/pipeline-settings';
 import { CostGuard, CostTracker, PausedError, ThrottledError } from '../../producers';
 import { ControlLevel } from '../../src/contracts/controls';
 import { OpsServer } from '../../src/http/ops-server';
 import { Role, roleFactories } from '../../src/roles';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { HttpReceiver, SmtpReceiver } from '../helpers/receivers';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { HttpReceiver, SmtpReceiver } from '../../testkit/receivers';
+import { waitFor } from '../../testkit/wait-for';
 import { AnomalyCollector } from './anomaly-support';
 
 /**

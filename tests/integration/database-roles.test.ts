@@ -1,8 +1,8 @@
 import { Client } from 'pg';
 import { CostTracker } from '../../producers';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
-import { waitFor } from '../helpers/wait-for';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * Least privilege (sql/050_database_roles.sql): each pipeline role logs in as a member of its

@@ -3,8 +3,8 @@ import { CostGuard, GuardUnavailableError, ThrottledError } from '../../producer
 import { CONTROL_CHANNEL, CONTROL_KEY_PREFIX, ControlState } from '../../src/contracts/controls';
 import { setting } from '../../src/config';
 import { registry } from '../../src/metrics';
-import { uniqueId } from '../helpers/fixtures';
-import { waitFor } from '../helpers/wait-for';
+import { uniqueId } from '../../testkit/fixtures';
+import { waitFor } from '../../testkit/wait-for';
 
 
 function control(persona: string, patch: Partial<ControlState>): ControlState {

@@ -8,9 +8,9 @@ import { setting, topics } from '../../src/config';
 import { ensureTopics } from '../../src/kafka/client';
 import { registry } from '../../src/metrics';
 import { costEvent, startAnomaly } from './anomaly-support';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
-import { waitFor } from '../helpers/wait-for';
+import { waitFor } from '../../testkit/wait-for';
 
 type CodecName = 'gzip' | 'snappy' | 'lz4' | 'zstd';
 const CODEC_IDS: Record<CodecName, CompressionTypes> = { gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD };

@@ -9,9 +9,9 @@ import { kafkaSecurity } from '../../src/kafka/security';
 import { CertificateFiles, makeCertificates } from '../../testkit/certificates';
 import { freePort } from '../../testkit/free-port';
 import { PrivateKafka } from '../../testkit/private-kafka';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
-import { waitFor } from '../helpers/wait-for';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * A private broker with a second listener, SASL_SSL: TLS with a certificate for `kafka.finops.test`

@@ -11,9 +11,9 @@ import { OpsServer } from '../../src/http/ops-server';
 import { registerCodec } from '../../src/kafka/codecs';
 import { registry } from '../../src/metrics';
 import { costEvent } from './anomaly-support';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { spawnRoles } from '../helpers/role-process';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { spawnRoles } from '../../testkit/role-process';
+import { waitFor } from '../../testkit/wait-for';
 
 const PYTHON = '/usr/bin/python3';
 const LIBRDKAFKA_PRODUCER = path.join(__dirname, '../helpers/produce-compressed.py');

@@ -3,8 +3,8 @@ import { AvroCodec, avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
 import { topics } from '../../src/config';
 import { PostOutcome } from '../../src/events';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { waitFor } from '../../testkit/wait-for';
 
 /** post-outcome.avsc gained `is_final` (default false): a BACKWARD-compatible evolution the SDK sends. */
 describe('post-outcome.avsc: is_final', () => {

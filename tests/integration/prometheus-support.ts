@@ -1,10 +1,10 @@
-import { freePort } from '../helpers/pipeline-settings';
+import { freePort } from '../../testkit/pipeline-settings';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { waitFor } from '../helpers/wait-for';
+import { waitFor } from '../../testkit/wait-for';
 
 export const ROOT = join(__dirname, '..', '..');
 export const RULES_FILE = join(ROOT, 'prometheus', 'rules', 'finops.rules.yml');

@@ -3,10 +3,10 @@ import { OpsServer } from '../../src/http/ops-server';
 import { LagCollector } from '../../src/metrics/lag-collector';
 import { Role, roleFactories, roleNames } from '../../src/roles';
 import { topics } from '../../src/config';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { HttpReceiver, SmtpReceiver } from '../helpers/receivers';
-import { waitFor } from '../helpers/wait-for';
-import { FAST_ANOMALY_SETTINGS, freePort, localAlertChannels } from '../helpers/pipeline-settings';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { HttpReceiver, SmtpReceiver } from '../../testkit/receivers';
+import { waitFor } from '../../testkit/wait-for';
+import { FAST_ANOMALY_SETTINGS, freePort, localAlertChannels } from '../../testkit/pipeline-settings';
 import { dashboardExpressions, Expression, metricNames, ownerRole, PrometheusServer, relaxThresholds, ruleGroups, rulesWithFor, undefinedMetrics } from './prometheus-support';
 
 /**

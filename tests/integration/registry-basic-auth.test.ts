@@ -9,9 +9,9 @@ import { loadSchema } from '../../src/avro/schemas';
 import { setting } from '../../src/config';
 import { DependencyError } from '../../src/errors';
 import { readiness } from '../../src/http/readiness';
-import { createTestEnv, TestEnv, uniqueId } from '../helpers/fixtures';
+import { createTestEnv, TestEnv, uniqueId } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
-import { waitFor } from '../helpers/wait-for';
+import { waitFor } from '../../testkit/wait-for';
 
 const USER = 'finops-registry';
 const PASSWORD = 'pw-7c1f0e9a2b';

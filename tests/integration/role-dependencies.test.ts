@@ -1,9 +1,9 @@
 import { CostTracker } from '../../producers';
 import { setting } from '../../src/config';
 import { TcpProxy } from '../../testkit/tcp-proxy';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { RoleProcess, spawnRoles } from '../helpers/role-process';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { RoleProcess, spawnRoles } from '../../testkit/role-process';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * A role started while a dependency is down waits for it (unready, alive, logging each retry) and

@@ -4,8 +4,8 @@ import { AvroCodec } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
 import { setting, topics } from '../../src/config';
 import { InvalidInputError } from '../../src/errors';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { waitFor } from '../../testkit/wait-for';
 
 describe('schemas in the Confluent-compatible registry', () => {
   let env: TestEnv;

@@ -7,8 +7,8 @@ import { setting } from '../../src/config';
 import { CostEvent } from '../../src/events';
 import { DeliveryTimeoutError } from '../../src/errors';
 import { PrivateKafka } from '../../testkit/private-kafka';
-import { uniqueId } from '../helpers/fixtures';
-import { waitFor } from '../helpers/wait-for';
+import { uniqueId } from '../../testkit/fixtures';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * A private broker is SIGKILLed mid-stream while one SDK instance publishes at a steady rate, and

@@ -1,7 +1,7 @@
 import { CostTracker } from '../../producers';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { RoleProcess, spawnRoles } from '../helpers/role-process';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { RoleProcess, spawnRoles } from '../../testkit/role-process';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * Storage consumers run as real processes here, killed with SIGKILL (no chance to flush or

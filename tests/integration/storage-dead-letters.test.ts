@@ -5,9 +5,9 @@ import { AvroCodec, avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
 import { topics } from '../../src/config';
 import { CostEvent } from '../../src/events';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
-import { waitFor } from '../helpers/wait-for';
+import { waitFor } from '../../testkit/wait-for';
 
 /** A valid event to start from; each bad message changes one thing. */
 function validEvent(persona: string, patch: Partial<CostEvent> = {}): CostEvent {

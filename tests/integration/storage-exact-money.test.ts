@@ -2,9 +2,9 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { CostTracker, TrackedCost } from '../../producers';
 import { CostEvent } from '../../src/events';
 import { formatUsd } from '../../src/money';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
-import { waitFor } from '../helpers/wait-for';
+import { waitFor } from '../../testkit/wait-for';
 
 const EVENTS = 100_000;
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4', 'gpt-3.5-turbo-0125', 'gpt-4.1', 'o3-mini'];

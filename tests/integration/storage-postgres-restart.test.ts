@@ -2,9 +2,9 @@ import { CostTracker } from '../../producers';
 import { createPool, Pool } from '../../src/db/pool';
 import { migrate } from '../../src/db/migrate';
 import { PrivatePostgres } from '../../testkit/private-postgres';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
-import { RoleProcess, spawnRoles } from '../helpers/role-process';
-import { waitFor } from '../helpers/wait-for';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { RoleProcess, spawnRoles } from '../../testkit/role-process';
+import { waitFor } from '../../testkit/wait-for';
 
 /**
  * The storage role against a Postgres cluster of its own, restarted with `pg_ctl restart -m fast`

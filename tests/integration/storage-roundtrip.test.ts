@@ -1,7 +1,7 @@
 import { CostTracker } from '../../producers';
-import { createTestEnv, TestEnv } from '../helpers/fixtures';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
-import { waitFor } from '../helpers/wait-for';
+import { waitFor } from '../../testkit/wait-for';
 
 describe('SDK → Kafka → storage consumer → Postgres', () => {
   let env: TestEnv;

@@ -1,9 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Overrides } from '../../src/config';
+import { Overrides } from '../src/config';
 
-const ROOT = path.resolve(__dirname, '../..');
+const ROOT = path.resolve(__dirname, '..');
 
 export interface RoleProcess {
   child: ChildProcess;

@@ -171,10 +171,10 @@ export class SmtpReceiver {
 // ── Publishing CostAnomaly records as the anomaly consumer would (Avro, Confluent framing) ─────
 
 import type { Producer } from 'kafkajs';
-import { AvroCodec, avroType } from '../../src/avro/codec';
-import { loadSchema } from '../../src/avro/schemas';
-import { topics } from '../../src/config';
-import type { CostAnomaly } from '../../src/contracts/anomaly';
+import { AvroCodec, avroType } from '../src/avro/codec';
+import { loadSchema } from '../src/avro/schemas';
+import { topics } from '../src/config';
+import type { CostAnomaly } from '../src/contracts/anomaly';
 import type { TestEnv } from './fixtures';
 
 export class AnomalyPublisher {

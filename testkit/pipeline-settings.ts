@@ -1,6 +1,6 @@
-import { Overrides } from '../../src/config';
+import { Overrides } from '../src/config';
 
-export { freePort } from '../../testkit/free-port';
+export { freePort } from './free-port';
 
 /**
  * Anomaly settings under which a baseline forms in seconds (2 s windows instead of a minute), for
@@ -15,7 +15,7 @@ export const FAST_ANOMALY_SETTINGS: Overrides = {
   ANOMALY_CHECKPOINT_INTERVAL_MS: '1000',
 };
 
-/** Alert channels pointed at local receivers (tests/helpers/receivers.ts), without grouping. */
+/** Alert channels pointed at local receivers (testkit/receivers.ts), without grouping. */
 export function localAlertChannels(httpUrl: string, smtpUrl: string): Overrides {
   return {
     ALERT_SLACK_WEBHOOK_URL: `${httpUrl}/slack`,

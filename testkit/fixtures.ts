@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
-import { AvroCodec } from '../../src/avro/codec';
-import { loadSchema } from '../../src/avro/schemas';
-import { Overrides, setting, topics } from '../../src/config';
-import { createPool } from '../../src/db/pool';
-import { createKafka, ensureTopics, pipelineTopicSpecs } from '../../src/kafka/client';
+import { AvroCodec } from '../src/avro/codec';
+import { loadSchema } from '../src/avro/schemas';
+import { Overrides, setting, topics } from '../src/config';
+import { createPool } from '../src/db/pool';
+import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
 
 /**
  * Integration fixtures. Each test file gets uniquely named topics and consumer groups (so files
