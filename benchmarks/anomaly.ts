@@ -3,7 +3,7 @@
  *
  * 1. Publishes a backlog of six 10-second windows of baseline traffic per persona (event times in
  *    the recent past), then starts the anomaly role as a CHILD PROCESS, compiled as in the image
- *    (`tsc -p tsconfig.build.json`, `node dist/src/cli.js run anomaly`) with the Node flags of its
+ *    (`tsc -p tsconfig.build.json`, `node dist/app/cli.js run anomaly`) with the Node flags of its
  *    Deployment (k8s/resources.ts), and measures how fast it drains the backlog (events_per_s)
  *    from its own /metrics.
  * 2. Live phase: steady background traffic at ~5,000 events/s plus K injected spikes (bursts of
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     NODE_OPTIONS: nodeOptions('anomaly'),
     ANOMALY_WINDOW_MS: String(WINDOW_MS), ANOMALY_ALLOWED_LATENESS_MS: '1000', ANOMALY_MIN_BASELINE_WINDOWS: '5',
   };
-  const entry = process.env.BENCH_ANOMALY_JS ? [path.join(root, 'dist/src/cli.js')] : ['--import', 'tsx', path.join(root, 'src/cli.ts')];
+  const entry = process.env.BENCH_ANOMALY_JS ? [path.join(root, 'dist/app/cli.js')] : ['--import', 'tsx', path.join(root, 'app/cli.ts')];
   const child: ChildProcess = spawn(process.execPath, [...entry, 'run', '--setup', 'anomaly'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const peakRssMb = () => {
     try {

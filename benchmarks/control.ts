@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const { createPool } = await import('../src/db/pool');
   const { migrate } = await import('../src/db/migrate');
   const { OpsServer } = await import('../src/http/ops-server');
-  const { roleFactories } = await import('../src/roles');
+  const { roleFactories } = await import('../app/roles');
   const { avroType } = await import('../src/avro/codec');
   const { loadSchema } = await import('../src/avro/schemas');
   const { createTestEnv } = await import('../testkit/fixtures');

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { defaults, SettingName } from '../src/config/defaults';
-import { roleNames } from '../src/roles';
+import { roleNames } from '../app/roles';
 import { nodeOptions, RESOURCES } from './resources';
 
 export const PARTITIONS = Number(defaults.TOPIC_PARTITIONS);

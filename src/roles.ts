@@ -14,20 +14,5 @@ export interface RoleContext {
   ops: OpsServer;
 }
 
+/** Builds a role; the composition root (app/roles.ts) hands it what it needs from other roles. */
 export type RoleFactory = (ctx: RoleContext) => Role | Promise<Role>;
-
-/**
- * Every role the entry point can run. Loaded lazily so a pod running one role loads only its code.
- * Locally all run in one process; in Kubernetes each Deployment runs one.
- */
-export const roleFactories: Record<string, () => Promise<RoleFactory>> = {
-  storage: async () => (await import('../consumers/storage')).storageRole,
-  anomaly: async () => (await import('../consumers/anomaly')).anomalyRole,
-  api: async () => (await import('../api')).apiRole,
-  alerts: async () => (await import('../consumers/alerts')).alertsRole,
-  breaker: async () => (await import('../consumers/breaker')).breakerRole,
-};
-
-export function roleNames(): string[] {
-  return Object.keys(roleFactories);
-}

@@ -31,7 +31,7 @@ export function spawnRoles(roles: string[], overrides: Overrides, opts: { logFil
   delete env.JEST_WORKER_ID;
   delete env.NODE_ENV;
   for (const [k, v] of Object.entries(overrides)) env[k] = String(v);
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), 'run', ...roles], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'app/cli.ts'), 'run', ...roles], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = opts.logFile ? fs.createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const lines: string[] = [];

@@ -120,7 +120,7 @@ export function spawnAnomalyProcess(env: TestEnv, extra: Record<string, string> 
   const settings = { ...env.overrides, ...FAST_ANOMALY_SETTINGS, ANOMALY_GROUP_ID: `test.${env.id}.anomaly`, ...extra };
   for (const [k, v] of Object.entries(settings)) childEnv[k] = String(v);
   const root = path.resolve(__dirname, '../..');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli.ts'), 'run', 'anomaly'], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'app/cli.ts'), 'run', 'anomaly'], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));

@@ -2,7 +2,8 @@ import { FAST_ANOMALY_SETTINGS, localAlertChannels } from '../../testkit/pipelin
 import { CostGuard, CostTracker, PausedError, ThrottledError } from '../../producers';
 import { ControlLevel } from '../../src/contracts/controls';
 import { OpsServer } from '../../src/http/ops-server';
-import { Role, roleFactories } from '../../src/roles';
+import type { Role } from '../../src/roles';
+import { roleFactories } from '../../app/roles';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { HttpReceiver, SmtpReceiver } from '../../testkit/receivers';
 import { waitFor } from '../../testkit/wait-for';

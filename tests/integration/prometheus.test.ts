@@ -1,7 +1,8 @@
 import { CostTracker } from '../../producers';
 import { OpsServer } from '../../src/http/ops-server';
 import { LagCollector } from '../../src/metrics/lag-collector';
-import { Role, roleFactories, roleNames } from '../../src/roles';
+import type { Role } from '../../src/roles';
+import { roleFactories, roleNames } from '../../app/roles';
 import { topics } from '../../src/config';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { HttpReceiver, SmtpReceiver } from '../../testkit/receivers';
@@ -10,9 +11,9 @@ import { FAST_ANOMALY_SETTINGS, freePort, localAlertChannels } from '../../testk
 import { dashboardExpressions, Expression, metricNames, ownerRole, PrometheusServer, relaxThresholds, ruleGroups, rulesWithFor, undefinedMetrics } from './prometheus-support';
 
 /**
- * A real Prometheus scrapes the pipeline while the SDK publishes load. Every role of src/roles.ts
+ * A real Prometheus scrapes the pipeline while the SDK publishes load. Every role of app/roles.ts
  * (storage, anomaly, alerts, breaker, api) runs in-process with one shared OpsServer, like
- * `tsx src/cli.ts run` and scripts/demo.ts, with the demo's fast anomaly settings (2 s windows).
+ * `tsx app/cli.ts run` and scripts/demo.ts, with the demo's fast anomaly settings (2 s windows).
  * Every expression of the Grafana dashboards and of the alert rules is then evaluated through
  * /api/v1/query and must return data; an injected cost spike must make
  * FinOpsCostPerPostThresholdBreach fire, and a persona's spend spike must open an anomaly

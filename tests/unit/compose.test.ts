@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { defaults } from '../../src/config/defaults';
-import { roleNames } from '../../src/roles';
+import { roleNames } from '../../app/roles';
 import { CONSUMER_TOPICS } from '../../k8s/generate';
 import { badCommand, ROOT, unknownEnv } from './manifests-support';
 

@@ -10,7 +10,7 @@ export const ROOT = join(__dirname, '..', '..');
  * plus these documented extras, read outside the settings table.
  */
 export const EXTRA_ENV: Record<string, string> = {
-  ROLES: 'src/cli.ts: roles to run when `run` has no arguments',
+  ROLES: 'app/cli.ts: roles to run when `run` has no arguments',
   NODE_ENV: 'Node.js convention; the image sets production',
   NODE_OPTIONS: 'Node.js runtime flags (heap size per role)',
   // Until the API's separate metrics port setting is in src/config/defaults.ts (then this line goes).
@@ -26,10 +26,10 @@ export function unknownEnv(names: Iterable<string>): string[] {
   return [...new Set(names)].filter((n) => !known.has(n)).sort();
 }
 
-/** CLI commands of src/cli.ts other than `run`. */
+/** CLI commands of app/cli.ts other than `run`. */
 export const CLI_COMMANDS = ['migrate', 'topics', 'setup'];
 
-/** Problems with a command line given to the image (ENTRYPOINT node dist/src/cli.js). */
+/** Problems with a command line given to the image (ENTRYPOINT node dist/app/cli.js). */
 export function badCommand(args: string[], roles: string[]): string | undefined {
   const [command, ...rest] = args;
   if (command === 'run') {

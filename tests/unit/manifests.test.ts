@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { defaults, SettingName } from '../../src/config/defaults';
-import { roleNames } from '../../src/roles';
+import { roleNames } from '../../app/roles';
 import { API_METRICS_PORT, CONSUMER_TOPICS, databaseUrlOf, generate, groupSettingOf, METRICS_PORT } from '../../k8s/generate';
 import { badCommand, kubectlAvailable, policyProblems, ROOT, secretLeaks, unknownEnv, validateK8s, yamlFilesUnder } from './manifests-support';
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-import { boolSetting, intSetting } from './config';
-import { createKafka } from './kafka/client';
-import { runSetup } from './setup';
-import { logger } from './logging';
-import { OpsServer } from './http/ops-server';
-import { waitForDependencies } from './http/dependency-gate';
-import { Role, roleFactories, roleNames } from './roles';
-import { FinOpsError } from './errors';
-import { LagCollector } from './metrics/lag-collector';
+import { boolSetting, intSetting } from '../src/config';
+import { createKafka } from '../src/kafka/client';
+import { runSetup } from '../src/setup';
+import { logger } from '../src/logging';
+import { OpsServer } from '../src/http/ops-server';
+import { waitForDependencies } from '../src/http/dependency-gate';
+import type { Role } from '../src/roles';
+import { roleFactories, roleNames } from './roles';
+import { FinOpsError } from '../src/errors';
+import { LagCollector } from '../src/metrics/lag-collector';
 
 const log = logger('cli');
 
