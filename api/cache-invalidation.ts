@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { intSetting, Overrides, setting } from '../src/config';
-import type { StorageWriteResult } from '../src/contracts/storage';
+import type { CommitListener, StorageWriteResult } from '../src/contracts/storage';
 import { logger } from '../src/logging';
 import { counter } from '../src/metrics';
 import { cacheKeys, versionTtlSeconds } from './cache-keys';
@@ -10,7 +10,7 @@ import { createFailFastRedis, uniqueToken, waitReady } from './redis';
 /** The part of a committed storage batch this module reads. */
 export type CommittedBatch = Pick<StorageWriteResult, 'posts' | 'deltas'>;
 
-export interface CacheInvalidator {
+export interface CacheInvalidator extends CommitListener {
   /** Call after each committed batch; never throws. */
   onCommitted(batch: CommittedBatch): Promise<void>;
   close(): Promise<void>;
@@ -37,8 +37,8 @@ return replaced`;
 const invalidations = counter('finops_api_cache_invalidations_total', 'Committed batches whose API cache invalidation was delivered (ok) or deferred (failed).', ['outcome']);
 
 /**
- * Runs inside the storage consumer (registered by consumers/storage storageRole through
- * `commitListeners`). After every committed batch it replaces the version tokens of the posts and
+ * Runs inside the storage consumer, handed to it as a commit listener by the composition root
+ * (app/roles.ts). After every committed batch it replaces the version tokens of the posts and
  * personas the batch touched, and the global token (see cache.ts for why replaced tokens, not
  * deleted entries). If Redis cannot be reached, the lost invalidation is made good by replacing
  * the epoch token — which invalidates every entry — as soon as Redis answers again (on reconnect
@@ -107,36 +107,4 @@ export function createCacheInvalidator(overrides: Overrides = {}): CacheInvalida
       }
     },
   };
-}
-
-type Listener = (batch: CommittedBatch, overrides: Overrides) => Promise<void> | void;
-
-// One invalidator per distinct Redis/cache configuration in this process (normally exactly one).
-const invalidators = new Map<string, CacheInvalidator>();
-const configKey = (o: Overrides) => [cacheRedisUrl(o), setting('API_CACHE_PREFIX', o), setting('API_CACHE_TTL_SECONDS', o)].join('|');
-
-function invalidatorFor(overrides: Overrides): CacheInvalidator {
-  const key = configKey(overrides);
-  let inv = invalidators.get(key);
-  if (!inv) invalidators.set(key, (inv = createCacheInvalidator(overrides)));
-  return inv;
-}
-
-const listener: Listener = (batch, overrides) => invalidatorFor(overrides).onCommitted(batch);
-
-/**
- * Called by the storage role with its `commitListeners` list (passed in, so this module imports
- * nothing from consumers/): adds the invalidation listener once and connects to Redis now.
- */
-export function registerCacheInvalidation<B extends CommittedBatch>(listeners: ((batch: B, overrides: Overrides) => Promise<void> | void)[], overrides: Overrides = {}): void {
-  if (!listeners.includes(listener)) listeners.push(listener);
-  invalidatorFor(overrides);
-}
-
-/** Called by the storage role on stop: closes the Redis connection used for its configuration. */
-export async function closeCacheInvalidation(overrides: Overrides = {}): Promise<void> {
-  const key = configKey(overrides);
-  const inv = invalidators.get(key);
-  invalidators.delete(key);
-  await inv?.close();
 }

@@ -3,14 +3,18 @@ import { intSetting } from '../src/config';
 import { logger } from '../src/logging';
 import { databaseUrl } from '../src/config';
 import { readiness } from '../src/http/readiness';
-import { RunningApi, startApi } from './server';
+import { ControlAdminFactory, RunningApi, startApi } from './server';
 
 export { startApi } from './server';
-export type { RunningApi } from './server';
+export type { ControlAdminFactory, RunningApi } from './server';
 export { createCacheInvalidator } from './cache-invalidation';
 
-/** The `api` role: the REST query service on API_PORT (/health, /ready there; /metrics on the metrics port). */
-export function apiRole({ overrides, ops }: RoleContext): Role {
+/**
+ * The `api` role: the REST query service on API_PORT (/health, /ready there; /metrics on the
+ * metrics port). `controls` builds the ControlAdmin behind /controls (the composition root passes
+ * the breaker's); without it those routes answer 503.
+ */
+export function apiRole({ overrides, ops }: RoleContext, deps: { controls?: ControlAdminFactory } = {}): Role {
   const log = logger('api');
   let api: RunningApi | undefined;
   // Before start the API's pool does not exist yet: the check connects on its own until then.
@@ -23,7 +27,7 @@ export function apiRole({ overrides, ops }: RoleContext): Role {
     name: 'api',
     async start() {
       // /metrics stays off API_PORT; the ops server on METRICS_PORT serves it unless API_METRICS_PORT names another port.
-      api = await startApi(overrides, { sharedMetricsPort: intSetting('METRICS_PORT', overrides, { max: 65535 }) });
+      api = await startApi(overrides, { controls: deps.controls, sharedMetricsPort: intSetting('METRICS_PORT', overrides, { max: 65535 }) });
     },
     async stop() {
       await api?.close();

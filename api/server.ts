@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import type { Pool } from 'pg';
 import type { FastifyInstance } from 'fastify';
 import { databaseUrl, Overrides, setting } from '../src/config';
 import { redisTls } from '../src/redis/tls';
@@ -8,7 +9,6 @@ import { logger } from '../src/logging';
 import { buildApp } from './app';
 import { ApiCache } from './cache';
 import { loadApiConfig } from './config';
-import { loadControlAdmin } from './controls-loader';
 import { createFailFastRedis, waitReady } from './redis';
 import { OpsServer } from '../src/http/ops-server';
 import type { ApiContext } from './context';
@@ -23,9 +23,12 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+/** Builds a ControlAdmin on the API's own control-state Redis client and pool (app/roles.ts passes the breaker's). */
+export type ControlAdminFactory = (deps: { redis: Redis; pool: Pool; overrides: Overrides }) => ControlAdmin | Promise<ControlAdmin>;
+
 export interface StartOptions {
-  /** Use this ControlAdmin instead of loading the breaker's (null: run without controls). */
-  controls?: ControlAdmin | null;
+  /** The controls behind /controls: an admin, or a factory of one; absent or null, those routes answer 503. */
+  controls?: ControlAdmin | ControlAdminFactory | null;
   listen?: boolean;
   /** The port the process's ops server already serves /metrics on (role mode): no second listener there. */
   sharedMetricsPort?: number;
@@ -44,16 +47,15 @@ export async function startApi(overrides: Overrides = {}, opts: StartOptions = {
   const redis = createFailFastRedis(config.cacheRedisUrl, config.redisTimeoutMs, log, 'finops-api-cache', overrides);
   if (!(await waitReady(redis, 2000))) log.warn('Redis not reachable at start; serving from Postgres until it is');
   let controlsRedis: Redis | undefined;
-  let controls: ControlAdmin | null;
-  if (opts.controls !== undefined) controls = opts.controls;
-  else {
+  let controls: ControlAdmin | null = null;
+  if (typeof opts.controls === 'function') {
     // Control state must be read and written, not skipped, so this client queues briefly through a
     // reconnect; an outage surfaces within seconds as an error the API answers with 503.
     controlsRedis = new Redis(redisUrl, { ...redisTls(overrides, redisUrl), lazyConnect: false, maxRetriesPerRequest: 2, connectTimeout: 2000, commandTimeout: 3000 });
     controlsRedis.on('error', () => undefined);
-    controls = await loadControlAdmin({ redis: controlsRedis, pool, overrides });
-    if (!controls) log.warn('consumers/breaker/control-admin not found: /controls answers 503');
-  }
+    controls = await opts.controls({ redis: controlsRedis, pool, overrides });
+  } else if (opts.controls) controls = opts.controls;
+  else if (opts.controls === undefined) log.warn('no ControlAdmin given: /controls answers 503');
   const ctx: ApiContext = { pool, redis, cache: new ApiCache(redis, config.cachePrefix, config.cacheTtlSeconds, log, config.cacheMaxEntryBytes), config, controls };
   const app = await buildApp(ctx);
   let port = 0;
@@ -81,7 +83,7 @@ export async function startApi(overrides: Overrides = {}, opts: StartOptions = {
     async close() {
       await app.close();
       await metrics?.stop();
-      if (opts.controls === undefined && controls) await controls.close().catch((err) => log.warn({ err }, 'control admin close failed'));
+      if (typeof opts.controls === 'function' && controls) await controls.close().catch((err) => log.warn({ err }, 'control admin close failed'));
       controlsRedis?.disconnect();
       redis.disconnect();
       await pool.end();

@@ -1,3 +1,5 @@
+import type { ControlAdminFactory } from '../api';
+import { createKafka } from '../src/kafka/client';
 import type { RoleFactory } from '../src/roles';
 
 /**
@@ -7,9 +9,17 @@ import type { RoleFactory } from '../src/roles';
  * Deployment runs one. Roles never import each other: the wiring between them is here.
  */
 export const roleFactories: Record<string, () => Promise<RoleFactory>> = {
-  storage: async () => (await import('../consumers/storage')).storageRole,
+  // After each committed batch the query API's cached entries of the posts and personas it touched are replaced.
+  storage: async () => {
+    const [{ storageRole }, { createCacheInvalidator }] = await Promise.all([import('../consumers/storage'), import('../api/cache-invalidation')]);
+    return (ctx) => storageRole(ctx, { commitListeners: [createCacheInvalidator(ctx.overrides)] });
+  },
   anomaly: async () => (await import('../consumers/anomaly')).anomalyRole,
-  api: async () => (await import('../api')).apiRole,
+  // /controls reads and overrides the circuit breaker's controls.
+  api: async () => {
+    const { apiRole } = await import('../api');
+    return (ctx) => apiRole(ctx, { controls: breakerControlAdmin });
+  },
   alerts: async () => (await import('../consumers/alerts')).alertsRole,
   breaker: async () => (await import('../consumers/breaker')).breakerRole,
 };
@@ -17,3 +27,9 @@ export const roleFactories: Record<string, () => Promise<RoleFactory>> = {
 export function roleNames(): string[] {
   return Object.keys(roleFactories);
 }
+
+/** The circuit breaker's ControlAdmin on the API's Redis client and pool, with a Kafka producer of its own. */
+export const breakerControlAdmin: ControlAdminFactory = async (deps) => {
+  const { createControlAdmin } = await import('../consumers/breaker/control-admin');
+  return createControlAdmin({ ...deps, kafka: createKafka(deps.overrides, 'api-controls') });
+};

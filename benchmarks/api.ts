@@ -224,8 +224,8 @@ async function prepareData(url: string): Promise<{ rows: number; today: number }
 // ── server child ────────────────────────────────────────────────────────────────────────────
 
 async function serve(): Promise<void> {
-  const { startApi } = await import('../api');
-  const api = await startApi({});
+  const [{ startApi }, { breakerControlAdmin }] = await Promise.all([import('../api'), import('../app/roles')]);
+  const api = await startApi({}, { controls: breakerControlAdmin });
   process.on('SIGTERM', () => void api.close().then(() => process.exit(0)));
 }
 

@@ -1,14 +1,13 @@
 import { readiness } from '../../src/http/readiness';
 import { AvroCodec } from '../../src/avro/codec';
-import { intSetting, Overrides, setting, topics } from '../../src/config';
+import { intSetting, setting, topics } from '../../src/config';
 import { createPool } from '../../src/db/pool';
 import { createKafka, kafkaGroupTimings } from '../../src/kafka/client';
 import { logger } from '../../src/logging';
 import { RoleContext, Role } from '../../src/roles';
 import { PartitionMaintainer } from './partition-maintainer';
 import { StorageConsumer } from './storage-consumer';
-import type { WriteResult } from './cost-event-writer';
-import { closeCacheInvalidation, registerCacheInvalidation } from '../../api/cache-invalidation';
+import type { CommitListener } from '../../src/contracts/storage';
 import { CostMetricsRecorder } from '../../src/metrics/business';
 
 export { StorageConsumer } from './storage-consumer';
@@ -16,13 +15,13 @@ export { CostEventWriter } from './cost-event-writer';
 export type { WriteResult } from './cost-event-writer';
 export { PartitionMaintainer } from './partition-maintainer';
 
-/** Hooks other components register to hear of committed batches (e.g. API cache invalidation). */
-export const commitListeners: ((result: WriteResult, overrides: Overrides) => Promise<void> | void)[] = [];
-
-export function storageRole({ overrides, ops }: RoleContext): Role {
+/**
+ * The `storage` role. `commitListeners` hear of every committed batch, in order, after the business
+ * metrics (the composition root passes the query API's cache invalidator); they are closed on stop.
+ */
+export function storageRole({ overrides, ops }: RoleContext, deps: { commitListeners?: CommitListener[] } = {}): Role {
   const log = logger('storage-consumer');
-  // Query-API cache invalidation after each committed batch (see api/cache-invalidation.ts).
-  registerCacheInvalidation(commitListeners, overrides);
+  const commitListeners = deps.commitListeners ?? [];
   const pool = createPool(overrides, 'finops-storage', 'storage');
   const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides);
   const kafka = createKafka(overrides, 'storage');
@@ -56,7 +55,7 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
     overrides,
     onCommitted: async (result) => {
       costMetrics.record(result);
-      for (const listener of commitListeners) await listener(result, overrides);
+      for (const listener of commitListeners) await listener.onCommitted(result);
     },
   });
   ops.addDependency('postgres', readiness.postgresSchema(pool));
@@ -77,7 +76,7 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
       await consumer.stop();
       costMetrics.stop();
       await pool.end();
-      await closeCacheInvalidation(overrides);
+      for (const listener of commitListeners) await listener.close?.();
       log.info('storage consumer stopped');
     },
   };

@@ -1,4 +1,5 @@
 import { RunningApi } from '../../api';
+import { breakerControlAdmin } from '../../app/roles';
 import type { BreakerAdmin } from '../../consumers/breaker/control-admin';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { call, get, OPERATOR_TOKEN, startTestApi } from './api-support';
@@ -9,7 +10,7 @@ describe('controls through the API, backed by the real circuit-breaker ControlAd
 
   beforeAll(async () => {
     env = await createTestEnv('apicontrols');
-    api = await startTestApi(env, {}, {}); // {}: load consumers/breaker/control-admin as deployed
+    api = await startTestApi(env, {}, { controls: breakerControlAdmin }); // as app/roles.ts wires the api role
   });
   afterAll(() => env.close());
 
