@@ -128,11 +128,14 @@ export function initialState(personaId: string, now: number): BreakerState {
   };
 }
 
-/** part ÷ whole ≥ percent %, compared exactly from decimal texts (whole > 0). */
+/** part ÷ whole ≥ percent %, compared exactly from decimal texts; false when whole ≤ 0 or a text is no decimal. */
 function ratioAtLeastPercent(part: string, whole: string, percent: number): boolean {
-  const p = parseDecimal(part);
-  const w = parseDecimal(whole);
-  const c = parseDecimal(percent);
+  let p, w, c;
+  try {
+    [p, w, c] = [parseDecimal(part), parseDecimal(whole), parseDecimal(percent)];
+  } catch {
+    return false;
+  }
   if (w.units <= 0n) return false;
   const pow = (n: number) => 10n ** BigInt(n);
   return p.units * 100n * pow(w.scale + c.scale) >= c.units * w.units * pow(p.scale);

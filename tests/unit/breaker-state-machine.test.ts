@@ -29,6 +29,7 @@ describe('breaker triggers (seed thresholds)', () => {
     [{ ...spike('b'), anomaly_type: 'budget_threshold', unit: 'usd', observed: '90', baseline: '100', multiplier: 0.9 }, true],
     [{ ...spike('b'), anomaly_type: 'budget_threshold', unit: 'usd', observed: '89.999999999', baseline: '100', multiplier: 0.9 }, false],
     [{ ...spike('b'), anomaly_type: 'budget_threshold', unit: 'usd', observed: '0.9', baseline: null, multiplier: 0.9 }, true],
+    [{ ...spike('b'), anomaly_type: 'budget_threshold', unit: 'usd', observed: 'n/a', baseline: '100', multiplier: 0.95 }, false],
     [{ ...spike('c'), anomaly_type: 'negative_roi', unit: 'percent', observed: '-60', multiplier: null }, true],
     [{ ...spike('c'), anomaly_type: 'negative_roi', unit: 'percent', observed: '-59', multiplier: null }, false],
     [{ ...spike('d'), anomaly_type: 'efficiency_drop', multiplier: null }, false],
@@ -83,6 +84,13 @@ describe('breaker escalation', () => {
     expect(a.transition!.transition_id).toBe(b.transition!.transition_id);
     const c = step(a.state, 'p1', { kind: 'anomaly', anomaly: spike('a2'), now: T0 + 2000 }, cfg);
     expect(c.transition!.transition_id).not.toBe(a.transition!.transition_id);
+  });
+
+  it('pauses at once when a budget is spent, even while throttled and inside the escalation interval', () => {
+    const spent = { ...spike('budget'), anomaly_type: 'budget_threshold', severity: 'critical', observed: '50', baseline: '50', multiplier: 1 } as AnomalyInput;
+    const { results } = run([anomaly(spike('a1'), T0), anomaly(spent, T0 + 10)]);
+    expect(results.map((r) => r.transition?.to_level)).toEqual(['throttle', 'pause']);
+    expect(results[1].transition!.control.paused_until).toBe(new Date(T0 + 10 + cfg.pauseMs).toISOString());
   });
 
   it('ignores anomalies that are not triggers', () => {
