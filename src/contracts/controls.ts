@@ -32,7 +32,7 @@ export interface ControlState {
   expires_at: string | null;
 }
 
-/** What the query API needs from the breaker. Implemented in consumers/breaker/control-admin.ts. */
+/** What the query API needs from the breaker. Implemented in consumers/breaker/control-admin.ts; app/roles.ts hands it to the API. */
 export interface ControlAdmin {
   /** Every persona with a control other than `normal` in force. */
   list(): Promise<ControlState[]>;
