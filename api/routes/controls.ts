@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ControlLevel, ControlState } from '../../src/contracts/controls';
+import { CONTROL_LEVELS, type ControlLevel, type ControlState } from '../../src/contracts/controls';
 import { logger } from '../../src/logging';
 import type { ApiContext } from '../context';
 import { actorOf, errorResponses } from '../context';
@@ -8,7 +8,6 @@ import { AuditAction, appendAudit } from '../queries/audit';
 
 const log = logger('api-controls');
 const PERSONA_PARAMS = { type: 'object', required: ['persona_id'], properties: { persona_id: { type: 'string', minLength: 1, maxLength: 256 } } } as const;
-const LEVELS: ControlLevel[] = ['normal', 'throttle', 'switch_model', 'pause', 'page'];
 
 function admin(ctx: ApiContext) {
   if (!ctx.controls) throw new ApiError(503, 'controls_unavailable', 'the circuit-breaker control admin is not available in this deployment', { retryAfterSeconds: ctx.config.retryAfterSeconds });
@@ -81,7 +80,7 @@ export function controlRoutes(app: FastifyInstance, ctx: ApiContext): void {
           type: 'object',
           additionalProperties: false,
           required: ['level', 'reason'],
-          properties: { level: { type: 'string', enum: LEVELS }, reason: { type: 'string', minLength: 1, maxLength: 1000 } },
+          properties: { level: { type: 'string', enum: [...CONTROL_LEVELS] }, reason: { type: 'string', minLength: 1, maxLength: 1000 } },
         },
         response: { 200: { type: 'object', additionalProperties: true }, ...errorResponses(400, 401, 403, 503) },
       },

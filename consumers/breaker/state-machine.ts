@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ControlLevel, ControlState } from '../../src/contracts/controls';
+import { CONTROL_LEVELS, ControlLevel, ControlState } from '../../src/contracts/controls';
 import { AnomalyFields, AnomalyMeasure, Severity, severityRank } from '../../src/contracts/anomaly';
 import { parseDecimal } from '../../src/money';
 
@@ -16,7 +16,7 @@ import { parseDecimal } from '../../src/money';
  *                          │ a trigger while probing ──▶ back to the level it left (reopen)
  */
 
-export const LEVELS: readonly ControlLevel[] = ['normal', 'throttle', 'switch_model', 'pause', 'page'];
+export const LEVELS: readonly ControlLevel[] = CONTROL_LEVELS;
 
 export function levelRank(level: ControlLevel): number {
   return LEVELS.indexOf(level);

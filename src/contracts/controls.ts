@@ -10,7 +10,8 @@ export const CONTROL_KEY_PREFIX = 'finops:control:';
 export const CONTROL_CHANNEL = 'finops:controls';
 
 /** Graduated levels, in escalation order. */
-export type ControlLevel = 'normal' | 'throttle' | 'switch_model' | 'pause' | 'page';
+export const CONTROL_LEVELS = ['normal', 'throttle', 'switch_model', 'pause', 'page'] as const;
+export type ControlLevel = (typeof CONTROL_LEVELS)[number];
 
 export interface ControlState {
   persona_id: string;
