@@ -1,5 +1,4 @@
 import type { ControlAdminFactory } from '../api';
-import { createKafka } from '../src/kafka/client';
 import type { RoleFactory } from '../src/roles';
 
 /**
@@ -30,6 +29,6 @@ export function roleNames(): string[] {
 
 /** The circuit breaker's ControlAdmin on the API's Redis client and pool, with a Kafka producer of its own. */
 export const breakerControlAdmin: ControlAdminFactory = async (deps) => {
-  const { createControlAdmin } = await import('../consumers/breaker/control-admin');
+  const [{ createControlAdmin }, { createKafka }] = await Promise.all([import('../consumers/breaker/control-admin'), import('../src/kafka/client')]);
   return createControlAdmin({ ...deps, kafka: createKafka(deps.overrides, 'api-controls') });
 };

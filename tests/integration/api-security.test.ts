@@ -3,6 +3,7 @@ import net from 'node:net';
 import Redis from 'ioredis';
 import { RunningApi } from '../../api';
 import type { BreakerAdmin } from '../../consumers/breaker/control-admin';
+import { breakerControlAdmin } from '../../app/roles';
 import { CostTracker } from '../../producers';
 import { setting } from '../../src/config';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
@@ -114,7 +115,7 @@ describe('security regression suite: hostile requests against the real API', () 
     const tracker = new CostTracker({ overrides: env.overrides });
     env.cleanup(() => tracker.close());
     await startStorage(env, { API_CACHE_PREFIX: `test:${env.id}:` });
-    api = await startTestApi(env, { API_CURSOR_SECRET: CURSOR_SECRET, API_REQUEST_TIMEOUT_MS: '1500', API_HEADERS_TIMEOUT_MS: '1000', API_RATE_LIMIT_MAX: '100000', API_RATE_LIMIT_ANONYMOUS_MAX: '100000' }, {});
+    api = await startTestApi(env, { API_CURSOR_SECRET: CURSOR_SECRET, API_REQUEST_TIMEOUT_MS: '1500', API_HEADERS_TIMEOUT_MS: '1000', API_RATE_LIMIT_MAX: '100000', API_RATE_LIMIT_ANONYMOUS_MAX: '100000' }, { controls: breakerControlAdmin });
     redis = new Redis(setting('REDIS_URL', env.overrides));
     env.cleanup(() => redis.quit());
     post = `${env.id}-post`;
@@ -201,7 +202,7 @@ describe('security regression suite: hostile requests against the real API', () 
     beforeAll(async () => {
       const port = await freePort();
       redisProc = await startRedis(port);
-      down = await startTestApi(env, { REDIS_URL: `redis://127.0.0.1:${port}` }, {});
+      down = await startTestApi(env, { REDIS_URL: `redis://127.0.0.1:${port}` }, { controls: breakerControlAdmin });
       await (down.ctx.controls as BreakerAdmin).override(`${env.id}-held`, 'pause', 'test', 'held by the suite');
       expect((await send(down, 'GET', '/controls')).status).toBe(200);
       const exited = new Promise((r) => redisProc.once('exit', r));
