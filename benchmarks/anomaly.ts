@@ -24,6 +24,7 @@ import { setting, topics } from '../src/config';
 import { CostEvent } from '../src/events';
 import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
 import { usdToNano } from '../src/money';
+import { sleep } from '../src/retry';
 import { AnomalyRecord } from '../consumers/anomaly/types';
 import { nodeOptions } from '../k8s/resources';
 
@@ -37,7 +38,6 @@ const LIVE_RATE = 5000;
 const SPIKES = 30;
 
 const say = (msg: string) => process.stderr.write(`[bench:anomaly] ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const id = `b${Date.now().toString(36)}`;

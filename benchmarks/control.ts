@@ -20,6 +20,7 @@
  */
 import { FAST_ANOMALY_SETTINGS, localAlertChannels } from '../tests/helpers/pipeline-settings';
 import type { CostAnomaly } from '../consumers/alerts/anomaly';
+import { sleep } from '../src/retry'; // logs nothing, so safe before LOG_LEVEL is set
 
 process.env.LOG_LEVEL ??= 'error';
 
@@ -30,7 +31,6 @@ const WINDOW_MS = 2000;
 const TICK_MS = 100;
 const CHANNELS = ['slack', 'pagerduty', 'email'] as const; // a critical anomaly goes to all three
 const say = (msg: string) => process.stderr.write(`[bench:control] ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const p = (xs: number[], q: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * q) - 1)] : null);
 
 async function main(): Promise<void> {

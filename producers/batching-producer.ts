@@ -2,7 +2,7 @@ import { CompressionTypes, ICustomPartitioner, Kafka, Message, Partitioners, Pro
 import { DeliveryTimeoutError, DependencyError, ProducerClosedError } from '../src/errors';
 import { Compression, compressionType } from '../src/kafka/codecs';
 import { logger } from '../src/logging';
-import { backoffDelay } from '../src/retry';
+import { backoffDelay, sleep } from '../src/retry';
 
 export interface BatchingProducerOptions {
   lingerMs: number;
@@ -70,7 +70,6 @@ export const cachedDefaultPartitioner: ICustomPartitioner = () => {
 };
 
 const RESEND_BACKOFF = { initialDelayMs: 100, maxDelayMs: 2000, jitter: 0.2 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Kafka's JavaScript client sends each `send()` as its own request and has no linger, so the

@@ -12,6 +12,7 @@ import { CostGuard, CostTracker, PausedError } from '../producers';
 import { Overrides } from '../src/config';
 import { createPool } from '../src/db/pool';
 import { OpsServer } from '../src/http/ops-server';
+import { sleep } from '../src/retry';
 import { Role, roleFactories } from '../src/roles';
 import { runMigrations, setupTopics } from '../src/setup';
 import { HttpReceiver, SmtpReceiver } from '../tests/helpers/receivers';
@@ -19,7 +20,6 @@ import { waitFor } from '../tests/helpers/wait-for';
 import { FAST_ANOMALY_SETTINGS, freePort, localAlertChannels } from '../tests/helpers/pipeline-settings';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const run = `demo${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;

@@ -8,7 +8,7 @@ import { InvalidInputError, isRetriable } from '../../src/errors';
 import { deadLetterMessage } from '../../src/kafka/dead-letter';
 import { superviseConsumer } from '../../src/kafka/consumer-supervisor';
 import { Logger } from '../../src/logging';
-import { retry } from '../../src/retry';
+import { retry, sleep } from '../../src/retry';
 import { Overrides } from '../../src/config';
 import { BatchAccumulator } from './batch-accumulator';
 import { CostEventWriter, DeadLetterRow, WriteResult } from './cost-event-writer';
@@ -161,7 +161,7 @@ export class StorageConsumer {
       }
       const before = lane.pending;
       await lane.waitForRoom(before); // until a flush finishes; at once if none is running
-      if (lane.pending >= before) await new Promise((r) => setTimeout(r, 5));
+      if (lane.pending >= before) await sleep(5);
     }
   }
 
