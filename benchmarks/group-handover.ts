@@ -19,7 +19,8 @@ import { CostTracker } from '../producers';
 import { Overrides, setting } from '../src/config';
 import { createPool } from '../src/db/pool';
 import { migrate } from '../src/db/migrate';
-import { createKafka, ensureTopics, heartbeatIntervalFor, pipelineTopicSpecs } from '../src/kafka/client';
+import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
+import { heartbeatIntervalFor } from '../src/kafka/options';
 import { retry, sleep } from '../src/retry';
 import { spawnRoles } from '../tests/helpers/role-process';
 

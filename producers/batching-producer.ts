@@ -1,6 +1,7 @@
 import { CompressionTypes, ICustomPartitioner, Kafka, Message, Partitioners, Producer, TopicMessages } from 'kafkajs';
 import { DeliveryTimeoutError, DependencyError, ProducerClosedError } from '../src/errors';
 import { Compression, compressionType } from '../src/kafka/codecs';
+import { producerOptions } from '../src/kafka/options';
 import { logger } from '../src/logging';
 import { backoffDelay, sleep } from '../src/retry';
 
@@ -108,10 +109,10 @@ export class BatchingProducer {
   private createProducer(): Producer {
     // The default partitioner is murmur2, as in the Java client, so every language keys a persona to the same partition.
     // Retries are unbounded (kafkajs's default for the idempotent producer): the delivery deadline is enforced here.
-    return this.kafka.producer({
-      idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: cachedDefaultPartitioner,
+    return this.kafka.producer(producerOptions({
+      createPartitioner: cachedDefaultPartitioner,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1000 },
-    });
+    }));
   }
 
   async connect(): Promise<void> {

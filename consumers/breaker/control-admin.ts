@@ -4,6 +4,7 @@ import { Pool } from 'pg';
 import { AvroCodec } from '../../src/avro/codec';
 import { Overrides, setting, topics } from '../../src/config';
 import { CONTROL_KEY_PREFIX, ControlAdmin, ControlLevel, ControlState } from '../../src/contracts/controls';
+import { producerOptions } from '../../src/kafka/options';
 import { logger } from '../../src/logging';
 import { breakerConfig } from './config';
 import { BREAKER_ACTIVE_SET, ControlStore } from './control-store';
@@ -24,7 +25,7 @@ export function createControlAdmin(deps: { redis: Redis; pool: Pool; kafka: Kafk
 
   async function ready(): Promise<ControlStore> {
     if (store) return store;
-    producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    producer = deps.kafka.producer(producerOptions());
     await producer.connect();
     const s = new ControlStore({
       redis: deps.redis,

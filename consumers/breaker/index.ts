@@ -4,7 +4,8 @@ import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, listSetting, setting, topics } from '../../src/config';
 import { redisTls } from '../../src/redis/tls';
 import { createPool } from '../../src/db/pool';
-import { createKafka, kafkaGroupTimings } from '../../src/kafka/client';
+import { createKafka } from '../../src/kafka/client';
+import { producerOptions, sessionTimeoutMs } from '../../src/kafka/options';
 import { logger } from '../../src/logging';
 import { Role, RoleContext } from '../../src/roles';
 import { AlertStack, createAlertStack } from '../alerts';
@@ -25,7 +26,7 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
   redis.on('error', (err) => log.warn({ err: err.message }, 'Redis error'));
   const kafka = createKafka(overrides, 'breaker');
   const t = topics(overrides);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer = kafka.producer(producerOptions());
   const pageChannels = listSetting('BREAKER_PAGE_CHANNELS', overrides) as ChannelName[];
   let pager: AlertStack | undefined;
   const store = new ControlStore({
@@ -39,7 +40,7 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
   const consumer = new BreakerConsumer({
     kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), store, log, topic: t.costAnomalies, deadLetterTopic: t.deadLetter,
     groupId: setting('BREAKER_GROUP_ID', overrides), tickMs: intSetting('BREAKER_TICK_MS', overrides, { min: 10 }),
-    sessionTimeoutMs: kafkaGroupTimings(overrides).sessionTimeout,
+    sessionTimeoutMs: sessionTimeoutMs(overrides),
   });
   ops.addDependency('postgres', readiness.postgresSchema(pool));
   ops.addDependency('redis', readiness.redis(redis));

@@ -2,7 +2,8 @@ import { readiness } from '../../src/http/readiness';
 import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, Overrides, setting, topics } from '../../src/config';
 import { createPool } from '../../src/db/pool';
-import { createKafka, kafkaGroupTimings } from '../../src/kafka/client';
+import { createKafka } from '../../src/kafka/client';
+import { sessionTimeoutMs } from '../../src/kafka/options';
 import { logger } from '../../src/logging';
 import { RoleContext, Role } from '../../src/roles';
 import { PartitionMaintainer } from './partition-maintainer';
@@ -47,7 +48,7 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
     groupId: setting('STORAGE_GROUP_ID', overrides),
     batchMaxEvents: intSetting('STORAGE_BATCH_MAX_EVENTS', overrides, { min: 1 }),
     batchMaxWaitMs: intSetting('STORAGE_BATCH_MAX_WAIT_MS', overrides),
-    sessionTimeoutMs: kafkaGroupTimings(overrides).sessionTimeout,
+    sessionTimeoutMs: sessionTimeoutMs(overrides),
     flushConcurrency: intSetting('STORAGE_FLUSH_CONCURRENCY', overrides, { min: 1, max: 16 }),
     onFatal: (err) => {
       log.fatal({ err }, 'a batch could not be stored after retries; exiting so the consumer restarts from its last committed offsets');

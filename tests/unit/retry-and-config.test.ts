@@ -100,7 +100,7 @@ describe('database URL per role', () => {
 });
 
 describe('consumer group timings', () => {
-  const { heartbeatIntervalFor, kafkaGroupTimings } = jest.requireActual('../../src/kafka/client') as typeof import('../../src/kafka/client');
+  const { heartbeatIntervalFor, kafkaGroupTimings } = jest.requireActual('../../src/kafka/options') as typeof import('../../src/kafka/options');
   it('one heartbeat rule for every group: a tenth of the session timeout, at least 500 ms', () => {
     expect(heartbeatIntervalFor(30_000)).toBe(3000);
     expect(heartbeatIntervalFor(6000)).toBe(600);
