@@ -3,7 +3,7 @@ import { intSetting, Overrides, setting } from '../src/config';
 import { logger } from '../src/logging';
 import { counter } from '../src/metrics';
 import { cacheKeys, versionTtlSeconds } from './cache-keys';
-import { cacheRedisUrl } from './config';
+import { cacheRedisUrl } from './settings';
 import { createFailFastRedis, uniqueToken, waitReady } from './redis';
 
 /** The part of the storage consumer's WriteResult this module reads (kept structural: no import from consumers/). */

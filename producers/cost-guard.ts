@@ -7,10 +7,10 @@ import { sleep } from '../src/retry';
 import { counter, gauge } from '../src/metrics';
 import { BUCKET_KEY_PREFIX, bucketParams, GCRA_SCRIPT } from './cost-guard-bucket';
 import { GuardUnavailableError, PausedError, ThrottledError } from './cost-guard-errors';
-import { CostGuardSettings, costGuardSettings } from './cost-guard-settings';
+import { CostGuardSettings, costGuardSettings } from './settings';
 
 export { PausedError, ThrottledError, GuardUnavailableError } from './cost-guard-errors';
-export type { CostGuardSettings, RedisFailurePolicy } from './cost-guard-settings';
+export type { CostGuardSettings, RedisFailurePolicy } from './settings';
 
 export interface GuardDecision {
   /** The model to call (the requested one, or its substitute while a model switch is in force). */

@@ -6,7 +6,7 @@ import { Overrides, setting, topics } from '../../src/config';
 import { CONTROL_KEY_PREFIX, ControlAdmin, ControlLevel, ControlState } from '../../src/contracts/controls';
 import { producerOptions } from '../../src/kafka/options';
 import { logger } from '../../src/logging';
-import { breakerConfig } from './config';
+import { breakerSettings } from './settings';
 import { BREAKER_ACTIVE_SET, ControlStore } from './control-store';
 
 /** ControlAdmin plus the operator's manual override to any level. */
@@ -33,7 +33,7 @@ export function createControlAdmin(deps: { redis: Redis; pool: Pool; kafka: Kafk
       producer,
       codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', deps.overrides), deps.overrides),
       topic: topics(deps.overrides).costControls,
-      cfg: breakerConfig(deps.overrides),
+      cfg: breakerSettings(deps.overrides),
       log,
     });
     await s.init();

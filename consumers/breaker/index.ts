@@ -1,7 +1,7 @@
 import { readiness } from '../../src/http/readiness';
 import Redis from 'ioredis';
 import { AvroCodec } from '../../src/avro/codec';
-import { intSetting, listSetting, setting, topics } from '../../src/config';
+import { setting, topics } from '../../src/config';
 import { redisTls } from '../../src/redis/tls';
 import { createPool } from '../../src/db/pool';
 import { createKafka } from '../../src/kafka/client';
@@ -11,7 +11,7 @@ import { Role, RoleContext } from '../../src/roles';
 import { AlertStack, createAlertStack } from '../alerts';
 import { ChannelName } from '../alerts/routing';
 import { BreakerConsumer } from './breaker-consumer';
-import { breakerConfig } from './config';
+import { breakerRoleSettings, breakerSettings } from './settings';
 import { ControlStore } from './control-store';
 import { pageNotification } from './page';
 
@@ -27,11 +27,12 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
   const kafka = createKafka(overrides, 'breaker');
   const t = topics(overrides);
   const producer = kafka.producer(producerOptions());
-  const pageChannels = listSetting('BREAKER_PAGE_CHANNELS', overrides) as ChannelName[];
+  const role = breakerRoleSettings(overrides);
+  const pageChannels = role.pageChannels as ChannelName[];
   let pager: AlertStack | undefined;
   const store = new ControlStore({
     redis, pool, producer, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), topic: t.costControls,
-    cfg: breakerConfig(overrides), log,
+    cfg: breakerSettings(overrides), log,
     onPage: async (transition) => {
       const n = pageNotification(transition);
       await Promise.all(pageChannels.map((c) => pager!.deliverer.deliver(n, c)));
@@ -39,7 +40,7 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
   });
   const consumer = new BreakerConsumer({
     kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), store, log, topic: t.costAnomalies, deadLetterTopic: t.deadLetter,
-    groupId: setting('BREAKER_GROUP_ID', overrides), tickMs: intSetting('BREAKER_TICK_MS', overrides, { min: 10 }),
+    groupId: role.groupId, tickMs: role.tickMs,
     sessionTimeoutMs: sessionTimeoutMs(overrides),
   });
   ops.addDependency('postgres', readiness.postgresSchema(pool));
