@@ -23,6 +23,7 @@ import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/clie
 import { heartbeatIntervalFor } from '../src/kafka/options';
 import { retry, sleep } from '../src/retry';
 import { spawnRoles } from '../tests/helpers/role-process';
+import { runNames } from '../testkit/run-names';
 
 const TIMEOUTS = (process.env.BENCH_SESSION_TIMEOUTS ?? '6000,10000,30000').split(',').map(Number);
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 120);
@@ -73,12 +74,8 @@ async function measure(sessionTimeoutMs: number, dbUrl: string): Promise<Row> {
   const id = `ho${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const group = `bench.${id}.storage`;
   const overrides: Overrides = {
+    ...runNames('bench', id),
     DATABASE_URL: dbUrl,
-    TOPIC_COST_EVENTS: `bench.${id}.cost-events`,
-    TOPIC_POST_OUTCOMES: `bench.${id}.post-outcomes`,
-    TOPIC_COST_ANOMALIES: `bench.${id}.cost-anomalies`,
-    TOPIC_COST_CONTROLS: `bench.${id}.cost-controls`,
-    TOPIC_DEAD_LETTER: `bench.${id}.dead-letter`,
     STORAGE_GROUP_ID: group,
     KAFKA_SESSION_TIMEOUT_MS: String(sessionTimeoutMs),
   };

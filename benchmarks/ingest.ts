@@ -34,6 +34,7 @@ import { COST_EVENT_COLUMNS } from '../consumers/storage/copy-rows';
 import { spawnRoles } from '../tests/helpers/role-process';
 import { measureDebeziumPeer } from './peer/debezium-jdbc';
 import { trackMixedCost } from './ingest-mix';
+import { runNames } from '../testkit/run-names';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const DRAIN_EVENTS = Number(process.env.BENCH_DRAIN_EVENTS ?? EVENTS);
@@ -102,13 +103,8 @@ async function main(): Promise<void> {
   const id = `bench${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const dbUrl = benchDatabaseUrl();
   const overrides: Overrides = {
+    ...runNames('bench', id),
     DATABASE_URL: dbUrl,
-    TOPIC_COST_EVENTS: `bench.${id}.cost-events`,
-    TOPIC_POST_OUTCOMES: `bench.${id}.post-outcomes`,
-    TOPIC_COST_ANOMALIES: `bench.${id}.cost-anomalies`,
-    TOPIC_COST_CONTROLS: `bench.${id}.cost-controls`,
-    TOPIC_DEAD_LETTER: `bench.${id}.dead-letter`,
-    STORAGE_GROUP_ID: `bench.${id}.storage`,
   };
   say(`preparing database and topics (${id})`);
   await prepareDatabase(dbUrl);

@@ -18,6 +18,7 @@ import { runMigrations, setupTopics } from '../src/setup';
 import { HttpReceiver, SmtpReceiver } from '../tests/helpers/receivers';
 import { waitFor } from '../tests/helpers/wait-for';
 import { FAST_ANOMALY_SETTINGS, freePort, localAlertChannels } from '../tests/helpers/pipeline-settings';
+import { runNames } from '../testkit/run-names';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -29,15 +30,7 @@ async function main(): Promise<void> {
   await smtp.start();
   const apiPort = await freePort();
   const overrides: Overrides = {
-    TOPIC_COST_EVENTS: `${run}.cost-events`,
-    TOPIC_POST_OUTCOMES: `${run}.post-outcomes`,
-    TOPIC_COST_ANOMALIES: `${run}.cost-anomalies`,
-    TOPIC_COST_CONTROLS: `${run}.cost-controls`,
-    TOPIC_DEAD_LETTER: `${run}.dead-letter`,
-    STORAGE_GROUP_ID: `${run}.storage`,
-    ANOMALY_GROUP_ID: `${run}.anomaly`,
-    ALERT_GROUP_ID: `${run}.alerts`,
-    BREAKER_GROUP_ID: `${run}.breaker`,
+    ...runNames('', run),
     ...FAST_ANOMALY_SETTINGS,
     ...localAlertChannels(http.url, smtp.url),
     BREAKER_ESCALATE_MIN_INTERVAL_MS: '1000',
