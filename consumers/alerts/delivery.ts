@@ -5,8 +5,7 @@ import { Pool } from 'pg';
 import { isRetriable } from '../../src/errors';
 import { deadLetterMessage } from '../../src/kafka/dead-letter';
 import { Logger } from '../../src/logging';
-import { acquireRedisLock } from '../../src/redis/lock';
-import { retry } from '../../src/retry';
+import { retry, sleep } from '../../src/retry';
 import { Channel, DeliveryError } from './channels';
 import { alertMetrics } from './metrics';
 import { Notification } from './notification';
@@ -56,12 +55,15 @@ export class Deliverer {
 
   /** Claims the delivery; returns false if it is already done (by us earlier, or another worker). */
   private async claim(key: string, n: Notification, channel: ChannelName): Promise<boolean> {
-    // Another worker on it: wait (polling every 100 ms) for its outcome or for its claim to lapse.
-    const claimed = await acquireRedisLock(this.o.redis, key, {
-      token: `claimed:${randomUUID()}`, ttlMs: this.o.claimTtlMs, waitMs: this.o.claimTtlMs + 1000, firstPollMs: 100, maxPollMs: 100,
-      giveUpWhen: (held) => held !== null && FINAL.has(held),
-    });
-    if (!claimed) return false;
+    const token = `claimed:${randomUUID()}`;
+    const deadline = Date.now() + this.o.claimTtlMs + 1000;
+    for (;;) {
+      if ((await this.o.redis.set(key, token, 'PX', this.o.claimTtlMs, 'NX')) === 'OK') break;
+      const held = await this.o.redis.get(key);
+      if (held && FINAL.has(held)) return false;
+      if (Date.now() > deadline) throw new Error(`delivery claim ${key} never released`);
+      await sleep(100); // another worker is on it; wait for its outcome or its claim to lapse
+    }
     const { rows } = await this.o.pool.query<{ outcome: string }>('SELECT outcome FROM alert_deliveries WHERE alert_id = $1 AND sequence = $2 AND channel = $3', [n.alert_id, n.sequence, channel]);
     if (rows[0] && FINAL.has(rows[0].outcome)) {
       await this.o.redis.set(key, rows[0].outcome, 'EX', this.o.dedupTtlSeconds);

@@ -15,24 +15,15 @@ export interface RedisLockOptions {
   /** Poll delay while the lock is held elsewhere: from `firstPollMs`, doubling up to `maxPollMs`. */
   firstPollMs?: number;
   maxPollMs?: number;
-  /**
-   * Asked each time the key is found held: the value found there (null if it lapsed meanwhile).
-   * Returning true stops waiting and `acquireRedisLock` resolves to undefined.
-   */
-  giveUpWhen?: (held: string | null) => boolean;
 }
 
-/**
- * Takes `key` with SET NX PX, polling while another holder has it. Resolves to the token held,
- * or undefined when `giveUpWhen` said to stop waiting.
- */
-export async function acquireRedisLock(redis: Redis, key: string, o: RedisLockOptions): Promise<string | undefined> {
+/** Takes `key` with SET NX PX, polling while another holder has it; resolves to the token held. */
+export async function acquireRedisLock(redis: Redis, key: string, o: RedisLockOptions): Promise<string> {
   const token = o.token ?? randomUUID();
   const deadline = Date.now() + o.waitMs;
   const maxPollMs = o.maxPollMs ?? 50;
   for (let delay = o.firstPollMs ?? 2; ; delay = Math.min(delay * 2, maxPollMs)) {
     if ((await redis.set(key, token, 'PX', o.ttlMs, 'NX')) === 'OK') return token;
-    if (o.giveUpWhen && o.giveUpWhen(await redis.get(key))) return undefined;
     if (Date.now() > deadline) throw new DependencyError('redis', `lock ${key} still held after ${o.waitMs} ms`);
     await sleep(delay);
   }
@@ -45,7 +36,7 @@ export async function releaseRedisLock(redis: Redis, key: string, token: string)
 
 /** Runs `fn` holding the lock on `key` (by default 10 s to live, waiting up to 15 s for it). */
 export async function withRedisLock<T>(redis: Redis, key: string, fn: () => Promise<T>, opts: Partial<RedisLockOptions> = {}): Promise<T> {
-  const token = (await acquireRedisLock(redis, key, { ttlMs: 10_000, waitMs: 15_000, ...opts, giveUpWhen: undefined }))!;
+  const token = await acquireRedisLock(redis, key, { ttlMs: 10_000, waitMs: 15_000, ...opts });
   try {
     return await fn();
   } finally {
