@@ -14,16 +14,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { CostTracker } from '../producers';
-import { Overrides, setting } from '../src/config';
-import { createPool } from '../src/db/pool';
-import { migrate } from '../src/db/migrate';
+import { Overrides } from '../src/config';
 import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
 import { heartbeatIntervalFor } from '../src/kafka/options';
 import { retry, sleep } from '../src/retry';
 import { spawnRoles } from '../tests/helpers/role-process';
 import { runNames } from '../testkit/run-names';
+import { migratedDatabase } from '../testkit/bench-database';
 
 const TIMEOUTS = (process.env.BENCH_SESSION_TIMEOUTS ?? '6000,10000,30000').split(',').map(Number);
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 120);
@@ -44,20 +42,6 @@ function coordinatorLines(file: string, from: number, group: string): string[] {
   fs.readSync(fd, buf, 0, buf.length, from);
   fs.closeSync(fd);
   return buf.toString().split('\n').filter((l) => l.includes(`group ${group} `));
-}
-
-async function benchDatabase(): Promise<string> {
-  const url = new URL(setting('DATABASE_URL'));
-  url.pathname = '/finops_handover_bench';
-  const admin = new Client({ connectionString: Object.assign(new URL(url), { pathname: '/postgres' }).toString() });
-  await admin.connect();
-  if (!(await admin.query("SELECT 1 FROM pg_database WHERE datname = 'finops_handover_bench'")).rowCount) await admin.query('CREATE DATABASE finops_handover_bench');
-  await admin.end();
-  const pool = createPool({ DATABASE_URL: url.toString() });
-  await migrate(pool);
-  await pool.query('TRUNCATE cost_events, post_costs, persona_daily_costs, dead_letters');
-  await pool.end();
-  return url.toString();
 }
 
 interface Row {
@@ -160,7 +144,7 @@ async function measure(sessionTimeoutMs: number, dbUrl: string): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  const dbUrl = await benchDatabase();
+  const dbUrl = await migratedDatabase('finops_handover_bench', ['cost_events', 'post_costs', 'persona_daily_costs', 'dead_letters']);
   const rows: Row[] = [];
   for (const timeout of TIMEOUTS) {
     say(`session timeout ${timeout} ms: two storage members, ${LOAD_SECONDS} s of full load, then one SIGKILLed`);
