@@ -4,7 +4,7 @@ import type { CommitListener, StorageWriteResult } from '../src/contracts/storag
 import { logger } from '../src/logging';
 import { counter } from '../src/metrics';
 import { cacheKeys, versionTtlSeconds } from './cache-keys';
-import { cacheRedisUrl } from './config';
+import { cacheRedisUrl } from './settings';
 import { createFailFastRedis, uniqueToken, waitReady } from './redis';
 
 /** The part of a committed storage batch this module reads. */

@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import type { ControlAdmin } from '../src/contracts/controls';
 import type { ApiCache } from './cache';
-import type { ApiConfig } from './config';
+import type { ApiSettings } from './settings';
 import type { Scope } from './auth';
 import type { FastifyRequest } from 'fastify';
 import { ERROR_CODES } from './error-codes';
@@ -12,7 +12,7 @@ export interface ApiContext {
   pool: Pool;
   redis: Redis | null;
   cache: ApiCache;
-  config: ApiConfig;
+  config: ApiSettings;
   /** The circuit breaker's admin; null when that component is not deployed with this API. */
   controls: ControlAdmin | null;
 }

@@ -8,7 +8,7 @@ import { createPool } from '../src/db/pool';
 import { logger } from '../src/logging';
 import { buildApp } from './app';
 import { ApiCache } from './cache';
-import { loadApiConfig } from './config';
+import { apiSettings } from './settings';
 import { createFailFastRedis, waitReady } from './redis';
 import { OpsServer } from '../src/http/ops-server';
 import type { ApiContext } from './context';
@@ -37,7 +37,7 @@ export interface StartOptions {
 /** Opens the API's connections, builds the app and listens on API_HOST:API_PORT. */
 export async function startApi(overrides: Overrides = {}, opts: StartOptions = {}): Promise<RunningApi> {
   const log = logger('api');
-  const config = loadApiConfig(overrides);
+  const config = apiSettings(overrides);
   if (config.tokens.size === 0) log.warn('no API tokens configured (API_TOKENS, API_READ_TOKENS, API_OPERATOR_TOKENS): every authenticated endpoint answers 401');
   // Every API query is bounded: statement_timeout is set per connection through libpq options.
   const dbUrl = new URL(databaseUrl('api', overrides));

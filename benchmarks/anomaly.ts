@@ -24,8 +24,10 @@ import { setting, topics } from '../src/config';
 import { CostEvent } from '../src/events';
 import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
 import { usdToNano } from '../src/money';
+import { sleep } from '../src/retry';
 import { AnomalyRecord } from '../consumers/anomaly/types';
 import { nodeOptions } from '../k8s/resources';
+import { runNames } from '../testkit/run-names';
 
 const PERSONAS = 1000;
 const POSTS_PER_PERSONA = 100;
@@ -37,17 +39,10 @@ const LIVE_RATE = 5000;
 const SPIKES = 30;
 
 const say = (msg: string) => process.stderr.write(`[bench:anomaly] ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const id = `b${Date.now().toString(36)}`;
-  const overrides = {
-    TOPIC_COST_EVENTS: `bench.${id}.cost-events`,
-    TOPIC_POST_OUTCOMES: `bench.${id}.post-outcomes`,
-    TOPIC_COST_ANOMALIES: `bench.${id}.cost-anomalies`,
-    TOPIC_COST_CONTROLS: `bench.${id}.cost-controls`,
-    TOPIC_DEAD_LETTER: `bench.${id}.dead-letter`,
-  };
+  const overrides = runNames('bench', id);
   const t = topics(overrides);
   const kafka = createKafka(overrides, 'bench');
   await ensureTopics(kafka, pipelineTopicSpecs(overrides), overrides);
@@ -101,7 +96,7 @@ async function main(): Promise<void> {
   const port = 20000 + Math.floor(Math.random() * 10000);
   const root = path.resolve(__dirname, '..');
   const env: NodeJS.ProcessEnv = {
-    ...process.env, ...overrides, METRICS_PORT: String(port), LOG_LEVEL: 'warn', ANOMALY_GROUP_ID: `bench.${id}.anomaly`,
+    ...process.env, ...overrides, METRICS_PORT: String(port), LOG_LEVEL: 'warn',
     NODE_OPTIONS: nodeOptions('anomaly'),
     ANOMALY_WINDOW_MS: String(WINDOW_MS), ANOMALY_ALLOWED_LATENESS_MS: '1000', ANOMALY_MIN_BASELINE_WINDOWS: '5',
   };

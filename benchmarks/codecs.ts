@@ -10,12 +10,13 @@
  * Run under the shared lock: `flock /tmp/finops-bench.lock npm run bench:codecs`.
  */
 import { randomUUID } from 'node:crypto';
-import { CompressionCodecs, Partitioners } from 'kafkajs';
+import { CompressionCodecs } from 'kafkajs';
 import { AvroCodec, avroType } from '../src/avro/codec';
 import { loadSchema } from '../src/avro/schemas';
 import { setting } from '../src/config';
 import { CostEvent } from '../src/events';
 import { createKafka, ensureTopics } from '../src/kafka/client';
+import { producerOptions } from '../src/kafka/options';
 import { CODEC_IDS, Compression, COMPRESSIONS, compressionType } from '../src/kafka/codecs';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000);
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     if (!COMPRESSIONS.includes(name)) throw new Error(`BENCH_CODECS: unknown codec ${name}; choose from ${COMPRESSIONS.join(', ')}`);
     const topic = `bench.codecs.${runId}.${name}`;
     await ensureTopics(kafka, [{ topic }]);
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    const producer = kafka.producer(producerOptions());
     await producer.connect();
     const send = (batch: typeof messages) => producer.sendBatch({ acks: -1, compression: compressionType(name), topicMessages: [{ topic, messages: batch }] });
     for (let i = MESSAGES; i < MESSAGES + WARMUP; i += BATCH) await send(messages.slice(i, Math.min(MESSAGES + WARMUP, i + BATCH)));

@@ -20,6 +20,7 @@
  */
 import { FAST_ANOMALY_SETTINGS, localAlertChannels } from '../testkit/pipeline-settings';
 import type { CostAnomaly } from '../src/contracts/anomaly';
+import { sleep } from '../src/retry'; // logs nothing, so safe before LOG_LEVEL is set
 
 process.env.LOG_LEVEL ??= 'error';
 
@@ -30,17 +31,14 @@ const WINDOW_MS = 2000;
 const TICK_MS = 100;
 const CHANNELS = ['slack', 'pagerduty', 'email'] as const; // a critical anomaly goes to all three
 const say = (msg: string) => process.stderr.write(`[bench:control] ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const p = (xs: number[], q: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * q) - 1)] : null);
 
 async function main(): Promise<void> {
-  const { Client } = await import('pg');
   const { default: Redis } = await import('ioredis');
   const { CostGuard, CostTracker } = await import('../producers');
   const { CONTROL_CHANNEL } = await import('../src/contracts/controls');
   const { setting, topics } = await import('../src/config');
-  const { createPool } = await import('../src/db/pool');
-  const { migrate } = await import('../src/db/migrate');
+  const { migratedDatabase } = await import('../testkit/bench-database');
   const { OpsServer } = await import('../src/http/ops-server');
   const { roleFactories } = await import('../app/roles');
   const { avroType } = await import('../src/avro/codec');
@@ -49,20 +47,12 @@ async function main(): Promise<void> {
   const { HttpReceiver, SmtpReceiver } = await import('../testkit/receivers');
 
   // A database of its own, migrated.
-  const dbUrl = new URL(setting('DATABASE_URL'));
-  dbUrl.pathname = '/finops_control_bench';
-  const admin = new Client({ connectionString: Object.assign(new URL(dbUrl), { pathname: '/postgres' }).toString() });
-  await admin.connect();
-  if (!(await admin.query("SELECT 1 FROM pg_database WHERE datname = 'finops_control_bench'")).rowCount) await admin.query('CREATE DATABASE finops_control_bench');
-  await admin.end();
-  const migratePool = createPool({ DATABASE_URL: dbUrl.toString() });
-  await migrate(migratePool);
-  await migratePool.end();
+  const dbUrl = await migratedDatabase('finops_control_bench');
 
   const http = new HttpReceiver();
   const smtp = new SmtpReceiver();
   const [url, smtpUrl] = await Promise.all([http.start(), smtp.start()]);
-  const env = await createTestEnv('benchctl', { DATABASE_URL: dbUrl.toString() });
+  const env = await createTestEnv('benchctl', { DATABASE_URL: dbUrl });
   Object.assign(env.overrides, {
     ANOMALY_GROUP_ID: `bench.${env.id}.anomaly`, ALERT_GROUP_ID: `bench.${env.id}.alerts`, BREAKER_GROUP_ID: `bench.${env.id}.breaker`,
     ...FAST_ANOMALY_SETTINGS, ANOMALY_WINDOW_MS: String(WINDOW_MS), ANOMALY_BASELINE_WINDOWS: '20', ANOMALY_TICK_MS: '100',

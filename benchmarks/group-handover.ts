@@ -14,14 +14,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { CostTracker } from '../producers';
-import { Overrides, setting } from '../src/config';
-import { createPool } from '../src/db/pool';
-import { migrate } from '../src/db/migrate';
-import { createKafka, ensureTopics, heartbeatIntervalFor, pipelineTopicSpecs } from '../src/kafka/client';
+import { Overrides } from '../src/config';
+import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
+import { heartbeatIntervalFor } from '../src/kafka/options';
 import { retry, sleep } from '../src/retry';
 import { spawnRoles } from '../testkit/role-process';
+import { runNames } from '../testkit/run-names';
+import { migratedDatabase } from '../testkit/bench-database';
 
 const TIMEOUTS = (process.env.BENCH_SESSION_TIMEOUTS ?? '6000,10000,30000').split(',').map(Number);
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 120);
@@ -44,20 +44,6 @@ function coordinatorLines(file: string, from: number, group: string): string[] {
   return buf.toString().split('\n').filter((l) => l.includes(`group ${group} `));
 }
 
-async function benchDatabase(): Promise<string> {
-  const url = new URL(setting('DATABASE_URL'));
-  url.pathname = '/finops_handover_bench';
-  const admin = new Client({ connectionString: Object.assign(new URL(url), { pathname: '/postgres' }).toString() });
-  await admin.connect();
-  if (!(await admin.query("SELECT 1 FROM pg_database WHERE datname = 'finops_handover_bench'")).rowCount) await admin.query('CREATE DATABASE finops_handover_bench');
-  await admin.end();
-  const pool = createPool({ DATABASE_URL: url.toString() });
-  await migrate(pool);
-  await pool.query('TRUNCATE cost_events, post_costs, persona_daily_costs, dead_letters');
-  await pool.end();
-  return url.toString();
-}
-
 interface Row {
   session_timeout_ms: number;
   heartbeat_ms: number;
@@ -72,12 +58,8 @@ async function measure(sessionTimeoutMs: number, dbUrl: string): Promise<Row> {
   const id = `ho${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const group = `bench.${id}.storage`;
   const overrides: Overrides = {
+    ...runNames('bench', id),
     DATABASE_URL: dbUrl,
-    TOPIC_COST_EVENTS: `bench.${id}.cost-events`,
-    TOPIC_POST_OUTCOMES: `bench.${id}.post-outcomes`,
-    TOPIC_COST_ANOMALIES: `bench.${id}.cost-anomalies`,
-    TOPIC_COST_CONTROLS: `bench.${id}.cost-controls`,
-    TOPIC_DEAD_LETTER: `bench.${id}.dead-letter`,
     STORAGE_GROUP_ID: group,
     KAFKA_SESSION_TIMEOUT_MS: String(sessionTimeoutMs),
   };
@@ -162,7 +144,7 @@ async function measure(sessionTimeoutMs: number, dbUrl: string): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  const dbUrl = await benchDatabase();
+  const dbUrl = await migratedDatabase('finops_handover_bench', ['cost_events', 'post_costs', 'persona_daily_costs', 'dead_letters']);
   const rows: Row[] = [];
   for (const timeout of TIMEOUTS) {
     say(`session timeout ${timeout} ms: two storage members, ${LOAD_SECONDS} s of full load, then one SIGKILLed`);

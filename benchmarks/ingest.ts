@@ -20,7 +20,6 @@
  * The last line printed is one JSON object with the figures.
  */
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { to as copyTo, from as copyFrom } from 'pg-copy-streams';
 import { once } from 'node:events';
 import { finished, pipeline } from 'node:stream/promises';
@@ -28,12 +27,13 @@ import { Writable } from 'node:stream';
 import { CostTracker } from '../producers';
 import { Overrides, setting } from '../src/config';
 import { createPool } from '../src/db/pool';
-import { migrate } from '../src/db/migrate';
 import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
 import { COST_EVENT_COLUMNS } from '../consumers/storage/copy-rows';
 import { spawnRoles } from '../testkit/role-process';
 import { measureDebeziumPeer } from './peer/debezium-jdbc';
 import { trackMixedCost } from './ingest-mix';
+import { runNames } from '../testkit/run-names';
+import { migratedDatabase } from '../testkit/bench-database';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const DRAIN_EVENTS = Number(process.env.BENCH_DRAIN_EVENTS ?? EVENTS);
@@ -47,26 +47,8 @@ const CONSUMER_HEAP_MB = Number(process.env.BENCH_CONSUMER_HEAP_MB ?? 256);
 
 const say = (msg: string) => process.stderr.write(`[bench:ingest] ${msg}\n`);
 
-function benchDatabaseUrl(): string {
-  const url = new URL(setting('DATABASE_URL'));
-  url.pathname = '/finops_ingest_bench';
-  return url.toString();
-}
-
-async function prepareDatabase(url: string): Promise<void> {
-  const adminUrl = new URL(url);
-  adminUrl.pathname = '/postgres';
-  const admin = new Client({ connectionString: adminUrl.toString() });
-  await admin.connect();
-  if (!(await admin.query("SELECT 1 FROM pg_database WHERE datname = 'finops_ingest_bench'")).rowCount) await admin.query('CREATE DATABASE finops_ingest_bench');
-  await admin.end();
-  const pool = createPool({ DATABASE_URL: url });
-  await migrate(pool);
-  await pool.query(EMPTY_LEDGER);
-  await pool.end();
-}
-
-const EMPTY_LEDGER = 'TRUNCATE cost_events, cost_event_ids, post_costs, persona_daily_costs, dead_letters';
+const LEDGER_TABLES = ['cost_events', 'cost_event_ids', 'post_costs', 'persona_daily_costs', 'dead_letters'];
+const EMPTY_LEDGER = `TRUNCATE ${LEDGER_TABLES.join(', ')}`;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -100,18 +82,12 @@ async function publish(tracker: CostTracker, events: number, operation: string):
 
 async function main(): Promise<void> {
   const id = `bench${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  const dbUrl = benchDatabaseUrl();
-  const overrides: Overrides = {
-    DATABASE_URL: dbUrl,
-    TOPIC_COST_EVENTS: `bench.${id}.cost-events`,
-    TOPIC_POST_OUTCOMES: `bench.${id}.post-outcomes`,
-    TOPIC_COST_ANOMALIES: `bench.${id}.cost-anomalies`,
-    TOPIC_COST_CONTROLS: `bench.${id}.cost-controls`,
-    TOPIC_DEAD_LETTER: `bench.${id}.dead-letter`,
-    STORAGE_GROUP_ID: `bench.${id}.storage`,
-  };
   say(`preparing database and topics (${id})`);
-  await prepareDatabase(dbUrl);
+  const dbUrl = await migratedDatabase('finops_ingest_bench', LEDGER_TABLES);
+  const overrides: Overrides = {
+    ...runNames('bench', id),
+    DATABASE_URL: dbUrl,
+  };
   const kafka = createKafka(overrides, 'bench');
   await ensureTopics(kafka, pipelineTopicSpecs(overrides), overrides);
 

@@ -15,10 +15,11 @@
  * The last line printed is one JSON object with the figures.
  */
 import { randomBytes } from 'node:crypto';
-import { CompressionTypes, Message, Partitioners } from 'kafkajs';
+import { CompressionTypes, Message } from 'kafkajs';
 import { CostTracker, TrackedCost } from '../producers';
 import { enumSetting, intSetting, Overrides } from '../src/config';
 import { createKafka, ensureTopics } from '../src/kafka/client';
+import { producerOptions } from '../src/kafka/options';
 import { CostEventEncoder } from '../src/avro/cost-event-encoder';
 
 const EVENTS = Number(process.env.BENCH_SDK_EVENTS ?? 500_000);
@@ -125,7 +126,7 @@ async function main(): Promise<void> {
         trackVectorDbCost: (c) => sample.push({ key: c.personaId, value: encoder.encode(1, fakeEvent(c.personaId)) }) as never,
       });
       for (let i = 0; i < batchEvents; i++) probe(i);
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: Number.MAX_SAFE_INTEGER } });
+      const producer = kafka.producer(producerOptions({ retry: { retries: Number.MAX_SAFE_INTEGER } }));
       await producer.connect();
       const codec = compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
       const batches = Math.ceil(EVENTS / batchEvents);

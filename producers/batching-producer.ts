@@ -1,8 +1,9 @@
 import { CompressionTypes, ICustomPartitioner, Kafka, Message, Partitioners, Producer, TopicMessages } from 'kafkajs';
 import { DeliveryTimeoutError, DependencyError, ProducerClosedError } from '../src/errors';
 import { Compression, compressionType } from '../src/kafka/codecs';
+import { producerOptions } from '../src/kafka/options';
 import { logger } from '../src/logging';
-import { backoffDelay } from '../src/retry';
+import { backoffDelay, sleep } from '../src/retry';
 
 export interface BatchingProducerOptions {
   lingerMs: number;
@@ -70,7 +71,6 @@ export const cachedDefaultPartitioner: ICustomPartitioner = () => {
 };
 
 const RESEND_BACKOFF = { initialDelayMs: 100, maxDelayMs: 2000, jitter: 0.2 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Kafka's JavaScript client sends each `send()` as its own request and has no linger, so the
@@ -109,10 +109,10 @@ export class BatchingProducer {
   private createProducer(): Producer {
     // The default partitioner is murmur2, as in the Java client, so every language keys a persona to the same partition.
     // Retries are unbounded (kafkajs's default for the idempotent producer): the delivery deadline is enforced here.
-    return this.kafka.producer({
-      idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: cachedDefaultPartitioner,
+    return this.kafka.producer(producerOptions({
+      createPartitioner: cachedDefaultPartitioner,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1000 },
-    });
+    }));
   }
 
   async connect(): Promise<void> {

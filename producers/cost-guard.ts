@@ -3,13 +3,14 @@ import { Overrides } from '../src/config';
 import { redisTls } from '../src/redis/tls';
 import { CONTROL_CHANNEL, CONTROL_KEY_PREFIX, ControlLevel, ControlState } from '../src/contracts/controls';
 import { logger } from '../src/logging';
+import { sleep } from '../src/retry';
 import { counter, gauge } from '../src/metrics';
 import { BUCKET_KEY_PREFIX, bucketParams, GCRA_SCRIPT } from './cost-guard-bucket';
 import { GuardUnavailableError, PausedError, ThrottledError } from './cost-guard-errors';
-import { CostGuardSettings, costGuardSettings } from './cost-guard-settings';
+import { CostGuardSettings, costGuardSettings } from './settings';
 
 export { PausedError, ThrottledError, GuardUnavailableError } from './cost-guard-errors';
-export type { CostGuardSettings, RedisFailurePolicy } from './cost-guard-settings';
+export type { CostGuardSettings, RedisFailurePolicy } from './settings';
 
 export interface GuardDecision {
   /** The model to call (the requested one, or its substitute while a model switch is in force). */
@@ -32,7 +33,6 @@ interface Cached {
 }
 
 const MAX_CACHED_PERSONAS = 10_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function guardMetrics() {
   return {

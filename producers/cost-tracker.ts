@@ -4,14 +4,14 @@ import { Kafka } from 'kafkajs';
 import { AvroCodec, avroType } from '../src/avro/codec';
 import { CostEventEncoder } from '../src/avro/cost-event-encoder';
 import { loadSchema } from '../src/avro/schemas';
-import { enumSetting, intSetting, Overrides, setting, topics, Topics } from '../src/config';
+import { Overrides, setting, topics, Topics } from '../src/config';
 import { CostEvent, CostType, PostOutcome } from '../src/events';
 import { InvalidInputError } from '../src/errors';
 import { createKafka, SDK_RETRY } from '../src/kafka/client';
-import { COMPRESSIONS } from '../src/kafka/codecs';
 import { formatUsd, parseDecimal, usdToNano } from '../src/money';
 import { PriceBook, Priced, priceBookFromConfig } from '../src/pricing';
 import { BatchingProducer } from './batching-producer';
+import { trackerSettings } from './settings';
 
 /** Attribution and tracing fields common to every tracked cost. */
 export interface Attribution {
@@ -170,13 +170,7 @@ export class CostTracker {
     this.codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', this.overrides), this.overrides);
     this.priceBook = options.priceBook ?? priceBookFromConfig(this.overrides);
     this.topics = topics(this.overrides);
-    this.producer = new BatchingProducer(this.kafka, {
-      lingerMs: intSetting('SDK_LINGER_MS', this.overrides),
-      maxBatchEvents: intSetting('SDK_MAX_BATCH_EVENTS', this.overrides, { min: 1 }),
-      maxBufferedEvents: intSetting('SDK_MAX_BUFFERED_EVENTS', this.overrides, { min: 1 }),
-      compression: enumSetting('SDK_COMPRESSION', COMPRESSIONS, this.overrides),
-      deliveryTimeoutMs: intSetting('SDK_DELIVERY_TIMEOUT_MS', this.overrides, { min: 1 }),
-    });
+    this.producer = new BatchingProducer(this.kafka, trackerSettings(this.overrides));
   }
 
   /** Connects and registers the schemas; called implicitly by the first track call. */

@@ -12,15 +12,16 @@ import { CostGuard, CostTracker, PausedError } from '../producers';
 import { Overrides } from '../src/config';
 import { createPool } from '../src/db/pool';
 import { OpsServer } from '../src/http/ops-server';
+import { sleep } from '../src/retry';
 import type { Role } from '../src/roles';
 import { roleFactories } from '../app/roles';
 import { runMigrations, setupTopics } from '../src/setup';
 import { HttpReceiver, SmtpReceiver } from '../testkit/receivers';
 import { waitFor } from '../testkit/wait-for';
 import { FAST_ANOMALY_SETTINGS, freePort, localAlertChannels } from '../testkit/pipeline-settings';
+import { runNames } from '../testkit/run-names';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const run = `demo${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -30,15 +31,7 @@ async function main(): Promise<void> {
   await smtp.start();
   const apiPort = await freePort();
   const overrides: Overrides = {
-    TOPIC_COST_EVENTS: `${run}.cost-events`,
-    TOPIC_POST_OUTCOMES: `${run}.post-outcomes`,
-    TOPIC_COST_ANOMALIES: `${run}.cost-anomalies`,
-    TOPIC_COST_CONTROLS: `${run}.cost-controls`,
-    TOPIC_DEAD_LETTER: `${run}.dead-letter`,
-    STORAGE_GROUP_ID: `${run}.storage`,
-    ANOMALY_GROUP_ID: `${run}.anomaly`,
-    ALERT_GROUP_ID: `${run}.alerts`,
-    BREAKER_GROUP_ID: `${run}.breaker`,
+    ...runNames('', run),
     ...FAST_ANOMALY_SETTINGS,
     ...localAlertChannels(http.url, smtp.url),
     BREAKER_ESCALATE_MIN_INTERVAL_MS: '1000',

@@ -27,6 +27,19 @@ export function backoffDelay(attempt: number, opts: Pick<RetryOptions, 'initialD
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Settles as `p` does, or rejects with `timed out after <ms> ms` (or the given message) once `ms`
+ * pass first. The timer is cleared either way; `p` itself is not cancelled.
+ */
+export async function withTimeout<T>(p: Promise<T>, ms: number, message = `timed out after ${ms} ms`): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Runs `fn` until it succeeds, the error is not retriable, or retries run out.
  * Programmer errors (TypeError, RangeError, …) are never retried.
  */

@@ -1,14 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context';
+import { withTimeout } from '../../src/retry';
 
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Readiness: Postgres is required (no answer can be given without it) → 503 when down.

@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
+import { sleep } from '../../src/retry';
 import { ensureConnectLibs, hasServiceManifests } from './connect-libs';
 import { Properties, startStandaloneWorker, StandaloneWorker } from './connect-standalone';
 import { hotFrames, ThreadSampler } from './thread-sampler';
@@ -236,7 +237,6 @@ function cpuAt(samples: { at: number; cpuMs: number }[], at: number): number {
   return best?.cpuMs ?? NaN;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function measureDebeziumPeer(opts: DebeziumPeerOptions): Promise<DebeziumPeerResult> {
   const log = opts.log ?? ((msg: string) => process.stderr.write(`[peer] ${msg}\n`));

@@ -2,16 +2,15 @@ import type avro from 'avsc';
 import { Consumer, EachMessagePayload, Kafka, Producer } from 'kafkajs';
 import { AvroCodec, avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
-import { InvalidInputError } from '../../src/errors';
-import { deadLetterMessage } from '../../src/kafka/dead-letter';
+import { publishDeadLetters } from '../../src/kafka/dead-letter';
+import { decodeOrDeadLetter } from '../../src/kafka/decode';
 import { Logger } from '../../src/logging';
-import { retry } from '../../src/retry';
 import { superviseConsumer } from '../../src/kafka/consumer-supervisor';
 import { CostAnomaly } from '../../src/contracts/anomaly';
 import { Dispatcher } from './dispatcher';
 import { alertMetrics } from './metrics';
 import { OffsetTracker } from './offset-tracker';
-import { heartbeatIntervalFor } from '../../src/kafka/client';
+import { consumerOptions } from '../../src/kafka/options';
 
 export interface AlertConsumerOptions {
   /** KAFKA_SESSION_TIMEOUT_MS: how long the group waits for a silent member. */
@@ -45,7 +44,7 @@ export class AlertConsumer {
   private stopped = false;
 
   constructor(private readonly o: AlertConsumerOptions) {
-    this.consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 50, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: heartbeatIntervalFor(o.sessionTimeoutMs) });
+    this.consumer = o.kafka.consumer(consumerOptions({ groupId: o.groupId, sessionTimeoutMs: o.sessionTimeoutMs }));
     superviseConsumer(this.consumer, { groupId: o.groupId, log: o.log });
   }
 
@@ -89,17 +88,10 @@ export class AlertConsumer {
   private async onMessage({ topic, partition, message }: EachMessagePayload): Promise<void> {
     this.tracker.begin(partition, message.offset);
     const finish = () => this.tracker.end(partition, message.offset);
-    let anomaly: CostAnomaly;
-    try {
-      ({ value: anomaly } = await retry(() => this.o.codec.decode<CostAnomaly>(message.value, this.reader), { retries: 10 }));
-    } catch (err) {
-      if (!(err instanceof InvalidInputError)) throw err;
+    const { value: anomaly, deadLetter } = await decodeOrDeadLetter<CostAnomaly>({ topic, partition }, message, { codec: this.o.codec, reader: this.reader, log: this.o.log });
+    if (deadLetter) {
       this.metrics.anomalies.inc({ outcome: 'dead_letter' });
-      await this.o.dlq.send({
-        topic: this.o.deadLetterTopic,
-        acks: -1,
-        messages: [deadLetterMessage({ topic, partition, offset: message.offset, reason: err.reason, error: err.message, key: message.key, value: message.value, headers: message.headers, consumerGroup: this.o.groupId })],
-      });
+      await publishDeadLetters(this.o.dlq, this.o.deadLetterTopic, this.o.groupId, [deadLetter]);
       finish();
       return;
     }

@@ -5,7 +5,7 @@ import { Pool } from 'pg';
 import { isRetriable } from '../../src/errors';
 import { deadLetterMessage } from '../../src/kafka/dead-letter';
 import { Logger } from '../../src/logging';
-import { retry } from '../../src/retry';
+import { retry, sleep } from '../../src/retry';
 import { Channel, DeliveryError } from './channels';
 import { alertMetrics } from './metrics';
 import { Notification } from './notification';
@@ -34,7 +34,6 @@ export interface DelivererOptions {
 }
 
 const FINAL = new Set(['delivered', 'dead_lettered', 'skipped']);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Delivers one notification on one channel exactly once per (alert, state, channel): a Redis claim

@@ -6,7 +6,8 @@ import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, jsonSetting, Overrides, setting, topics } from '../../src/config';
 import { redisTls } from '../../src/redis/tls';
 import { createPool } from '../../src/db/pool';
-import { createKafka, kafkaGroupTimings } from '../../src/kafka/client';
+import { createKafka } from '../../src/kafka/client';
+import { producerOptions, sessionTimeoutMs } from '../../src/kafka/options';
 import { logger, Logger } from '../../src/logging';
 import { Role, RoleContext } from '../../src/roles';
 import { AlertConsumer } from './alert-consumer';
@@ -31,7 +32,7 @@ export interface AlertStack {
 /** The delivery machinery from settings; the breaker reuses it to page a human. */
 export async function createAlertStack(deps: { overrides: Overrides; redis: Redis; pool: Pool; kafka: Kafka; log: Logger; channels?: Map<ChannelName, Channel> }): Promise<AlertStack> {
   const { overrides: o } = deps;
-  const dlq = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const dlq = deps.kafka.producer(producerOptions());
   await dlq.connect();
   const deliverer = new Deliverer({
     redis: deps.redis,
@@ -74,7 +75,7 @@ export function alertsRole({ overrides, ops }: RoleContext): Role {
       consumer = new AlertConsumer({
         kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), dispatcher: stack.dispatcher, dlq: stack.dlq, log,
         topic: t.costAnomalies, deadLetterTopic: t.deadLetter, groupId: setting('ALERT_GROUP_ID', overrides),
-        sessionTimeoutMs: kafkaGroupTimings(overrides).sessionTimeout,
+        sessionTimeoutMs: sessionTimeoutMs(overrides),
       });
       await consumer.start();
       log.info({ topic: t.costAnomalies }, 'alert consumer started');

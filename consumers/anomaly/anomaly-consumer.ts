@@ -1,15 +1,15 @@
 import type avro from 'avsc';
-import { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Partitioners, Producer } from 'kafkajs';
+import { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { Pool } from 'pg';
 import { AvroCodec, avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
 import { Overrides } from '../../src/config';
-import { InvalidInputError } from '../../src/errors';
 import { CostEvent, PostOutcome, validateCostEvent, validatePostOutcome, ValidationClock } from '../../src/events';
 import { Logger } from '../../src/logging';
 import { retry } from '../../src/retry';
-import { kafkaGroupTimings } from '../../src/kafka/client';
+import { consumerOptions, producerOptions, sessionTimeoutMs } from '../../src/kafka/options';
 import { superviseConsumer } from '../../src/kafka/consumer-supervisor';
+import { decodeOrDeadLetter } from '../../src/kafka/decode';
 import { AnomalyPublisher } from './anomaly-publisher';
 import { AnomalyStore } from './anomaly-store';
 import { CheckpointStore, Positions } from './checkpoint-store';
@@ -81,16 +81,15 @@ export class AnomalyConsumer {
   constructor(private readonly o: AnomalyConsumerOptions) {
     this.reference = new ReferenceStore(o.pool, o.settings.postTargetNano);
     this.engine = new AnomalyEngine(o.settings, this.reference);
-    this.consumer = o.kafka.consumer({
+    this.consumer = o.kafka.consumer(consumerOptions({
       groupId: o.groupId,
       partitionAssigners: [CoPartitionedAssigner],
-      maxWaitTimeInMs: 50,
-      ...kafkaGroupTimings(o.overrides),
+      sessionTimeoutMs: sessionTimeoutMs(o.overrides),
       maxBytesPerPartition: o.fetchMaxBytesPerPartition ?? 262_144,
       maxBytes: o.fetchMaxBytes ?? 1_048_576,
-    });
+    }));
     superviseConsumer(this.consumer, { groupId: o.groupId, log: o.log });
-    this.producer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    this.producer = o.kafka.producer(producerOptions());
     this.admin = o.kafka.admin();
     this.checkpoints = new CheckpointStore(o.pool, o.groupId, o.costTopic, o.outcomeTopic);
     this.anomalies = new AnomalyStore(o.pool);
@@ -218,36 +217,23 @@ export class AnomalyConsumer {
 
   /** Feeds one message to the engine; a message that cannot be decoded or fails validation is dead-lettered. */
   private async handle(kind: 'cost' | 'outcome', topic: string, partition: number, message: KafkaMessage): Promise<boolean> {
-    try {
-      const publishedAt = Number(message.timestamp);
-      if (kind === 'cost') {
-        const { value } = await this.decode<CostEvent>(message, this.costReader);
-        validateCostEvent(value, this.validation.current());
-        this.engine.onCost(partition, value, publishedAt, this.out);
-      } else {
-        const { value } = await this.decode<PostOutcome>(message, this.outcomeReader);
-        validatePostOutcome(value, this.validation.current());
-        this.engine.onOutcome(partition, value, publishedAt, this.out);
-      }
-      return true;
-    } catch (err) {
-      if (!(err instanceof InvalidInputError)) throw err;
-      this.metrics.events.inc({ input: kind, outcome: 'dead_lettered' });
-      this.publisher.enqueueDeadLetter({
-        topic, partition, offset: message.offset, reason: err.reason, error: err.message, key: message.key, value: message.value, headers: message.headers,
-      });
-      return false;
+    const publishedAt = Number(message.timestamp);
+    const origin = { topic, partition };
+    const common = { codec: this.o.codec, log: this.o.log };
+    let deadLetter;
+    if (kind === 'cost') {
+      const r = await decodeOrDeadLetter<CostEvent>(origin, message, { ...common, reader: this.costReader, validate: (e) => validateCostEvent(e, this.validation.current()) });
+      if (!r.deadLetter) this.engine.onCost(partition, r.value, publishedAt, this.out);
+      deadLetter = r.deadLetter;
+    } else {
+      const r = await decodeOrDeadLetter<PostOutcome>(origin, message, { ...common, reader: this.outcomeReader, validate: (e) => validatePostOutcome(e, this.validation.current()) });
+      if (!r.deadLetter) this.engine.onOutcome(partition, r.value, publishedAt, this.out);
+      deadLetter = r.deadLetter;
     }
-  }
-
-  private decode<T>(message: KafkaMessage, reader: avro.Type): Promise<{ value: T }> {
-    return this.o.codec.decode<T>(message.value, reader).catch((err) => {
-      if (err instanceof InvalidInputError) throw err;
-      return retry(() => this.o.codec.decode<T>(message.value, reader), {
-        retries: 10,
-        onRetry: (e, attempt) => this.o.log.warn({ err: e, attempt }, 'schema registry unavailable; retrying'),
-      });
-    });
+    if (!deadLetter) return true;
+    this.metrics.events.inc({ input: kind, outcome: 'dead_lettered' });
+    this.publisher.enqueueDeadLetter(deadLetter);
+    return false;
   }
 
   // ── timers ─────────────────────────────────────────────────────────────────────────────────

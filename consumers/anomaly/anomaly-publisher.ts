@@ -2,17 +2,12 @@ import type avro from 'avsc';
 import { Message, Producer } from 'kafkajs';
 import { Pool } from 'pg';
 import { AvroCodec } from '../../src/avro/codec';
-import { DeadLetter, deadLetterMessage } from '../../src/kafka/dead-letter';
+import { DeadLetter, deadLetterMessage, recordDeadLetters } from '../../src/kafka/dead-letter';
 import { Logger } from '../../src/logging';
 import { retry } from '../../src/retry';
 import { AnomalyStore } from './anomaly-store';
 import { anomalyMetrics } from './metrics';
 import { AnomalyRecord } from './types';
-
-const DEAD_LETTER_SQL = `
-INSERT INTO dead_letters (consumer_group, source_topic, source_partition, source_offset, reason, error, message_key, payload)
-SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bytea[])
-ON CONFLICT DO NOTHING`;
 
 /** Most (anomaly id → sequence) entries remembered from a restore; far above any real backlog. */
 const MAX_REMEMBERED = 200_000;
@@ -117,11 +112,7 @@ export class AnomalyPublisher {
     await retry(() => this.o.producer.sendBatch({ topicMessages: messages, acks: -1 }), retryOpts);
     const ackedAt = Date.now();
     if (dls.length) {
-      await retry(() =>
-        this.o.pool.query(DEAD_LETTER_SQL, [
-          this.o.groupId, dls.map((d) => d.topic), dls.map((d) => d.partition), dls.map((d) => d.offset), dls.map((d) => d.reason),
-          dls.map((d) => d.error.replace(/\u0000/g, '\uFFFD')), dls.map((d) => d.key), dls.map((d) => d.value),
-        ]), retryOpts);
+      await retry(() => recordDeadLetters(this.o.pool, this.o.groupId, dls), retryOpts);
       for (const d of dls) this.metrics.deadLetters.inc({ reason: d.reason });
     }
     if (fresh.length) {

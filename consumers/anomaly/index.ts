@@ -1,12 +1,12 @@
 import { readiness } from '../../src/http/readiness';
 import { AvroCodec } from '../../src/avro/codec';
-import { intSetting, setting, topics } from '../../src/config';
+import { setting, topics } from '../../src/config';
 import { createPool } from '../../src/db/pool';
 import { createKafka } from '../../src/kafka/client';
 import { logger } from '../../src/logging';
 import { Role, RoleContext } from '../../src/roles';
 import { AnomalyConsumer } from './anomaly-consumer';
-import { anomalySettings } from './settings';
+import { anomalyRoleSettings, anomalySettings } from './settings';
 
 export { AnomalyConsumer } from './anomaly-consumer';
 export { AnomalyEngine } from './engine';
@@ -28,12 +28,7 @@ export function anomalyRole({ overrides, ops }: RoleContext): Role {
     outcomeTopic: t.postOutcomes,
     anomalyTopic: t.costAnomalies,
     deadLetterTopic: t.deadLetter,
-    groupId: setting('ANOMALY_GROUP_ID', overrides),
-    tickMs: intSetting('ANOMALY_TICK_MS', overrides, { min: 10 }),
-    checkpointIntervalMs: intSetting('ANOMALY_CHECKPOINT_INTERVAL_MS', overrides, { min: 100 }),
-    referenceRefreshMs: intSetting('ANOMALY_REFERENCE_REFRESH_MS', overrides, { min: 100 }),
-    fetchMaxBytes: intSetting('ANOMALY_FETCH_MAX_BYTES', overrides, { min: 65_536 }),
-    fetchMaxBytesPerPartition: intSetting('ANOMALY_FETCH_MAX_BYTES_PER_PARTITION', overrides, { min: 16_384 }),
+    ...anomalyRoleSettings(overrides),
     overrides,
   });
   ops.addDependency('postgres', readiness.postgresSchema(pool));

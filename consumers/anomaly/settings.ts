@@ -1,7 +1,5 @@
-import { enumSetting, intSetting, Overrides, setting, SettingName } from '../../src/config';
-import { ConfigError } from '../../src/errors';
-import { usdToNano } from '../../src/money';
-import { Decimal, decimal } from './exact';
+import { decimalSetting, durationSetting, enumSetting, intSetting, Overrides, setting, SettingName, usdSetting } from '../../src/config';
+import { Decimal } from './exact';
 
 /** Thresholds of one detector that grades severity: crossing `threshold` is medium, then high, then critical. */
 export interface Graded {
@@ -43,26 +41,9 @@ export interface AnomalySettings {
   recentIdsPerPartition: number;
 }
 
-function dec(name: SettingName, overrides: Overrides): Decimal {
-  const raw = setting(name, overrides);
-  try {
-    return decimal(raw);
-  } catch {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a decimal number; set it to e.g. 3 or 3.5`);
-  }
-}
-
-function usd(name: SettingName, overrides: Overrides): bigint {
-  const raw = setting(name, overrides);
-  try {
-    return usdToNano(raw);
-  } catch {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a USD amount; set it to e.g. 0.05`);
-  }
-}
-
 function graded(overrides: Overrides, names: [SettingName, SettingName, SettingName]): Graded {
-  return { threshold: dec(names[0], overrides), high: dec(names[1], overrides), critical: dec(names[2], overrides) };
+  const [threshold, high, critical] = names.map((n) => decimalSetting(n, overrides));
+  return { threshold, high, critical };
 }
 
 export function anomalySettings(overrides: Overrides = {}): AnomalySettings {
@@ -74,8 +55,8 @@ export function anomalySettings(overrides: Overrides = {}): AnomalySettings {
     maxClockSkewMs: intSetting('ANOMALY_MAX_CLOCK_SKEW_MS', overrides),
     baselineWindows,
     minBaselineWindows: intSetting('ANOMALY_MIN_BASELINE_WINDOWS', overrides, { min: 1, max: baselineWindows }),
-    minBaselineNano: usd('ANOMALY_MIN_BASELINE_USD', overrides),
-    minSpendNano: usd('ANOMALY_MIN_SPEND_USD', overrides),
+    minBaselineNano: usdSetting('ANOMALY_MIN_BASELINE_USD', overrides),
+    minSpendNano: usdSetting('ANOMALY_MIN_SPEND_USD', overrides),
     spike: graded(overrides, ['ANOMALY_SPIKE_MULTIPLIER', 'ANOMALY_SPIKE_HIGH_MULTIPLIER', 'ANOMALY_SPIKE_CRITICAL_MULTIPLIER']),
     efficiencyBasis: enumSetting('ANOMALY_EFFICIENCY_BASIS', ['engagements', 'follows'] as const, overrides),
     efficiency: graded(overrides, ['ANOMALY_EFFICIENCY_DROP_PERCENT', 'ANOMALY_EFFICIENCY_HIGH_DROP_PERCENT', 'ANOMALY_EFFICIENCY_CRITICAL_DROP_PERCENT']),
@@ -88,12 +69,33 @@ export function anomalySettings(overrides: Overrides = {}): AnomalySettings {
     cohortMinActions: intSetting('ANOMALY_COHORT_MIN_ACTIONS', overrides, { min: 1 }),
     roi: graded(overrides, ['ANOMALY_ROI_PERCENT', 'ANOMALY_ROI_HIGH_PERCENT', 'ANOMALY_ROI_CRITICAL_PERCENT']),
     budget: graded(overrides, ['ANOMALY_BUDGET_PERCENT', 'ANOMALY_BUDGET_HIGH_PERCENT', 'ANOMALY_BUDGET_CRITICAL_PERCENT']),
-    postTargetNano: usd('ANOMALY_POST_TARGET_USD', overrides),
+    postTargetNano: usdSetting('ANOMALY_POST_TARGET_USD', overrides),
     post: graded(overrides, ['ANOMALY_POST_MULTIPLIER', 'ANOMALY_POST_HIGH_MULTIPLIER', 'ANOMALY_POST_CRITICAL_MULTIPLIER']),
     postIdleMs: intSetting('ANOMALY_POST_IDLE_MS', overrides, { min: 1 }),
     personaIdleMs: intSetting('ANOMALY_PERSONA_IDLE_MS', overrides, { min: 1 }),
     maxPosts: intSetting('ANOMALY_MAX_POSTS', overrides, { min: 1 }),
     maxTriggeringIds: intSetting('ANOMALY_MAX_TRIGGERING_IDS', overrides, { min: 1, max: 1000 }),
     recentIdsPerPartition: intSetting('ANOMALY_RECENT_IDS_PER_PARTITION', overrides, { min: 2, max: 50_000_000 }),
+  };
+}
+
+/** How the anomaly role runs (group, timers, fetch sizes), apart from what it detects. */
+export interface AnomalyRoleSettings {
+  groupId: string;
+  tickMs: number;
+  checkpointIntervalMs: number;
+  referenceRefreshMs: number;
+  fetchMaxBytes: number;
+  fetchMaxBytesPerPartition: number;
+}
+
+export function anomalyRoleSettings(overrides: Overrides = {}): AnomalyRoleSettings {
+  return {
+    groupId: setting('ANOMALY_GROUP_ID', overrides),
+    tickMs: durationSetting('ANOMALY_TICK_MS', 'ms', overrides, { min: 10 }),
+    checkpointIntervalMs: durationSetting('ANOMALY_CHECKPOINT_INTERVAL_MS', 'ms', overrides, { min: 100 }),
+    referenceRefreshMs: durationSetting('ANOMALY_REFERENCE_REFRESH_MS', 'ms', overrides, { min: 100 }),
+    fetchMaxBytes: intSetting('ANOMALY_FETCH_MAX_BYTES', overrides, { min: 65_536 }),
+    fetchMaxBytesPerPartition: intSetting('ANOMALY_FETCH_MAX_BYTES_PER_PARTITION', overrides, { min: 16_384 }),
   };
 }

@@ -2,15 +2,14 @@ import type avro from 'avsc';
 import { Consumer, EachMessagePayload, Kafka, Producer } from 'kafkajs';
 import { AvroCodec, avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
-import { InvalidInputError } from '../../src/errors';
-import { deadLetterMessage } from '../../src/kafka/dead-letter';
+import { publishDeadLetters } from '../../src/kafka/dead-letter';
+import { decodeOrDeadLetter } from '../../src/kafka/decode';
 import { Logger } from '../../src/logging';
-import { retry } from '../../src/retry';
 import { superviseConsumer } from '../../src/kafka/consumer-supervisor';
 import { CostAnomaly } from '../../src/contracts/anomaly';
 import { ControlStore } from './control-store';
 import { breakerMetrics } from './metrics';
-import { heartbeatIntervalFor } from '../../src/kafka/client';
+import { consumerOptions, producerOptions } from '../../src/kafka/options';
 
 export interface BreakerConsumerOptions {
   /** KAFKA_SESSION_TIMEOUT_MS: how long the group waits for a silent member. */
@@ -40,9 +39,9 @@ export class BreakerConsumer {
   private stopped = false;
 
   constructor(private readonly o: BreakerConsumerOptions) {
-    this.consumer = o.kafka.consumer({ groupId: o.groupId, maxWaitTimeInMs: 50, sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: heartbeatIntervalFor(o.sessionTimeoutMs) });
+    this.consumer = o.kafka.consumer(consumerOptions({ groupId: o.groupId, sessionTimeoutMs: o.sessionTimeoutMs }));
     superviseConsumer(this.consumer, { groupId: o.groupId, log: o.log });
-    this.dlq = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.dlq = o.kafka.producer(producerOptions());
   }
 
   async start(): Promise<void> {
@@ -82,17 +81,10 @@ export class BreakerConsumer {
   }
 
   private async onMessage({ topic, partition, message }: EachMessagePayload): Promise<void> {
-    let anomaly: CostAnomaly;
-    try {
-      ({ value: anomaly } = await retry(() => this.o.codec.decode<CostAnomaly>(message.value, this.reader), { retries: 10 }));
-    } catch (err) {
-      if (!(err instanceof InvalidInputError)) throw err;
+    const { value: anomaly, deadLetter } = await decodeOrDeadLetter<CostAnomaly>({ topic, partition }, message, { codec: this.o.codec, reader: this.reader, log: this.o.log });
+    if (deadLetter) {
       this.metrics.anomalies.inc({ outcome: 'dead_letter' });
-      await this.dlq.send({
-        topic: this.o.deadLetterTopic,
-        acks: -1,
-        messages: [deadLetterMessage({ topic, partition, offset: message.offset, reason: err.reason, error: err.message, key: message.key, value: message.value, headers: message.headers, consumerGroup: this.o.groupId })],
-      });
+      await publishDeadLetters(this.dlq, this.o.deadLetterTopic, this.o.groupId, [deadLetter]);
       return;
     }
     const r = await this.o.store.apply(anomaly.persona_id, () => ({ kind: 'anomaly', anomaly, now: Date.now() }));

@@ -4,8 +4,9 @@ import { Pool } from 'pg';
 import { AvroCodec } from '../../src/avro/codec';
 import { Overrides, setting, topics } from '../../src/config';
 import { CONTROL_KEY_PREFIX, ControlAdmin, ControlLevel, ControlState } from '../../src/contracts/controls';
+import { producerOptions } from '../../src/kafka/options';
 import { logger } from '../../src/logging';
-import { breakerConfig } from './config';
+import { breakerSettings } from './settings';
 import { BREAKER_ACTIVE_SET, ControlStore } from './control-store';
 
 /** ControlAdmin plus the operator's manual override to any level. */
@@ -24,7 +25,7 @@ export function createControlAdmin(deps: { redis: Redis; pool: Pool; kafka: Kafk
 
   async function ready(): Promise<ControlStore> {
     if (store) return store;
-    producer = deps.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    producer = deps.kafka.producer(producerOptions());
     await producer.connect();
     const s = new ControlStore({
       redis: deps.redis,
@@ -32,7 +33,7 @@ export function createControlAdmin(deps: { redis: Redis; pool: Pool; kafka: Kafk
       producer,
       codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', deps.overrides), deps.overrides),
       topic: topics(deps.overrides).costControls,
-      cfg: breakerConfig(deps.overrides),
+      cfg: breakerSettings(deps.overrides),
       log,
     });
     await s.init();

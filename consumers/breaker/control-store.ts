@@ -9,7 +9,7 @@ import { Logger } from '../../src/logging';
 import { isTransientFault } from '../../src/dependency-faults';
 import { retry } from '../../src/retry';
 import { breakerMetrics } from './metrics';
-import { withLock } from './redis-lock';
+import { withRedisLock } from '../../src/redis/lock';
 import { BreakerConfig, BreakerInput, BreakerState, step, StepResult, Transition } from './state-machine';
 
 export const BREAKER_STATE_PREFIX = 'finops:breaker:state:';
@@ -86,7 +86,7 @@ export class ControlStore {
 
   /** Steps one persona's breaker with `input` (built at lock time, so `now` is fresh). */
   async apply(personaId: string, input: () => BreakerInput): Promise<StepResult> {
-    const result = await withLock(this.d.redis, BREAKER_LOCK_PREFIX + personaId, async () => {
+    const result = await withRedisLock(this.d.redis, BREAKER_LOCK_PREFIX + personaId, async () => {
       const before = await this.loadState(personaId);
       const r = step(before, personaId, input(), this.d.cfg);
       if (r.transition) await this.persistTransition(r.state, r.transition);

@@ -1,16 +1,17 @@
 import { readiness } from '../../src/http/readiness';
 import Redis from 'ioredis';
 import { AvroCodec } from '../../src/avro/codec';
-import { intSetting, listSetting, setting, topics } from '../../src/config';
+import { setting, topics } from '../../src/config';
 import { redisTls } from '../../src/redis/tls';
 import { createPool } from '../../src/db/pool';
-import { createKafka, kafkaGroupTimings } from '../../src/kafka/client';
+import { createKafka } from '../../src/kafka/client';
+import { producerOptions, sessionTimeoutMs } from '../../src/kafka/options';
 import { logger } from '../../src/logging';
 import { Role, RoleContext } from '../../src/roles';
 import { AlertStack, createAlertStack } from '../alerts';
 import { ChannelName } from '../alerts/routing';
 import { BreakerConsumer } from './breaker-consumer';
-import { breakerConfig } from './config';
+import { breakerRoleSettings, breakerSettings } from './settings';
 import { ControlStore } from './control-store';
 import { pageNotification } from './page';
 
@@ -25,12 +26,13 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
   redis.on('error', (err) => log.warn({ err: err.message }, 'Redis error'));
   const kafka = createKafka(overrides, 'breaker');
   const t = topics(overrides);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-  const pageChannels = listSetting('BREAKER_PAGE_CHANNELS', overrides) as ChannelName[];
+  const producer = kafka.producer(producerOptions());
+  const role = breakerRoleSettings(overrides);
+  const pageChannels = role.pageChannels as ChannelName[];
   let pager: AlertStack | undefined;
   const store = new ControlStore({
     redis, pool, producer, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), topic: t.costControls,
-    cfg: breakerConfig(overrides), log,
+    cfg: breakerSettings(overrides), log,
     onPage: async (transition) => {
       const n = pageNotification(transition);
       await Promise.all(pageChannels.map((c) => pager!.deliverer.deliver(n, c)));
@@ -38,8 +40,8 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
   });
   const consumer = new BreakerConsumer({
     kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), store, log, topic: t.costAnomalies, deadLetterTopic: t.deadLetter,
-    groupId: setting('BREAKER_GROUP_ID', overrides), tickMs: intSetting('BREAKER_TICK_MS', overrides, { min: 10 }),
-    sessionTimeoutMs: kafkaGroupTimings(overrides).sessionTimeout,
+    groupId: role.groupId, tickMs: role.tickMs,
+    sessionTimeoutMs: sessionTimeoutMs(overrides),
   });
   ops.addDependency('postgres', readiness.postgresSchema(pool));
   ops.addDependency('redis', readiness.redis(redis));

@@ -48,21 +48,8 @@ export interface BreakerConfig {
   maxTrackedAnomalies: number;
 }
 
-export const defaultBreakerConfig: BreakerConfig = {
-  spikeMultiplier: 3,
-  budgetPercent: 90,
-  budgetPausePercent: 100,
-  roiPercent: -60,
-  throttleRpm: { critical: 10, high: 20, medium: 35, low: 50 },
-  modelMap: { 'gpt-4o': 'gpt-3.5-turbo-0125', 'gpt-4': 'gpt-3.5-turbo-0125' },
-  pauseMs: 60 * 60_000,
-  escalateMinIntervalMs: 10_000,
-  cooldownMs: 15 * 60_000,
-  probeMs: 5 * 60_000,
-  probeRpm: 50,
-  controlTtlMs: 2 * 3600_000,
-  maxTrackedAnomalies: 64,
-};
+/** Bound on anomaly ids a persona's breaker remembers (replay guard); not a setting. */
+export const MAX_TRACKED_ANOMALIES = 64;
 
 export interface BreakerState {
   persona_id: string;

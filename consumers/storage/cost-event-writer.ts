@@ -3,7 +3,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { DependencyError, InvalidInputError } from '../../src/errors';
-import type { RefusedMessage } from '../../src/kafka/dead-letter';
+import { recordDeadLetters, type RefusedMessage } from '../../src/kafka/dead-letter';
 import type { StorageWriteResult } from '../../src/contracts/storage';
 import { formatUsd } from '../../src/money';
 import { COST_EVENT_COLUMNS, copyLine, StoredEvent } from './copy-rows';
@@ -67,11 +67,6 @@ const SLOW_PATH_BATCHES = 8;
  */
 const COPY_CLAIM_MIN_IDS = 256;
 
-const DEAD_LETTER_SQL = `
-INSERT INTO dead_letters (consumer_group, source_topic, source_partition, source_offset, reason, error, message_key, payload)
-SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bytea[])
-ON CONFLICT DO NOTHING`;
-
 // SQLSTATE classes that say "this data is wrong": retrying the same rows cannot succeed.
 const DATA_ERROR_CLASSES = new Set(['22', '23']);
 // Classes that say "try again": connection, transaction rollback, resources, operator intervention.
@@ -87,10 +82,6 @@ export function classifyPgError(err: unknown): 'data' | 'retriable' | 'fatal' {
   }
   // Socket errors (ECONNREFUSED, ECONNRESET, timeouts) carry no SQLSTATE.
   return 'retriable';
-}
-
-function clean(text: string): string {
-  return text.replace(/\u0000/g, '\uFFFD');
 }
 
 const idLine = (k: KeyedEvent) => `${k.key}\t${k.stored.event.event_time.toISOString()}\t${k.fingerprint}\n`;
@@ -149,7 +140,7 @@ export class CostEventWriter {
       await client.query('BEGIN');
       let result: WriteResult = { inserted: 0, duplicates: 0, posts: [], deltas: [], deadLettered: deadLetters.length, deadLetters };
       if (events.length > 0) result = await this.writeEvents(client, events, deadLetters);
-      if (result.deadLetters.length > 0) await this.recordDeadLetters(client, result.deadLetters);
+      if (result.deadLetters.length > 0) await recordDeadLetters(client, this.consumerGroup, result.deadLetters);
       await client.query('COMMIT');
       return result;
     } catch (err) {
@@ -223,19 +214,6 @@ export class CostEventWriter {
     const { rows: found } = await client.query<{ key: string; fingerprint: string }>({ name: 'finops-held-ids', text: HELD_IDS_SQL, values: [others.map((k) => k.key)] });
     for (const r of found) held.set(r.key, r.fingerprint);
     return held;
-  }
-
-  private async recordDeadLetters(client: PoolClient, deadLetters: DeadLetterRow[]): Promise<void> {
-    await client.query(DEAD_LETTER_SQL, [
-      this.consumerGroup,
-      deadLetters.map((d) => d.topic),
-      deadLetters.map((d) => d.partition),
-      deadLetters.map((d) => d.offset),
-      deadLetters.map((d) => d.reason),
-      deadLetters.map((d) => clean(d.error)),
-      deadLetters.map((d) => d.key),
-      deadLetters.map((d) => d.value),
-    ]);
   }
 
   close(): void {

@@ -1,13 +1,14 @@
 import { readiness } from '../../src/http/readiness';
 import { AvroCodec } from '../../src/avro/codec';
-import { intSetting, setting, topics } from '../../src/config';
+import { setting, topics } from '../../src/config';
 import { createPool } from '../../src/db/pool';
-import { createKafka, kafkaGroupTimings } from '../../src/kafka/client';
+import { createKafka } from '../../src/kafka/client';
 import { logger } from '../../src/logging';
 import { RoleContext, Role } from '../../src/roles';
 import { PartitionMaintainer } from './partition-maintainer';
 import { StorageConsumer } from './storage-consumer';
 import type { CommitListener } from '../../src/contracts/storage';
+import { storageSettings } from './settings';
 import { CostMetricsRecorder } from '../../src/metrics/business';
 
 export { StorageConsumer } from './storage-consumer';
@@ -27,13 +28,10 @@ export function storageRole({ overrides, ops }: RoleContext, deps: { commitListe
   const kafka = createKafka(overrides, 'storage');
   const t = topics(overrides);
   const costMetrics = new CostMetricsRecorder(overrides);
+  const settings = storageSettings(overrides);
   const maintainer = new PartitionMaintainer(
     pool,
-    {
-      monthsAhead: intSetting('STORAGE_PARTITIONS_AHEAD_MONTHS', overrides),
-      monthsBack: Math.ceil(intSetting('STORAGE_MAX_PAST_AGE_DAYS', overrides) / 28),
-      retentionMonths: intSetting('STORAGE_RETENTION_MONTHS', overrides),
-    },
+    settings.partitions,
     log,
   );
   const consumer = new StorageConsumer({
@@ -43,11 +41,11 @@ export function storageRole({ overrides, ops }: RoleContext, deps: { commitListe
     log,
     topic: t.costEvents,
     deadLetterTopic: t.deadLetter,
-    groupId: setting('STORAGE_GROUP_ID', overrides),
-    batchMaxEvents: intSetting('STORAGE_BATCH_MAX_EVENTS', overrides, { min: 1 }),
-    batchMaxWaitMs: intSetting('STORAGE_BATCH_MAX_WAIT_MS', overrides),
-    sessionTimeoutMs: kafkaGroupTimings(overrides).sessionTimeout,
-    flushConcurrency: intSetting('STORAGE_FLUSH_CONCURRENCY', overrides, { min: 1, max: 16 }),
+    groupId: settings.groupId,
+    batchMaxEvents: settings.batchMaxEvents,
+    batchMaxWaitMs: settings.batchMaxWaitMs,
+    sessionTimeoutMs: settings.sessionTimeoutMs,
+    flushConcurrency: settings.flushConcurrency,
     onFatal: (err) => {
       log.fatal({ err }, 'a batch could not be stored after retries; exiting so the consumer restarts from its last committed offsets');
       setTimeout(() => process.exit(1), 100).unref();

@@ -5,17 +5,18 @@ import { AvroCodec, avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
 import { CostEvent, validateCostEvent, ValidationClock } from '../../src/events';
 import { InvalidInputError, isRetriable } from '../../src/errors';
-import { deadLetterMessage } from '../../src/kafka/dead-letter';
+import { publishDeadLetters } from '../../src/kafka/dead-letter';
+import { decodeOrDeadLetter } from '../../src/kafka/decode';
 import { superviseConsumer } from '../../src/kafka/consumer-supervisor';
 import { Logger } from '../../src/logging';
-import { retry } from '../../src/retry';
+import { retry, sleep } from '../../src/retry';
 import { Overrides } from '../../src/config';
 import { BatchAccumulator } from './batch-accumulator';
 import { CostEventWriter, DeadLetterRow, WriteResult } from './cost-event-writer';
 import { StoredEvent } from './copy-rows';
 import { storageMetrics } from './metrics';
 import { dependencyError, operationalMetrics } from '../../src/metrics/operational';
-import { heartbeatIntervalFor } from '../../src/kafka/client';
+import { consumerOptions, producerOptions } from '../../src/kafka/options';
 
 export interface StorageConsumerOptions {
   kafka: Kafka;
@@ -63,15 +64,14 @@ export class StorageConsumer {
   private readonly reserved = new Map<BatchAccumulator<Item>, number>();
 
   constructor(private readonly o: StorageConsumerOptions) {
-    this.consumer = o.kafka.consumer({
+    this.consumer = o.kafka.consumer(consumerOptions({
       groupId: o.groupId,
       maxWaitTimeInMs: 100,
-      sessionTimeout: o.sessionTimeoutMs,
-      heartbeatInterval: heartbeatIntervalFor(o.sessionTimeoutMs),
+      sessionTimeoutMs: o.sessionTimeoutMs,
       maxBytesPerPartition: 2 * 1024 * 1024,
-    });
+    }));
     superviseConsumer(this.consumer, { groupId: o.groupId, log: o.log });
-    this.dlqProducer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.dlqProducer = o.kafka.producer(producerOptions());
     // One writer (connection) per flush lane. A Kafka partition always flushes in
     // the same lane, and since events are keyed by persona, concurrent transactions touch disjoint
     // personas and posts: their rollup updates never wait on each other's row locks.
@@ -161,7 +161,7 @@ export class StorageConsumer {
       }
       const before = lane.pending;
       await lane.waitForRoom(before); // until a flush finishes; at once if none is running
-      if (lane.pending >= before) await new Promise((r) => setTimeout(r, 5));
+      if (lane.pending >= before) await sleep(5);
     }
   }
 
@@ -192,28 +192,15 @@ export class StorageConsumer {
   }
 
   private async decode(topic: string, partition: number, message: KafkaMessage): Promise<Item> {
-    const dead = (err: InvalidInputError): Item => ({
-      kind: 'dead',
-      row: { topic, partition, offset: message.offset, reason: err.reason, error: err.message, key: message.key, value: message.value },
+    const { value, deadLetter } = await decodeOrDeadLetter<CostEvent>({ topic, partition }, message, {
+      codec: this.o.codec, reader: this.reader, log: this.o.log, validate: (e) => validateCostEvent(e, this.validation.current()),
     });
-    try {
-      const { value } = await retry(() => this.o.codec.decode<CostEvent>(message.value, this.reader), {
-        retries: 10,
-        onRetry: (err, attempt) => {
-          dependencyError('schema_registry');
-          this.o.log.warn({ err, attempt }, 'schema registry unavailable; retrying');
-        },
-      });
-      validateCostEvent(value, this.validation.current());
-      return {
-        kind: 'event',
-        stored: { event: value, partition, offset: message.offset, key: message.key, value: message.value },
-        publishedAt: Number(message.timestamp),
-      };
-    } catch (err) {
-      if (err instanceof InvalidInputError) return dead(err);
-      throw err;
-    }
+    if (deadLetter) return { kind: 'dead', row: deadLetter };
+    return {
+      kind: 'event',
+      stored: { event: value, partition, offset: message.offset, key: message.key, value: message.value },
+      publishedAt: Number(message.timestamp),
+    };
   }
 
   private async flush(items: Item[], writer: CostEventWriter): Promise<void> {
@@ -226,15 +213,7 @@ export class StorageConsumer {
       else events.push(item.stored);
     }
     const { result, deadLetters: written } = await this.writeIsolating(writer, events, deadLetters);
-    if (written.length > 0) {
-      await retry(() =>
-        this.dlqProducer.send({
-          topic: this.o.deadLetterTopic,
-          acks: -1,
-          messages: written.map((d) => deadLetterMessage({ ...d, consumerGroup: this.o.groupId })),
-        }),
-      );
-    }
+    await publishDeadLetters(this.dlqProducer, this.o.deadLetterTopic, this.o.groupId, written, { retries: 5 });
     const now = Date.now();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.metrics.batchDuration.observe(seconds);

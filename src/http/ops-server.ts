@@ -2,6 +2,7 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { registry } from '../metrics';
 import { logger } from '../logging';
+import { withTimeout } from '../retry';
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -13,14 +14,11 @@ export async function runChecks(checks: Iterable<[string, ReadinessCheck]>): Pro
   const results: Record<string, string> = {};
   await Promise.all(
     [...checks].map(async ([name, check]) => {
-      let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS / 1000} s`)), CHECK_TIMEOUT_MS)))]);
+        await withTimeout(check(), CHECK_TIMEOUT_MS, `timed out after ${CHECK_TIMEOUT_MS / 1000} s`);
         results[name] = 'ok';
       } catch (err) {
         results[name] = (err as Error).message || 'failed';
-      } finally {
-        clearTimeout(timer);
       }
     }),
   );

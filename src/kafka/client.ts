@@ -81,17 +81,3 @@ export function pipelineTopicSpecs(overrides: Overrides = {}): TopicSpec[] {
     { topic: t.deadLetter, configEntries: [{ name: 'retention.ms', value: String(30 * 24 * 3600 * 1000) }] },
   ];
 }
-
-/**
- * The one heartbeat rule for every consumer group: a tenth of the session timeout (at least
- * 500 ms), so a live member misses about ten heartbeats before the broker gives up on it.
- */
-export function heartbeatIntervalFor(sessionTimeoutMs: number): number {
-  return Math.max(500, Math.floor(sessionTimeoutMs / 10));
-}
-
-/** KAFKA_SESSION_TIMEOUT_MS and its heartbeat, as kafkajs consumer options. */
-export function kafkaGroupTimings(overrides: Overrides = {}): { sessionTimeout: number; heartbeatInterval: number } {
-  const sessionTimeout = intSetting('KAFKA_SESSION_TIMEOUT_MS', overrides, { min: 6000, max: 300_000 });
-  return { sessionTimeout, heartbeatInterval: heartbeatIntervalFor(sessionTimeout) };
-}

@@ -1,4 +1,5 @@
-import { AnomalyInput, BreakerConfig, BreakerState, defaultBreakerConfig, isTrigger, step, StepResult, toControl } from '../../consumers/breaker/state-machine';
+import { AnomalyInput, BreakerConfig, BreakerState, isTrigger, step, StepResult, toControl } from '../../consumers/breaker/state-machine';
+import { defaultBreakerConfig } from '../../consumers/breaker/settings';
 
 const cfg: BreakerConfig = { ...defaultBreakerConfig, escalateMinIntervalMs: 1000, cooldownMs: 60_000, probeMs: 30_000, pauseMs: 3_600_000 };
 const T0 = Date.parse('2025-01-01T00:00:00Z');

@@ -5,7 +5,7 @@ import { usdToNano } from '../../src/money';
 import { BudgetDetector } from '../../consumers/anomaly/detectors/budget-detector';
 import { report } from '../../consumers/anomaly/lifecycle';
 import { anomalySettings } from '../../consumers/anomaly/settings';
-import { breakerConfig } from '../../consumers/breaker/config';
+import { breakerSettings } from '../../consumers/breaker/settings';
 import { step } from '../../consumers/breaker/state-machine';
 
 /**
@@ -28,7 +28,7 @@ function budgetAnomaly(usedPercent: string, overrides: Record<string, string> = 
 }
 
 function controlAfter(a: CostAnomaly, overrides: Record<string, string> = {}) {
-  return step(null, a.persona_id, { kind: 'anomaly', anomaly: a, now: T0 }, breakerConfig(overrides)).transition?.control ?? null;
+  return step(null, a.persona_id, { kind: 'anomaly', anomaly: a, now: T0 }, breakerSettings(overrides)).transition?.control ?? null;
 }
 
 describe('budget anomalies through the circuit breaker (default levels: detect 80 %, throttle 90 %, pause 100 %)', () => {

@@ -1,7 +1,19 @@
-import { backoffDelay, retry } from '../../src/retry';
+import { backoffDelay, retry, sleep, withTimeout } from '../../src/retry';
 import { DependencyError, InvalidInputError } from '../../src/errors';
 import { intSetting, jsonSetting, setting } from '../../src/config';
 import { ConfigError } from '../../src/errors';
+
+describe('withTimeout', () => {
+  it('settles as the promise does when it is in time', async () => {
+    await expect(withTimeout(Promise.resolve('ok'), 1000)).resolves.toBe('ok');
+    await expect(withTimeout(Promise.reject(new Error('own')), 1000)).rejects.toThrow('own');
+  });
+
+  it('rejects with the timeout when the promise is late', async () => {
+    await expect(withTimeout(sleep(200), 10)).rejects.toThrow('timed out after 10 ms');
+    await expect(withTimeout(sleep(200), 10, 'check took too long')).rejects.toThrow('check took too long');
+  });
+});
 
 describe('retry', () => {
   it('retries retriable errors until success', async () => {
@@ -88,7 +100,7 @@ describe('database URL per role', () => {
 });
 
 describe('consumer group timings', () => {
-  const { heartbeatIntervalFor, kafkaGroupTimings } = jest.requireActual('../../src/kafka/client') as typeof import('../../src/kafka/client');
+  const { heartbeatIntervalFor, kafkaGroupTimings } = jest.requireActual('../../src/kafka/options') as typeof import('../../src/kafka/options');
   it('one heartbeat rule for every group: a tenth of the session timeout, at least 500 ms', () => {
     expect(heartbeatIntervalFor(30_000)).toBe(3000);
     expect(heartbeatIntervalFor(6000)).toBe(600);
