@@ -30,7 +30,7 @@ export interface ProviderFailure {
   body?: unknown;
 }
 
-const DEFAULT_USAGE: ProviderUsage = { inputTokens: 1200, outputTokens: 80, cachedInputTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0 };
+export const DEFAULT_USAGE: ProviderUsage = { inputTokens: 1200, outputTokens: 80, cachedInputTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0 };
 /** The dated snapshot OpenAI answers with for an alias. */
 const SNAPSHOTS: Record<string, string> = { 'gpt-4o': 'gpt-4o-2024-08-06', 'gpt-4o-mini': 'gpt-4o-mini-2024-07-18' };
 const WORDS = ['Cost', ' is', ' tracked', ' per', ' call', '.'];
@@ -82,43 +82,58 @@ export class LlmProviderServer {
       try {
         body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
       } catch {
-        return this.json(res, 400, { error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', param: null, code: null } }, {});
+        const text = JSON.stringify({ error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', param: null, code: null } });
+        res.writeHead(400, { 'content-type': 'application/json' });
+        return void res.end(text);
       }
       const path = (req.url ?? '').split('?')[0];
       this.requests.push({ path, body, headers: req.headers });
       if (this.requests.length > this.maxRecorded) this.requests.shift();
-      const id = `${Date.now().toString(36)}${(++this.seq).toString(36)}`;
-      const anthropic = path === '/v1/messages';
-      const ids: Record<string, string> = anthropic ? { 'request-id': `req_${id}` } : { 'x-request-id': `req_${id}` };
       const failure = this.failures.shift();
-      if (failure) return this.json(res, failure.status, failure.body ?? errorBody(anthropic, failure.status), { ...ids, 'x-should-retry': 'false' });
-      switch (path) {
-        case '/v1/chat/completions':
-          return body.stream ? this.sse(res, ids, chatChunks(id, body, this.usage)) : this.json(res, 200, chatCompletion(id, body, this.usage), ids);
-        case '/v1/responses':
-          return body.stream ? this.sse(res, ids, responseEvents(id, body, this.usage)) : this.json(res, 200, response(id, body, this.usage, 'completed'), ids);
-        case '/v1/embeddings':
-          return this.json(res, 200, embeddings(body, this.usage), ids);
-        case '/v1/messages':
-          return body.stream ? this.sse(res, ids, messageEvents(id, body, this.usage)) : this.json(res, 200, message(id, body, this.usage), ids);
-        default:
-          return this.json(res, 404, { error: { message: `Invalid URL (POST ${path})`, type: 'invalid_request_error', param: null, code: null } }, ids);
-      }
+      const answer = failure ? failureAnswer(path, failure) : providerAnswer(path, body, this.usage, `${Date.now().toString(36)}${(++this.seq).toString(36)}`);
+      res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.text) });
+      res.end(answer.text);
     });
   }
+}
 
-  private json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-    res.end(text);
-  }
+/** One answer as the provider would send it: status, headers and the body text (JSON, or SSE for a stream). */
+export interface ProviderAnswer {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
 
-  /** Server-sent events: `event:` lines when the provider names them (Responses, Anthropic), then `data:`. */
-  private sse(res: http.ServerResponse, headers: Record<string, string>, events: { event?: string; data: unknown }[]): void {
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers });
-    let text = '';
-    for (const e of events) text += `${e.event ? `event: ${e.event}\n` : ''}data: ${typeof e.data === 'string' ? e.data : JSON.stringify(e.data)}\n\n`;
-    res.end(text);
+const requestIds = (path: string, id: string): Record<string, string> => (path === '/v1/messages' ? { 'request-id': `req_${id}` } : { 'x-request-id': `req_${id}` });
+const json = (status: number, body: unknown, headers: Record<string, string>): ProviderAnswer => ({ status, headers: { 'content-type': 'application/json', ...headers }, text: JSON.stringify(body) });
+
+/** Server-sent events: `event:` lines where the provider names them (Responses, Anthropic), then `data:`. */
+function sse(events: { event?: string; data: unknown }[], headers: Record<string, string>): ProviderAnswer {
+  let text = '';
+  for (const e of events) text += `${e.event ? `event: ${e.event}\n` : ''}data: ${typeof e.data === 'string' ? e.data : JSON.stringify(e.data)}\n\n`;
+  return { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers }, text };
+}
+
+/** The provider's error answer for a failure. */
+export function failureAnswer(path: string, failure: ProviderFailure): ProviderAnswer {
+  const anthropic = path === '/v1/messages';
+  return json(failure.status, failure.body ?? errorBody(anthropic, failure.status), { ...requestIds(path, 'failed'), 'x-should-retry': 'false' });
+}
+
+/** The answer to a request on `path` (e.g. /v1/chat/completions) with this body, reporting `usage`. */
+export function providerAnswer(path: string, body: Record<string, unknown>, usage: ProviderUsage, id: string): ProviderAnswer {
+  const ids = requestIds(path, id);
+  switch (path) {
+    case '/v1/chat/completions':
+      return body.stream ? sse(chatChunks(id, body, usage), ids) : json(200, chatCompletion(id, body, usage), ids);
+    case '/v1/responses':
+      return body.stream ? sse(responseEvents(id, body, usage), ids) : json(200, response(id, body, usage, 'completed'), ids);
+    case '/v1/embeddings':
+      return json(200, embeddings(body, usage), ids);
+    case '/v1/messages':
+      return body.stream ? sse(messageEvents(id, body, usage), ids) : json(200, message(id, body, usage), ids);
+    default:
+      return json(404, { error: { message: `Invalid URL (POST ${path})`, type: 'invalid_request_error', param: null, code: null } }, ids);
   }
 }
 
