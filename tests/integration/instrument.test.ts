@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import Redis from 'ioredis';
 import OpenAI from 'openai';
-import { CostGuard, CostTracker, instrument, PausedError, withCostContext } from '../../producers';
+import { CostGuard, CostTracker, instrument, InvalidInputError, PausedError, withCostContext } from '../../producers';
 import { setting } from '../../src/config';
 import { CONTROL_KEY_PREFIX, ControlState } from '../../src/contracts/controls';
 import { LlmProviderServer } from '../../testkit/llm-provider-server';
@@ -203,6 +203,20 @@ describe('instrument(): official LLM clients → cost events in the ledger', () 
     await new Promise((r) => setTimeout(r, 500));
     expect((await stored(post)).map((r) => r.operation)).toEqual(['embeddings']);
     expect(rows).toHaveLength(1);
+  });
+
+  it('stays the client (instanceof, withOptions) and refuses a call with no persona before sending it', async () => {
+    expect(openai).toBeInstanceOf(OpenAI);
+    expect(anthropic).toBeInstanceOf(Anthropic);
+    const post = uniqueId('opts');
+    await withCostContext({ postId: post }, () => openai.withOptions({ timeout: 5000 }).embeddings.create({ model: 'text-embedding-3-small', input: 'x' }));
+    expect((await stored(post))[0]).toMatchObject({ persona_id: persona, operation: 'embeddings' });
+    const anonymous = instrument(new OpenAI({ apiKey: 'test-key', baseURL: server.openAIBaseURL, maxRetries: 0 }), { tracker, guard });
+    const before = server.requests.length;
+    await expect(anonymous.chat.completions.create({ model: 'gpt-4o', messages: [] })).rejects.toBeInstanceOf(InvalidInputError);
+    expect(server.requests.length).toBe(before);
+    await withCostContext({ personaId: persona, postId: post }, () => anonymous.embeddings.create({ model: 'text-embedding-3-small', input: 'x' }));
+    expect(await stored(post, 2)).toHaveLength(2);
   });
 
   it('a failure whose error body reports usage is tracked as billed, marked failed', async () => {
