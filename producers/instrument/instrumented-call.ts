@@ -63,7 +63,7 @@ class Call {
   async send(create: (body: RequestBody, options: unknown) => ProviderPromise<unknown>, body: RequestBody, options: unknown): Promise<{ sent: ProviderPromise<unknown> }> {
     const personaId = this.who.personaId;
     if (!personaId) {
-      this.count('refused');
+      this.refuse();
       throw new InvalidInputError('persona_id.missing', 'instrumented call without a personaId: pass it to instrument(client, { personaId }) or run the call inside withCostContext({ personaId }, fn)');
     }
     this.requestedModel = this.sentModel = typeof body.model === 'string' ? body.model : '';
@@ -76,7 +76,7 @@ class Call {
           body = { ...body, model: decision.model };
         }
       } catch (err) {
-        this.count('refused');
+        this.refuse();
         throw err;
       }
     }
@@ -147,6 +147,12 @@ class Call {
     trackErrors().inc({ provider: this.rt.provider });
     if (this.rt.options.onTrackError) this.rt.options.onTrackError(err);
     else log.warn({ err, endpoint: this.endpoint.name, personaId: this.who.personaId }, 'could not track the cost of an LLM call');
+  }
+
+  /** Not sent (no persona, paused, throttled, guard unavailable): counted once, never tracked. */
+  private refuse(): void {
+    this.done = true;
+    this.count('refused');
   }
 
   private count(result: Result): void {

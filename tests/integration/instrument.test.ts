@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import OpenAI from 'openai';
 import { CostGuard, CostTracker, instrument, InvalidInputError, PausedError, withCostContext } from '../../producers';
 import { setting } from '../../src/config';
+import { registry } from '../../src/metrics';
 import { CONTROL_KEY_PREFIX, ControlState } from '../../src/contracts/controls';
 import { LlmProviderServer } from '../../testkit/llm-provider-server';
 import { createTestEnv, TestEnv, uniqueId } from '../helpers/fixtures';
@@ -44,6 +45,13 @@ describe('instrument(): official LLM clients → cost events in the ledger', () 
   beforeEach(() => {
     server.usage = { inputTokens: 2000, outputTokens: 100, cachedInputTokens: 1024, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0 };
   });
+
+  /** finops_instrument_calls_total summed over providers and endpoints, for one result. */
+  const calls = async (result: string): Promise<number> => {
+    const metric = registry.getSingleMetric('finops_instrument_calls_total');
+    const values = metric ? (await metric.get()).values : [];
+    return values.filter((v) => v.labels.result === result).reduce((n, v) => n + v.value, 0);
+  };
 
   const stored = (postId: string, n = 1) =>
     waitFor(
@@ -178,16 +186,19 @@ describe('instrument(): official LLM clients → cost events in the ledger', () 
     it('under a pause the call throws PausedError and no request reaches the provider', async () => {
       await redis.set(CONTROL_KEY_PREFIX + persona, JSON.stringify(control({ level: 'pause', paused_until: new Date(Date.now() + 60_000).toISOString() })), 'PX', 60_000);
       const before = server.requests.length;
+      const [refused, failed] = [await calls('refused'), await calls('failed_not_billed')];
       await expect(openai.chat.completions.create({ model: 'gpt-4o', messages: [] })).rejects.toBeInstanceOf(PausedError);
       await expect(openai.embeddings.create({ model: 'text-embedding-3-small', input: 'x' })).rejects.toBeInstanceOf(PausedError);
       await expect(anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 1, messages: [] })).rejects.toBeInstanceOf(PausedError);
       await expect(anthropic.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 1, messages: [] }).finalMessage()).rejects.toThrow(/paused/);
       expect(server.requests.length).toBe(before);
+      expect([(await calls('refused')) - refused, (await calls('failed_not_billed')) - failed]).toEqual([4, 0]);
     });
   });
 
   it('a 429 or a 500 from the provider: the caller gets the client error and no cost event is made', async () => {
     const post = uniqueId('fail');
+    const failedBefore = await calls('failed_not_billed');
     await withCostContext({ postId: post }, async () => {
       server.failNext({ status: 429 });
       await expect(openai.chat.completions.create({ model: 'gpt-4o', messages: [] })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
@@ -202,6 +213,7 @@ describe('instrument(): official LLM clients → cost events in the ledger', () 
     const rows = await stored(post);
     await new Promise((r) => setTimeout(r, 500));
     expect((await stored(post)).map((r) => r.operation)).toEqual(['embeddings']);
+    expect((await calls('failed_not_billed')) - failedBefore).toBe(4);
     expect(rows).toHaveLength(1);
   });
 
