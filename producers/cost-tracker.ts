@@ -36,7 +36,14 @@ export interface OpenAICost extends Attribution {
   model: string;
   inputTokens: number;
   outputTokens: number;
+  /** Input tokens read from a prompt cache (counted within inputTokens). */
   cachedInputTokens?: number;
+  /**
+   * Input tokens written to a prompt cache (counted within inputTokens), billed at the table's
+   * cache-write rates: `fiveMinute` and `oneHour` as Anthropic reports them. The event has no usage
+   * field for them: they are recorded in metadata (cache_write_input_tokens, cache_write_1h_input_tokens).
+   */
+  cacheWriteInputTokens?: { fiveMinute?: number; oneHour?: number };
   provider?: string;
 }
 
@@ -198,9 +205,24 @@ export class CostTracker {
     const cachedInputTokens = c.cachedInputTokens ?? 0;
     checkTokens('cachedInputTokens', cachedInputTokens);
     const provider = c.provider ?? 'openai';
-    const priced = this.priceBook.llm(provider, c.model, c.inputTokens, c.outputTokens, cachedInputTokens);
+    let priced: Priced;
+    let attribution: Attribution = c;
+    const writes = c.cacheWriteInputTokens;
+    if (writes && (writes.fiveMinute || writes.oneHour)) {
+      const fiveMinute = writes.fiveMinute ?? 0;
+      const oneHour = writes.oneHour ?? 0;
+      checkTokens('cacheWriteInputTokens.fiveMinute', fiveMinute);
+      checkTokens('cacheWriteInputTokens.oneHour', oneHour);
+      priced = this.priceBook.llm(provider, c.model, c.inputTokens, c.outputTokens, cachedInputTokens, { fiveMinute, oneHour });
+      const metadata = { ...c.metadata };
+      if (fiveMinute) metadata.cache_write_input_tokens = String(fiveMinute);
+      if (oneHour) metadata.cache_write_1h_input_tokens = String(oneHour);
+      attribution = { ...c, metadata };
+    } else {
+      priced = this.priceBook.llm(provider, c.model, c.inputTokens, c.outputTokens, cachedInputTokens);
+    }
     const usage = { provider, model: c.model, input_tokens: c.inputTokens, output_tokens: c.outputTokens, cached_input_tokens: cachedInputTokens };
-    return this.publishCost('openai_api', c, priced, usage, null, null);
+    return this.publishCost('openai_api', attribution, priced, usage, null, null);
   }
 
   trackInfrastructureCost(c: InfrastructureCost): Promise<TrackedCost> {

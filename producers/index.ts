@@ -3,3 +3,5 @@ export type { Attribution, OpenAICost, InfrastructureCost, VectorDbCost, Outcome
 export { BatchingProducer } from './batching-producer';
 export { FinOpsError, InvalidInputError, UnknownModelError, DependencyError, ProducerClosedError, DeliveryTimeoutError } from '../src/errors';
 export * from './cost-guard';
+export { instrument, withCostContext, currentCostContext, closeDefaultCostInstruments, defaultCostGuard, defaultCostTracker } from './instrument';
+export type { InstrumentOptions, CostContext, OpenAILike, AnthropicLike } from './instrument';

@@ -111,7 +111,7 @@ export const defaults = {
 
   /** SDK pricing: what to do with a model that has no known price: 'flag' (store, marked) or 'reject'. */
   PRICING_UNKNOWN_MODEL: 'flag',
-  /** JSON object of per-model overrides in USD per million tokens, e.g. {"my-model":{"input_mtok":"1.5","output_mtok":"2"}}. */
+  /** JSON object of per-model overrides in USD per million tokens, e.g. {"my-model":{"input_mtok":"1.5","output_mtok":"2"}}; cache_read_mtok, cache_write_mtok and cache_write_1h_mtok are optional. */
   PRICING_MODEL_OVERRIDES: '{}',
   /** OpenCost's published default on-demand rates. */
   PRICING_CPU_USD_PER_CORE_HOUR: '0.031611',

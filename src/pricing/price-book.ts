@@ -17,6 +17,8 @@ export interface ModelPriceOverride {
   input_mtok: string | number;
   output_mtok: string | number;
   cache_read_mtok?: string | number;
+  cache_write_mtok?: string | number;
+  cache_write_1h_mtok?: string | number;
 }
 
 export interface PriceBookOptions {
@@ -56,10 +58,20 @@ function basePrice(value: unknown): number | undefined {
  * overridden; Kubernetes rates default to OpenCost's published defaults; vector-DB prices come
  * from configuration. Every result records the prices it used.
  */
-type TokenPrices = { input_mtok: string; output_mtok: string; cache_read_mtok?: string };
+type TokenPrices = { input_mtok: string; output_mtok?: string; cache_read_mtok?: string; cache_write_mtok?: string; cache_write_1h_mtok?: string };
+/** Prompt-cache writes, counted within the input tokens (Anthropic bills a 5-minute and a 1-hour write differently). */
+export interface CacheWriteTokens {
+  fiveMinute: number;
+  oneHour: number;
+}
+const NO_CACHE_WRITES: CacheWriteTokens = Object.freeze({ fiveMinute: 0, oneHour: 0 });
+const OPTIONAL_PRICES = ['cache_read_mtok', 'cache_write_mtok', 'cache_write_1h_mtok'] as const;
 type ResolvedModel = { prices: TokenPrices; source: string; version: string } | null;
 /** A model's prices made ready for arithmetic: units at one common scale, and the frozen record every event shares. */
-type PreparedModel = { input: bigint; output: bigint; cacheRead: bigint | undefined; divisor: bigint; price: PriceApplied } | null;
+type PreparedModel = {
+  input: bigint; output: bigint | undefined; cacheRead: bigint | undefined; cacheWrite: bigint | undefined; cacheWrite1h: bigint | undefined;
+  divisor: bigint; price: PriceApplied;
+} | null;
 
 /** A price record shared by many events: frozen, so nothing can change it under another event (and encoders may cache its bytes). */
 function frozenPrice(price: PriceApplied): PriceApplied {
@@ -70,13 +82,15 @@ function frozenPrice(price: PriceApplied): PriceApplied {
 function prepare(resolved: ResolvedModel): PreparedModel {
   if (!resolved) return null;
   const { prices, source, version } = resolved;
-  const parts = [prices.input_mtok, prices.output_mtok, prices.cache_read_mtok].map((p) => (p === undefined ? undefined : parseDecimal(p)));
+  const parts = [prices.input_mtok, prices.output_mtok, prices.cache_read_mtok, prices.cache_write_mtok, prices.cache_write_1h_mtok].map((p) => (p === undefined ? undefined : parseDecimal(p)));
   const scale = Math.max(...parts.map((p) => p?.scale ?? 0));
   const atScale = (p: Decimal | undefined) => (p === undefined ? undefined : p.units * 10n ** BigInt(scale - p.scale));
   return {
     input: atScale(parts[0])!,
-    output: atScale(parts[1])!,
+    output: atScale(parts[1]),
     cacheRead: atScale(parts[2]),
+    cacheWrite: atScale(parts[3]),
+    cacheWrite1h: atScale(parts[4]),
     divisor: 10n ** BigInt(scale) * MICRO,
     price: frozenPrice({ source, version, status: 'priced', unit_prices: { ...prices } }),
   };
@@ -113,43 +127,53 @@ export class PriceBook {
   private lookUp(provider: string, model: string): ResolvedModel {
     const override = this.opts.modelOverrides[model];
     if (override) {
+      const prices: TokenPrices = { input_mtok: decimalText(override.input_mtok), output_mtok: decimalText(override.output_mtok) };
+      for (const name of OPTIONAL_PRICES) if (override[name] !== undefined) prices[name] = decimalText(override[name]!);
       return {
-        prices: {
-          input_mtok: decimalText(override.input_mtok),
-          output_mtok: decimalText(override.output_mtok),
-          ...(override.cache_read_mtok !== undefined ? { cache_read_mtok: decimalText(override.cache_read_mtok) } : {}),
-        },
+        prices,
         source: 'override',
         version: 'config',
       };
     }
     const found = calcPrice({ input_tokens: 1, output_tokens: 1 }, model, { providerId: provider });
     const input = basePrice(found?.model_price.input_mtok);
-    const output = basePrice(found?.model_price.output_mtok);
-    if (!found || input === undefined || output === undefined) return null;
-    const cacheRead = basePrice(found.model_price.cache_read_mtok);
+    if (!found || input === undefined) return null;
+    // No output price: a model that bills input only (embeddings); output tokens then make it unknown.
+    const output = basePrice(found.model_price.output_mtok);
+    const prices: TokenPrices = { input_mtok: decimalText(input), ...(output !== undefined ? { output_mtok: decimalText(output) } : {}) };
+    for (const name of OPTIONAL_PRICES) {
+      const value = basePrice(found.model_price[name]);
+      if (value !== undefined) prices[name] = decimalText(value);
+    }
     return {
-      prices: {
-        input_mtok: decimalText(input),
-        output_mtok: decimalText(output),
-        ...(cacheRead !== undefined ? { cache_read_mtok: decimalText(cacheRead) } : {}),
-      },
+      prices,
       source: '@pydantic/genai-prices',
       version: `${genaiPricesVersion}:${found.provider.id}/${found.model.id}`,
     };
   }
 
-  llm(provider: string, model: string, inputTokens: number, outputTokens: number, cachedInputTokens = 0): Priced {
+  /**
+   * `inputTokens` counts every input token, cached ones included: cache reads are billed at the
+   * cache-read rate and cache writes at the cache-write rates when the table has them, and at the
+   * input rate when it has not.
+   */
+  llm(provider: string, model: string, inputTokens: number, outputTokens: number, cachedInputTokens = 0, cacheWrites: CacheWriteTokens = NO_CACHE_WRITES): Priced {
     const m = this.resolve(provider, model);
-    if (!m) {
+    if (!m || (m.output === undefined && outputTokens > 0)) {
       if (this.opts.unknownModel === 'reject') throw new UnknownModelError(model);
       return { nanoUsd: 0n, price: this.unknownLlm };
     }
-    // input_tokens includes cached tokens; cached ones are billed at the cache-read rate when there is one.
-    const cached = m.cacheRead !== undefined ? Math.min(cachedInputTokens, inputTokens) : 0;
+    let uncached = inputTokens;
+    const take = (tokens: number, rate: bigint | undefined): bigint => {
+      if (rate === undefined || tokens <= 0) return 0n;
+      const n = Math.min(tokens, uncached);
+      uncached -= n;
+      return BigInt(n) * rate;
+    };
     // Sum exact terms at a common scale before the single rounding, so parts never round separately.
-    let units = BigInt(inputTokens - cached) * m.input + BigInt(outputTokens) * m.output;
-    if (cached > 0) units += BigInt(cached) * m.cacheRead!;
+    let units = take(cachedInputTokens, m.cacheRead) + take(cacheWrites.fiveMinute, m.cacheWrite) + take(cacheWrites.oneHour, m.cacheWrite1h);
+    units += BigInt(uncached) * m.input;
+    if (outputTokens > 0) units += BigInt(outputTokens) * m.output!;
     return { nanoUsd: roundHalfUpDiv(units * NANO_PER_USD, m.divisor), price: m.price };
   }
 
