@@ -18,7 +18,8 @@ import { counter, gauge, histogram } from './index';
  * Post ids never become labels.
  */
 export interface CommittedCosts {
-  posts: { post_id: string; persona_id: string; total_usd: string }[];
+  /** What the batch added to each post it touched. */
+  posts: { post_id: string; persona_id: string; amount_usd: string }[];
   deltas: { persona_id: string; cost_type: string; model: string; amount_usd: string; events: number; operation?: string | null }[];
 }
 
@@ -121,9 +122,9 @@ export class CostMetricsRecorder {
     }
     const now = this.now();
     for (const p of result.posts) {
-      const total = Number(p.total_usd);
       const persona = this.personas.value(p.persona_id);
       const previous = this.open.get(p.post_id);
+      const total = (previous?.total ?? 0) + Number(p.amount_usd);
       if (total >= this.breachUsd && (previous === undefined || previous.total < this.breachUsd) && !this.breached.has(p.post_id)) {
         this.m.breaches.inc({ persona_id: persona });
         this.breached.set(p.post_id, true);
