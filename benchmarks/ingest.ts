@@ -44,12 +44,16 @@ const IN_FLIGHT = 20_000;
 /** BENCH_PEER=0 skips the Debezium JDBC sink peer (benchmarks/peer/). */
 const PEER = process.env.BENCH_PEER !== '0';
 const CONSUMER_HEAP_MB = Number(process.env.BENCH_CONSUMER_HEAP_MB ?? 256);
+/** Extra Node arguments of the draining consumer, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (Node refuses --cpu-prof in NODE_OPTIONS). */
+const DRAIN_NODE_ARGS = (process.env.BENCH_DRAIN_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** The benchmark's database (its migrations are this checkout's). */
+const BENCH_DATABASE = process.env.BENCH_INGEST_DATABASE ?? 'finops_ingest_bench';
 
 const say = (msg: string) => process.stderr.write(`[bench:ingest] ${msg}\n`);
 
 function benchDatabaseUrl(): string {
   const url = new URL(setting('DATABASE_URL'));
-  url.pathname = '/finops_ingest_bench';
+  url.pathname = `/${BENCH_DATABASE}`;
   return url.toString();
 }
 
@@ -58,7 +62,7 @@ async function prepareDatabase(url: string): Promise<void> {
   adminUrl.pathname = '/postgres';
   const admin = new Client({ connectionString: adminUrl.toString() });
   await admin.connect();
-  if (!(await admin.query("SELECT 1 FROM pg_database WHERE datname = 'finops_ingest_bench'")).rowCount) await admin.query('CREATE DATABASE finops_ingest_bench');
+  if (!(await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [BENCH_DATABASE])).rowCount) await admin.query(`CREATE DATABASE "${BENCH_DATABASE.replace(/"/g, '')}"`);
   await admin.end();
   const pool = createPool({ DATABASE_URL: url });
   await migrate(pool);
@@ -197,7 +201,7 @@ async function main(): Promise<void> {
     const sdkCpuUsPerEvent = (cpu.user + cpu.system) / DRAIN_EVENTS;
     await filler.close();
     say(`drain: ${filled.acked} published (failed ${filled.failed}) in ${((Date.now() - f0) / 1000).toFixed(1)} s, SDK CPU ${sdkCpuUsPerEvent.toFixed(1)} µs/event`);
-    const drainer = spawnRoles(['storage'], drainOverrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB });
+    const drainer = spawnRoles(['storage'], drainOverrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB, nodeArgs: DRAIN_NODE_ARGS });
     const drainPort = await drainer.running;
     const d0 = Date.now();
     const drainRss = setInterval(() => (peakRss = Math.max(peakRss, drainer.rssMb())), 250);
