@@ -53,7 +53,7 @@ async function benchDatabase(): Promise<string> {
   await admin.end();
   const pool = createPool({ DATABASE_URL: url.toString() });
   await migrate(pool);
-  await pool.query('TRUNCATE cost_events, post_costs, persona_daily_costs, dead_letters');
+  await pool.query('TRUNCATE cost_events, persona_daily_costs, dead_letters');
   await pool.end();
   return url.toString();
 }

@@ -70,7 +70,7 @@ async function prepareDatabase(url: string): Promise<void> {
   await pool.end();
 }
 
-const EMPTY_LEDGER = 'TRUNCATE cost_events, cost_event_ids, post_costs, persona_daily_costs, dead_letters';
+const EMPTY_LEDGER = 'TRUNCATE cost_events, cost_event_ids, persona_daily_costs, dead_letters';
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
