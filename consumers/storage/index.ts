@@ -48,6 +48,8 @@ export function storageRole({ overrides, ops }: RoleContext): Role {
     batchMaxEvents: intSetting('STORAGE_BATCH_MAX_EVENTS', overrides, { min: 1 }),
     batchMaxWaitMs: intSetting('STORAGE_BATCH_MAX_WAIT_MS', overrides),
     sessionTimeoutMs: kafkaGroupTimings(overrides).sessionTimeout,
+    fetchMaxBytes: intSetting('STORAGE_FETCH_MAX_BYTES', overrides, { min: 1024 }),
+    fetchMaxBytesPerPartition: intSetting('STORAGE_FETCH_MAX_BYTES_PER_PARTITION', overrides, { min: 1024 }),
     flushConcurrency: intSetting('STORAGE_FLUSH_CONCURRENCY', overrides, { min: 1, max: 16 }),
     onFatal: (err) => {
       log.fatal({ err }, 'a batch could not be stored after retries; exiting so the consumer restarts from its last committed offsets');
