@@ -2,8 +2,8 @@
  * Query-API benchmark (`npm run bench:api`).
  *
  *  1. Data: BENCH_API_ROWS cost events (default 10,000,000) generated in-process and streamed with
- *     COPY into cost_events of a dedicated database (finops_bench), with the post_costs and
- *     persona_daily_costs rollups computed in the same pass and COPYed too. Indexes and the primary
+ *     COPY into cost_events of a dedicated database (finops_bench), with the persona_daily_costs
+ *     rollup computed in the same pass and COPYed too (post_costs is a view over the events). Indexes and the primary
  *     key are dropped for the load and rebuilt afterwards, then ANALYZE. A rerun finds the data
  *     (bench_api_meta) and skips the load.
  *  2. Server: the API in a child process (its own event loop), Redis cache on a fresh key prefix.
@@ -38,7 +38,7 @@ const POST_SECONDS = Number(process.env.BENCH_API_POST_SECONDS ?? 20);
 const BREAKDOWN_RATE = Number(process.env.BENCH_API_BREAKDOWN_RATE ?? 200);
 const BREAKDOWN_SECONDS = Number(process.env.BENCH_API_BREAKDOWN_SECONDS ?? 10);
 const MAX_SOCKETS = Number(process.env.BENCH_API_MAX_SOCKETS ?? 64);
-const DATA_VERSION = 1;
+const DATA_VERSION = 2; // 2: post_costs is a view (sql/090), no longer loaded
 const TOKEN = 'bench-read-token-0123456789';
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4', 'gpt-3.5-turbo-0125'];
 // nano-USD per input / output token (USD per million tokens × 1000)
@@ -133,7 +133,7 @@ async function ensureDatabase(url: string): Promise<void> {
 
 async function load(db: Client, today: number): Promise<void> {
   const t0 = Date.now();
-  await db.query('TRUNCATE cost_events, post_costs, persona_daily_costs');
+  await db.query('TRUNCATE cost_events, persona_daily_costs'); // post_costs is a view over cost_events (sql/090)
   await db.query('SELECT finops_ensure_partitions(3, 1)');
   await db.query("SET maintenance_work_mem = '512MB'");
   await db.query('SET synchronous_commit = off');
@@ -147,7 +147,6 @@ async function load(db: Client, today: number): Promise<void> {
   for (const i of idx) await db.query(`DROP INDEX ${i.name}`);
   for (const c of pk) await db.query(`ALTER TABLE cost_events DROP CONSTRAINT ${c.conname}`);
 
-  const posts: string[] = [];
   const daily = new Map<string, { nano: bigint; n: number }>();
   let written = 0;
   function* chunks(): Generator<string> {
@@ -155,12 +154,8 @@ async function load(db: Client, today: number): Promise<void> {
       let buf = '';
       for (let q = p; q < Math.min(POSTS, p + 500); q++) {
         const evs = postEvents(q, today);
-        const byType = { openai_api: 0, kubernetes: 0, vector_db: 0 };
-        let total = 0;
         for (const e of evs) {
           buf += e.line;
-          byType[e.type] += e.nano;
-          total += e.nano;
           const key = `${personaOf(q)}\t${new Date(e.time).toISOString().slice(0, 10)}\t${e.type}\t${e.model}`;
           const d = daily.get(key);
           if (d) {
@@ -169,10 +164,6 @@ async function load(db: Client, today: number): Promise<void> {
           } else daily.set(key, { nano: BigInt(e.nano), n: 1 });
         }
         written += evs.length;
-        const f = (n: number) => formatUsd(BigInt(n));
-        posts.push(
-          `${postId(q)}\t${personaOf(q)}\t${f(total)}\t${f(byType.openai_api)}\t${f(byType.kubernetes)}\t${f(byType.vector_db)}\t0.000000000\t${evs.length}\t0\t${new Date(evs[0].time).toISOString()}\t${new Date(evs[evs.length - 1].time).toISOString()}\n`,
-        );
       }
       if (p % 100_000 === 0) say(`COPY cost_events: ${written.toLocaleString()} rows, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       yield buf;
@@ -180,11 +171,6 @@ async function load(db: Client, today: number): Promise<void> {
   }
   await pipeline(Readable.from(chunks()), db.query(copyFrom(`COPY cost_events (${EVENT_COLUMNS}) FROM STDIN`)));
   say(`cost_events: ${written.toLocaleString()} rows in ${((Date.now() - t0) / 1000).toFixed(0)} s; rollups next`);
-  await pipeline(
-    Readable.from((function* () { for (let i = 0; i < posts.length; i += 10_000) yield posts.slice(i, i + 10_000).join(''); })()),
-    db.query(copyFrom('COPY post_costs (post_id, persona_id, total_usd, openai_api_usd, kubernetes_usd, vector_db_usd, other_usd, event_count, unpriced_event_count, first_event_at, last_event_at) FROM STDIN')),
-  );
-  posts.length = 0;
   await pipeline(
     Readable.from([[...daily].map(([k, v]) => `${k}\t${formatUsd(v.nano)}\t${v.n}\n`).join('')]),
     db.query(copyFrom('COPY persona_daily_costs (persona_id, day, cost_type, model, total_usd, event_count) FROM STDIN')),
@@ -194,7 +180,6 @@ async function load(db: Client, today: number): Promise<void> {
   // pg_get_indexdef of a partitioned index says ON ONLY (parent only); build it on every partition.
   for (const i of idx) await db.query(String(i.def).replace(' ON ONLY ', ' ON '));
   await db.query('ANALYZE cost_events');
-  await db.query('ANALYZE post_costs');
   await db.query('ANALYZE persona_daily_costs');
   await db.query('CREATE TABLE IF NOT EXISTS bench_api_meta (rows bigint, version int, today bigint, loaded_at timestamptz DEFAULT now())');
   await db.query('TRUNCATE bench_api_meta');

@@ -144,7 +144,7 @@ async function measure(sessionTimeoutMs: number, dbUrl: string): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  const dbUrl = await migratedDatabase('finops_handover_bench', ['cost_events', 'post_costs', 'persona_daily_costs', 'dead_letters']);
+  const dbUrl = await migratedDatabase('finops_handover_bench', ['cost_events', 'persona_daily_costs', 'dead_letters']);
   const rows: Row[] = [];
   for (const timeout of TIMEOUTS) {
     say(`session timeout ${timeout} ms: two storage members, ${LOAD_SECONDS} s of full load, then one SIGKILLed`);

@@ -44,10 +44,21 @@ const IN_FLIGHT = 20_000;
 /** BENCH_PEER=0 skips the Debezium JDBC sink peer (benchmarks/peer/). */
 const PEER = process.env.BENCH_PEER !== '0';
 const CONSUMER_HEAP_MB = Number(process.env.BENCH_CONSUMER_HEAP_MB ?? 256);
+/** Extra Node arguments of the draining consumer, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (Node refuses --cpu-prof in NODE_OPTIONS). */
+const DRAIN_NODE_ARGS = (process.env.BENCH_DRAIN_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** The benchmark's database (its migrations are this checkout's). */
+const BENCH_DATABASE = process.env.BENCH_INGEST_DATABASE ?? 'finops_ingest_bench';
+
+/**
+ * How often the bench reads the consumer's /metrics for progress while it is measured. A scrape
+ * renders every series (per persona: ~30,000 lines here) and cost the consumer a sixth of its CPU
+ * at 10 a second; end times come from the rows' own ingested_at, so this only delays noticing.
+ */
+const PROGRESS_POLL_MS = 1000;
 
 const say = (msg: string) => process.stderr.write(`[bench:ingest] ${msg}\n`);
 
-const LEDGER_TABLES = ['cost_events', 'cost_event_ids', 'post_costs', 'persona_daily_costs', 'dead_letters'];
+const LEDGER_TABLES = ['cost_events', 'cost_event_ids', 'persona_daily_costs', 'dead_letters']; // post_costs is a view (sql/090)
 const EMPTY_LEDGER = `TRUNCATE ${LEDGER_TABLES.join(', ')}`;
 
 function percentile(sorted: number[], p: number): number {
@@ -83,7 +94,7 @@ async function publish(tracker: CostTracker, events: number, operation: string):
 async function main(): Promise<void> {
   const id = `bench${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   say(`preparing database and topics (${id})`);
-  const dbUrl = await migratedDatabase('finops_ingest_bench', LEDGER_TABLES);
+  const dbUrl = await migratedDatabase(BENCH_DATABASE, LEDGER_TABLES);
   const overrides: Overrides = {
     ...runNames('bench', id),
     DATABASE_URL: dbUrl,
@@ -106,7 +117,6 @@ async function main(): Promise<void> {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     return Number(/finops_storage_events_total\{outcome="stored"\} (\d+)/.exec(text)?.[1] ?? 0);
   };
-  const count = async (operation: string) => Number((await pool.query('SELECT count(*) AS n FROM cost_events WHERE operation = $1', [operation])).rows[0].n);
   try {
     // 1. Latency at a steady rate, on a warm consumer and before the bulk load below (whose
     //    aftermath — autovacuum and checkpoints of a million fresh rows — is not steady state).
@@ -142,10 +152,12 @@ async function main(): Promise<void> {
     say(`published ${acked} (failed ${failed}) in ${((published - t0) / 1000).toFixed(1)} s; waiting for storage`);
     while ((await storedSoFar()) < WARM_UP + steadyEvents + acked) {
       if (Date.now() - published > 600_000) throw new Error(`only ${await storedSoFar()} of ${acked} stored after 10 minutes`);
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, PROGRESS_POLL_MS));
     }
-    const t1 = Date.now();
-    const stored = await count('throughput');
+    // The last row's commit time, from the rows themselves (ingested_at is the storing statement's clock).
+    const { rows: tp } = await pool.query("SELECT count(*)::bigint AS n, (extract(epoch FROM max(ingested_at)) * 1000)::float8 AS last_ms FROM cost_events WHERE operation = 'throughput'");
+    const t1 = Number(tp[0].last_ms);
+    const stored = Number(tp[0].n);
     const eventsPerS = EVENTS / ((t1 - t0) / 1000);
     say(`throughput: ${stored} stored in ${((t1 - t0) / 1000).toFixed(1)} s → ${Math.round(eventsPerS)} events/s; consumer peak RSS ${peakRss.toFixed(0)} MiB`);
 
@@ -173,7 +185,7 @@ async function main(): Promise<void> {
     const sdkCpuUsPerEvent = (cpu.user + cpu.system) / DRAIN_EVENTS;
     await filler.close();
     say(`drain: ${filled.acked} published (failed ${filled.failed}) in ${((Date.now() - f0) / 1000).toFixed(1)} s, SDK CPU ${sdkCpuUsPerEvent.toFixed(1)} µs/event`);
-    const drainer = spawnRoles(['storage'], drainOverrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB });
+    const drainer = spawnRoles(['storage'], drainOverrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB, nodeArgs: DRAIN_NODE_ARGS });
     const drainPort = await drainer.running;
     const d0 = Date.now();
     const drainRss = setInterval(() => (peakRss = Math.max(peakRss, drainer.rssMb())), 250);
@@ -183,7 +195,7 @@ async function main(): Promise<void> {
     };
     while ((await drainStored()) < filled.acked) {
       if (Date.now() - d0 > 600_000) throw new Error(`drain: only ${await drainStored()} of ${filled.acked} stored after 10 minutes`);
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, PROGRESS_POLL_MS));
     }
     clearInterval(drainRss);
     clearInterval(rssTimer);

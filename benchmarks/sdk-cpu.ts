@@ -10,17 +10,18 @@
  *    (idempotent, acks=all, one request in flight, SDK_MAX_BATCH_EVENTS a batch): the floor of
  *    what any SDK on kafkajs costs. BENCH_SDK_RAW=0 skips it.
  *
- * Compression is SDK_COMPRESSION (none | gzip). Run it under the shared lock:
+ * Compression is SDK_COMPRESSION (none | gzip | snappy | lz4 | zstd). Run it under the shared lock:
  *   flock /tmp/finops-bench.lock npm run bench:sdk
  * The last line printed is one JSON object with the figures.
  */
 import { randomBytes } from 'node:crypto';
-import { CompressionTypes, Message } from 'kafkajs';
+import { Message } from 'kafkajs';
 import { CostTracker, TrackedCost } from '../producers';
 import { enumSetting, intSetting, Overrides } from '../src/config';
 import { createKafka, ensureTopics } from '../src/kafka/client';
 import { producerOptions } from '../src/kafka/options';
 import { CostEventEncoder } from '../src/avro/cost-event-encoder';
+import { COMPRESSIONS, compressionType } from '../src/kafka/codecs';
 
 const EVENTS = Number(process.env.BENCH_SDK_EVENTS ?? 500_000);
 const IN_FLIGHT = Number(process.env.BENCH_SDK_IN_FLIGHT ?? 20_000);
@@ -93,7 +94,7 @@ async function publish(n: number, track: Track, flush: () => Promise<void>, maxI
 async function main(): Promise<void> {
   const id = `benchsdk${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const overrides: Overrides = { TOPIC_COST_EVENTS: `bench.${id}.cost-events`, TOPIC_POST_OUTCOMES: `bench.${id}.post-outcomes`, KAFKA_CLIENT_ID: id };
-  const compression = enumSetting('SDK_COMPRESSION', ['none', 'gzip'] as const, overrides);
+  const compression = enumSetting('SDK_COMPRESSION', COMPRESSIONS, overrides);
   const batchEvents = intSetting('SDK_MAX_BATCH_EVENTS', overrides, { min: 1 });
   const kafka = createKafka(overrides, 'bench');
   const topics = [overrides.TOPIC_COST_EVENTS as string, overrides.TOPIC_POST_OUTCOMES as string];
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < batchEvents; i++) probe(i);
       const producer = kafka.producer(producerOptions({ retry: { retries: Number.MAX_SAFE_INTEGER } }));
       await producer.connect();
-      const codec = compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+      const codec = compressionType(compression);
       const batches = Math.ceil(EVENTS / batchEvents);
       raw = await publish(batches, () => producer.sendBatch({ acks: -1, compression: codec, topicMessages: [{ topic: topics[0], messages: sample }] }), async () => undefined, 1);
       await producer.disconnect();

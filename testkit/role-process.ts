@@ -24,14 +24,14 @@ export interface RoleProcess {
  * Runs `finops run <roles>` as a separate Node process (one process, no wrapper, so its pid and
  * RSS are the consumer's own), with the given settings in its environment.
  */
-export function spawnRoles(roles: string[], overrides: Overrides, opts: { logFile?: string; heapMb?: number } = {}): RoleProcess {
+export function spawnRoles(roles: string[], overrides: Overrides, opts: { logFile?: string; heapMb?: number; nodeArgs?: string[] } = {}): RoleProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, METRICS_PORT: '0', LOG_LEVEL: process.env.ROLE_LOG_LEVEL ?? 'info' };
   // As in the Kubernetes manifests: a V8 heap cap sized to the pod, so the collector keeps RSS near it.
   if (opts.heapMb) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --max-old-space-size=${opts.heapMb}`.trim();
   delete env.JEST_WORKER_ID;
   delete env.NODE_ENV;
   for (const [k, v] of Object.entries(overrides)) env[k] = String(v);
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'app/cli.ts'), 'run', ...roles], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, 'app/cli.ts'), 'run', ...roles], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = opts.logFile ? fs.createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const lines: string[] = [];

@@ -20,7 +20,7 @@ interface PostRow {
   target_usd: string | null;
 }
 
-// post_costs is the rollup the storage consumer keeps equal to SUM(cost_events) in the same transaction.
+// post_costs is a view summing the post's events (sql/090), read through their (post_id, event_time) index.
 const POST_SQL = `
 SELECT p.persona_id, p.total_usd, p.openai_api_usd, p.kubernetes_usd, p.vector_db_usd, p.other_usd,
        p.event_count, p.unpriced_event_count, p.first_event_at, p.last_event_at,

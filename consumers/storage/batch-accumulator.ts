@@ -11,6 +11,8 @@ export class BatchAccumulator<T> {
   private buffer: T[] = [];
   private waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** When the oldest buffered item arrived (Date.now()); meaningful while the buffer is not empty. */
+  private oldestAt = 0;
   private readonly freeSlots: number[];
   private readonly running = new Set<Promise<void>>();
   private flushingItems = 0;
@@ -40,6 +42,7 @@ export class BatchAccumulator<T> {
 
   add(items: T[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      if (this.buffer.length === 0) this.oldestAt = Date.now();
       this.buffer.push(...items);
       this.waiters.push({ resolve, reject });
       if (this.buffer.length >= this.maxItems) this.trigger();
@@ -57,8 +60,12 @@ export class BatchAccumulator<T> {
     const flush: Promise<void> = this.run(slot).finally(() => {
       this.running.delete(flush);
       this.freeSlots.push(slot);
-      if (this.buffer.length >= this.maxItems) this.trigger();
-      else if (this.buffer.length > 0 && !this.timer) this.timer = setTimeout(() => this.trigger(), this.maxWaitMs);
+      // Items that arrived during the flush have been waiting since oldestAt, not since now: a
+      // batch whose wait is already over goes at once (a fresh timer here added up to maxWaitMs
+      // to every cycle of a lane whose flushes take longer than the wait).
+      const waited = Date.now() - this.oldestAt;
+      if (this.buffer.length >= this.maxItems || (this.buffer.length > 0 && waited >= this.maxWaitMs)) this.trigger();
+      else if (this.buffer.length > 0 && !this.timer) this.timer = setTimeout(() => this.trigger(), this.maxWaitMs - waited);
     });
     this.running.add(flush);
   }

@@ -7,7 +7,7 @@ import { recordDeadLetters, type RefusedMessage } from '../../src/kafka/dead-let
 import type { StorageWriteResult } from '../../src/contracts/storage';
 import { formatUsd } from '../../src/money';
 import { COST_EVENT_COLUMNS, copyLine, StoredEvent } from './copy-rows';
-import { classify, firstArrivals, KeyedEvent, keyEvents, PostDelta, rollupDeltas } from './ledger-batch';
+import { classify, firstArrivals, KeyedEvent, keyEvents, rollupDeltas } from './ledger-batch';
 
 /** A refused message, recorded with its origin. */
 export type DeadLetterRow = RefusedMessage;
@@ -22,33 +22,16 @@ export interface WriteResult extends StorageWriteResult {
 
 const COLUMN_LIST = COST_EVENT_COLUMNS.join(', ');
 
-// Rollup rows are upserted from deltas summed in the consumer (exactly, in nano-dollars) over the
-// rows this transaction inserted, so a duplicate changes neither the ledger nor the totals. Both
-// rollups are one statement (one round trip); a data-modifying WITH runs whether or not it is read.
-const ROLLUPS_SQL = `
-WITH daily AS (
-  INSERT INTO persona_daily_costs AS d (persona_id, day, cost_type, model, total_usd, event_count)
-  SELECT * FROM unnest($12::text[], $13::date[], $14::text[], $15::text[], $16::numeric[], $17::bigint[])
-  ON CONFLICT (persona_id, day, cost_type, model) DO UPDATE SET
-    total_usd = d.total_usd + excluded.total_usd,
-    event_count = d.event_count + excluded.event_count
-)
-INSERT INTO post_costs AS p (post_id, persona_id, total_usd, openai_api_usd, kubernetes_usd, vector_db_usd, other_usd,
-                             event_count, unpriced_event_count, first_event_at, last_event_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[],
-                     $8::bigint[], $9::bigint[], $10::timestamptz[], $11::timestamptz[])
-ON CONFLICT (post_id) DO UPDATE SET
-  total_usd = p.total_usd + excluded.total_usd,
-  openai_api_usd = p.openai_api_usd + excluded.openai_api_usd,
-  kubernetes_usd = p.kubernetes_usd + excluded.kubernetes_usd,
-  vector_db_usd = p.vector_db_usd + excluded.vector_db_usd,
-  other_usd = p.other_usd + excluded.other_usd,
-  event_count = p.event_count + excluded.event_count,
-  unpriced_event_count = p.unpriced_event_count + excluded.unpriced_event_count,
-  first_event_at = least(p.first_event_at, excluded.first_event_at),
-  last_event_at = greatest(p.last_event_at, excluded.last_event_at),
-  updated_at = now()
-RETURNING post_id, persona_id, total_usd`;
+// The daily rollup is upserted from deltas summed in the consumer (exactly, in nano-dollars) over the
+// rows this transaction inserted, so a duplicate changes neither the ledger nor the totals.
+// post_costs is a view over the events (sql/090): a per-post upsert touched nearly every post of a
+// batch and cost about as much as the rows themselves.
+const DAILY_ROLLUP_SQL = `
+INSERT INTO persona_daily_costs AS d (persona_id, day, cost_type, model, total_usd, event_count)
+SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::numeric[], $6::bigint[])
+ON CONFLICT (persona_id, day, cost_type, model) DO UPDATE SET
+  total_usd = d.total_usd + excluded.total_usd,
+  event_count = d.event_count + excluded.event_count`;
 
 // The slow path, for batches holding ids the ledger may already have: claim the new ids, then
 // read the fingerprints of the ones that were there.
@@ -175,29 +158,21 @@ export class CostEventWriter {
     const rows = fresh.map((k) => k.stored);
     if (rows.length > 0) await copyInto(client, `COPY cost_events (${COLUMN_LIST}) FROM STDIN`, rows.map(copyLine).join(''));
     const { posts, daily, deltas } = rollupDeltas(rows);
-    let postTotals: WriteResult['posts'] = [];
-    if (rows.length > 0) {
-      const usd = (f: (p: PostDelta) => bigint) => posts.map((p) => formatUsd(f(p)));
-      const { rows: totals } = await client.query({
-        name: 'finops-rollups',
-        text: ROLLUPS_SQL,
-        values: [
-          posts.map((p) => p.post_id), posts.map((p) => p.persona_id), usd((p) => p.total), usd((p) => p.openai_api), usd((p) => p.kubernetes),
-          usd((p) => p.vector_db), usd((p) => p.other), posts.map((p) => p.events), posts.map((p) => p.unpriced),
-          posts.map((p) => p.first.toISOString()), posts.map((p) => p.last.toISOString()),
-          daily.map((d) => d.persona_id), daily.map((d) => d.day), daily.map((d) => d.cost_type), daily.map((d) => d.model),
-          daily.map((d) => formatUsd(d.total)), daily.map((d) => d.events),
-        ],
+    if (daily.length > 0) {
+      await client.query({
+        name: 'finops-daily-rollup',
+        text: DAILY_ROLLUP_SQL,
+        values: [daily.map((d) => d.persona_id), daily.map((d) => d.day), daily.map((d) => d.cost_type), daily.map((d) => d.model), daily.map((d) => formatUsd(d.total)), daily.map((d) => d.events)],
       });
-      postTotals = totals;
     }
+    const postAmounts = posts.map((p) => ({ post_id: p.post_id, persona_id: p.persona_id, amount_usd: formatUsd(p.total) }));
     const conflicted = conflicts.map(({ stored: { event, partition, offset, key, value } }): DeadLetterRow => ({
       topic: this.topic, partition, offset, reason: 'event_id.conflict',
       error: `event id ${JSON.stringify(event.event_id)} is already stored with a different cost type, amount, persona or post; the first arrival stands`,
       key: key ?? null, value: value ?? null,
     }));
     const all = [...deadLetters, ...conflicted];
-    return { inserted: rows.length, duplicates, posts: postTotals, deltas, deadLettered: all.length, deadLetters: all };
+    return { inserted: rows.length, duplicates, posts: postAmounts, deltas, deadLettered: all.length, deadLetters: all };
   }
 
   /** Claims the ids that are new; returns the fingerprints held for the others. */

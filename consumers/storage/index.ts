@@ -45,6 +45,8 @@ export function storageRole({ overrides, ops }: RoleContext, deps: { commitListe
     batchMaxEvents: settings.batchMaxEvents,
     batchMaxWaitMs: settings.batchMaxWaitMs,
     sessionTimeoutMs: settings.sessionTimeoutMs,
+    fetchMaxBytes: settings.fetchMaxBytes,
+    fetchMaxBytesPerPartition: settings.fetchMaxBytesPerPartition,
     flushConcurrency: settings.flushConcurrency,
     onFatal: (err) => {
       log.fatal({ err }, 'a batch could not be stored after retries; exiting so the consumer restarts from its last committed offsets');

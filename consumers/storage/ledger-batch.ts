@@ -64,19 +64,11 @@ export function classify(firsts: KeyedEvent[], repeats: KeyedEvent[], held: Map<
   return { fresh, duplicates, conflicts };
 }
 
-/** What a batch's new rows add to one post (post_costs). */
+/** What a batch's new rows add to one post (post_costs is a view over the events; this is for metrics and cache invalidation). */
 export interface PostDelta {
   post_id: string;
   persona_id: string;
   total: bigint;
-  openai_api: bigint;
-  kubernetes: bigint;
-  vector_db: bigint;
-  other: bigint;
-  events: number;
-  unpriced: number;
-  first: Date;
-  last: Date;
 }
 
 /** What a batch's new rows add to one persona, UTC day, cost type and model (persona_daily_costs). */
@@ -105,8 +97,8 @@ const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => {
 };
 
 /**
- * The rollup deltas of the rows a batch inserts, summed exactly in nano-dollars. Sorted by key, so
- * concurrent transactions lock rollup rows in one order.
+ * The rollup deltas of the rows a batch inserts, summed exactly in nano-dollars. The daily rows are
+ * sorted by key, so concurrent transactions lock them in one order.
  */
 export function rollupDeltas(events: StoredEvent[]): { posts: PostDelta[]; daily: DailyDelta[]; deltas: CostDelta[] } {
   const posts = new Map<string, PostDelta>();
@@ -117,19 +109,11 @@ export function rollupDeltas(events: StoredEvent[]): { posts: PostDelta[]; daily
     const model = e.llm_usage?.model ?? '';
     const ms = e.event_time.getTime();
     if (e.post_id !== null) {
-      let p = posts.get(e.post_id);
-      if (!p) {
-        p = { post_id: e.post_id, persona_id: e.persona_id, total: 0n, openai_api: 0n, kubernetes: 0n, vector_db: 0n, other: 0n, events: 0, unpriced: 0, first: e.event_time, last: e.event_time };
-        posts.set(e.post_id, p);
-      }
-      if (e.persona_id < p.persona_id) p.persona_id = e.persona_id;
-      p.total += e.amount;
-      if (e.cost_type === 'openai_api' || e.cost_type === 'kubernetes' || e.cost_type === 'vector_db') p[e.cost_type] += e.amount;
-      else p.other += e.amount;
-      p.events++;
-      if (e.price.status !== 'priced') p.unpriced++;
-      if (ms < p.first.getTime()) p.first = e.event_time;
-      if (ms > p.last.getTime()) p.last = e.event_time;
+      const p = posts.get(e.post_id);
+      if (p) {
+        if (e.persona_id < p.persona_id) p.persona_id = e.persona_id;
+        p.total += e.amount;
+      } else posts.set(e.post_id, { post_id: e.post_id, persona_id: e.persona_id, total: e.amount });
     }
     const dayNumber = Math.floor(ms / 86_400_000);
     let day = days.get(dayNumber);
@@ -152,7 +136,7 @@ export function rollupDeltas(events: StoredEvent[]): { posts: PostDelta[]; daily
     } else costs.set(ck, { d: { persona_id: e.persona_id, cost_type: e.cost_type, model, operation, amount_usd: '', events: 1 }, nano: e.amount });
   }
   return {
-    posts: [...posts.values()].sort(byKey((p) => p.post_id)),
+    posts: [...posts.values()],
     daily: [...daily.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, d]) => d),
     deltas: [...costs.values()].map(({ d, nano }) => ({ ...d, amount_usd: formatUsd(nano) })),
   };

@@ -6,6 +6,9 @@ export interface StorageSettings {
   batchMaxEvents: number;
   batchMaxWaitMs: number;
   sessionTimeoutMs: number;
+  /** Bounds on what one fetch brings into memory (kafkajs maxBytes and maxBytesPerPartition). */
+  fetchMaxBytes: number;
+  fetchMaxBytesPerPartition: number;
   /** Storage transactions in flight at once, each on its own connection. */
   flushConcurrency: number;
   partitions: { monthsAhead: number; monthsBack: number; retentionMonths: number };
@@ -18,6 +21,8 @@ export function storageSettings(overrides: Overrides = {}): StorageSettings {
     batchMaxEvents: intSetting('STORAGE_BATCH_MAX_EVENTS', overrides, { min: 1 }),
     batchMaxWaitMs: durationSetting('STORAGE_BATCH_MAX_WAIT_MS', 'ms', overrides),
     sessionTimeoutMs: sessionTimeoutMs(overrides),
+    fetchMaxBytes: intSetting('STORAGE_FETCH_MAX_BYTES', overrides, { min: 1024 }),
+    fetchMaxBytesPerPartition: intSetting('STORAGE_FETCH_MAX_BYTES_PER_PARTITION', overrides, { min: 1024 }),
     flushConcurrency: intSetting('STORAGE_FLUSH_CONCURRENCY', overrides, { min: 1, max: 16 }),
     partitions: {
       monthsAhead: intSetting('STORAGE_PARTITIONS_AHEAD_MONTHS', overrides),

@@ -29,6 +29,9 @@ export interface StorageConsumerOptions {
   batchMaxEvents: number;
   batchMaxWaitMs: number;
   sessionTimeoutMs: number;
+  /** kafkajs fetch bounds: all partitions of one fetch, and each partition. */
+  fetchMaxBytes: number;
+  fetchMaxBytesPerPartition: number;
   /** Storage transactions in flight at once, each on its own connection. */
   flushConcurrency: number;
   /** A batch could not be stored even after retries; the process should exit and restart. */
@@ -68,7 +71,8 @@ export class StorageConsumer {
       groupId: o.groupId,
       maxWaitTimeInMs: 100,
       sessionTimeoutMs: o.sessionTimeoutMs,
-      maxBytesPerPartition: 2 * 1024 * 1024,
+      maxBytes: o.fetchMaxBytes,
+      maxBytesPerPartition: o.fetchMaxBytesPerPartition,
     }));
     superviseConsumer(this.consumer, { groupId: o.groupId, log: o.log });
     this.dlqProducer = o.kafka.producer(producerOptions());
@@ -133,7 +137,7 @@ export class StorageConsumer {
       await this.reserveRoom(lane, chunk.length, 2 * chunkSize);
       const items: Item[] = [];
       try {
-        for (const message of chunk) items.push(await this.decode(batch.topic, batch.partition, message));
+        for (const message of chunk) items.push(this.decodeKnown(batch.topic, batch.partition, message) ?? (await this.decode(batch.topic, batch.partition, message)));
       } finally {
         this.reserved.set(lane, (this.reserved.get(lane) ?? 0) - chunk.length);
       }
@@ -189,6 +193,28 @@ export class StorageConsumer {
     void settled.finally(() => {
       if (this.commits.get(key) === settled) this.commits.delete(key);
     });
+  }
+
+  /** Decodes without a promise when the message's writer schema is known (nearly always); undefined if the registry must be asked. */
+  private decodeKnown(topic: string, partition: number, message: KafkaMessage): Item | undefined {
+    let decoded: { value: CostEvent } | undefined;
+    try {
+      decoded = this.o.codec.decodeKnown<CostEvent>(message.value, this.reader);
+      if (!decoded) return undefined;
+      validateCostEvent(decoded.value, this.validation.current());
+    } catch (err) {
+      if (err instanceof InvalidInputError) return this.deadItem(topic, partition, message, err);
+      throw err;
+    }
+    return {
+      kind: 'event',
+      stored: { event: decoded.value, partition, offset: message.offset, key: message.key, value: message.value },
+      publishedAt: Number(message.timestamp),
+    };
+  }
+
+  private deadItem(topic: string, partition: number, message: KafkaMessage, err: InvalidInputError): Item {
+    return { kind: 'dead', row: { topic, partition, offset: message.offset, reason: err.reason, error: err.message, key: message.key, value: message.value } };
   }
 
   private async decode(topic: string, partition: number, message: KafkaMessage): Promise<Item> {

@@ -85,6 +85,13 @@ export const defaults = {
   STORAGE_FLUSH_CONCURRENCY: '2',
   STORAGE_GROUP_ID: 'finops-storage',
   /**
+   * Bytes one fetch may bring (all partitions) and per partition. Fetched batches stay in memory
+   * until their messages are decoded and handed to a lane, so these bound the consumer's memory
+   * outside the V8 heap; 1 MiB of lz4 is ~6,000 cost events, more than a lane's batch.
+   */
+  STORAGE_FETCH_MAX_BYTES: String(4 * 1024 * 1024),
+  STORAGE_FETCH_MAX_BYTES_PER_PARTITION: String(1024 * 1024),
+  /**
    * How long a consumer group waits for a silent member (e.g. after kill -9) before giving its
    * partitions to others; every consumer role heartbeats at a tenth of it (kafkaGroupTimings()).
    * Chosen by measurement, see docs/operations.md "Group session timeout".

@@ -17,8 +17,8 @@ export interface StorageWriteResult {
   inserted: number;
   /** Arrivals of an id already stored (or earlier in the batch) with the same content: dropped. */
   duplicates: number;
-  /** Posts whose totals changed, with their new totals (for cache invalidation and metrics). */
-  posts: { post_id: string; persona_id: string; total_usd: string }[];
+  /** Posts the inserted rows belong to, with what they added to each (for cache invalidation and metrics). */
+  posts: { post_id: string; persona_id: string; amount_usd: string }[];
   /** What the inserted rows added, by persona, cost type and model. */
   deltas: PersonaCostDelta[];
   deadLettered: number;

@@ -120,9 +120,9 @@ export class CostMetricsRecorder {
     }
     const now = this.now();
     for (const p of result.posts) {
-      const total = Number(p.total_usd);
       const persona = this.personas.value(p.persona_id);
       const previous = this.open.get(p.post_id);
+      const total = (previous?.total ?? 0) + Number(p.amount_usd);
       if (total >= this.breachUsd && (previous === undefined || previous.total < this.breachUsd) && !this.breached.has(p.post_id)) {
         this.m.breaches.inc({ persona_id: persona });
         this.breached.set(p.post_id, true);

@@ -63,7 +63,7 @@ describe('API cache: hits, then invalidation when the storage consumer commits n
     await tracker.trackVectorDbCost({ vectorOperation: 'upsert', units: 1, personaId: persona, postId: post });
     await stored(post, 1);
     expect((await get(api, `/costs/post/${post}/summary`)).body.total_cost).toBe('0.000002000');
-    await env.pool.query("UPDATE post_costs SET total_usd = 42 WHERE post_id = $1", [post]);
+    await env.pool.query('UPDATE cost_events SET amount_usd = 42 WHERE post_id = $1', [post]);
     const hit = await get(api, `/costs/post/${post}/summary`);
     expect(hit.headers.get('x-cache')).toBe('hit');
     expect(hit.body.total_cost).toBe('0.000002000');

@@ -60,7 +60,7 @@ describe('database roles and grants', () => {
     expect(await sqlState(api, "INSERT INTO cost_events (event_id, event_time, cost_type, amount_usd, persona_id) VALUES ('00000000-0000-4000-8000-000000000000', now(), 'openai', 1, $1)", [persona])).toBe(INSUFFICIENT_PRIVILEGE);
     expect(await sqlState(api, 'DROP TABLE budgets')).toBe(INSUFFICIENT_PRIVILEGE);
     expect(await sqlState(api, 'DROP TABLE cost_events')).toBe(INSUFFICIENT_PRIVILEGE);
-    expect(await sqlState(api, 'DELETE FROM post_costs')).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await sqlState(api, 'DELETE FROM persona_daily_costs')).toBe(INSUFFICIENT_PRIVILEGE);
     expect(await sqlState(api, 'UPDATE cost_anomalies SET status = status')).toBe(INSUFFICIENT_PRIVILEGE);
     expect(await sqlState(api, 'CREATE TABLE api_was_here (x int)')).toBe(INSUFFICIENT_PRIVILEGE);
     expect(await sqlState(api, 'SELECT finops_ensure_partitions(1, 1)')).toBe(INSUFFICIENT_PRIVILEGE);

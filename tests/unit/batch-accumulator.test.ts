@@ -84,3 +84,23 @@ describe('BatchAccumulator', () => {
     expect(flushed).toEqual([[5]]);
   });
 });
+
+describe('BatchAccumulator wait after a slow flush', () => {
+  it('flushes items that waited through a longer flush as soon as it ends, not a full wait later', async () => {
+    const starts: number[] = [];
+    let firstEnded = 0;
+    const acc = new BatchAccumulator<number>(async (items) => {
+      starts.push(Date.now());
+      if (items[0] === 1) {
+        await new Promise((r) => setTimeout(r, 150));
+        firstEnded = Date.now();
+      }
+    }, 1000, 60);
+    const first = acc.add([1]);
+    await new Promise((r) => setTimeout(r, 80)); // the first flush is running now
+    const second = acc.add([2]); // waits through the rest of it (~130 ms, more than 60)
+    await Promise.all([first, second]);
+    expect(starts).toHaveLength(2);
+    expect(starts[1] - firstEnded).toBeLessThan(40);
+  });
+});
