@@ -1,11 +1,10 @@
 import Redis from 'ioredis';
 import { Logger } from '../../src/logging';
 import { CostAnomaly } from './anomaly';
-import { Deliverer, DeliveryOutcome, NOTIFIED_PREFIX } from './delivery';
+import { ChannelName, Deliverer, DeliveryOutcome, Notification, NOTIFIED_PREFIX, Origin } from '../../src/notify';
 import { Grouper } from './grouping';
 import { alertMetrics } from './metrics';
-import { Notification, Origin } from './notification';
-import { ChannelName, route, RoutingConfig } from './routing';
+import { route, RoutingConfig } from './routing';
 import { anomalyNotification, groupNotification } from './templates';
 
 export interface Plan {
@@ -40,7 +39,7 @@ export class Dispatcher {
     const admission = await this.o.grouper.admit(a, channels);
     if (admission.decision === 'fold') {
       this.metrics.anomalies.inc({ outcome: 'folded' });
-      await this.o.deliverer.recordFolded(n, channels);
+      await this.o.deliverer.recordSuperseded(n, channels, 'folded');
       return null;
     }
     this.metrics.anomalies.inc({ outcome: 'routed' });

@@ -7,7 +7,7 @@ import { deadLetterMessage } from '../../src/kafka/dead-letter';
 import { Logger } from '../../src/logging';
 import { retry } from '../../src/retry';
 import { superviseConsumer } from '../../src/kafka/consumer-supervisor';
-import { CostAnomaly } from '../alerts/anomaly';
+import { CostAnomaly } from '../../src/contracts/anomaly';
 import { ControlStore } from './control-store';
 import { breakerMetrics } from './metrics';
 import { heartbeatIntervalFor } from '../../src/kafka/client';

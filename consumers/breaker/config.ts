@@ -1,6 +1,7 @@
 import { intSetting, jsonSetting, listSetting, Overrides, setting } from '../../src/config';
 import { ConfigError } from '../../src/errors';
-import { SEVERITIES, Severity } from '../alerts/anomaly';
+import { SEVERITIES, Severity } from '../../src/contracts/anomaly';
+import { CHANNELS, ChannelName } from '../../src/notify/notification';
 import { BreakerConfig, defaultBreakerConfig } from './state-machine';
 
 function num(name: Parameters<typeof setting>[0], overrides: Overrides): number {
@@ -34,4 +35,10 @@ export function breakerConfig(overrides: Overrides = {}): BreakerConfig {
   };
 }
 
-export const pageChannels = (overrides: Overrides = {}) => listSetting('BREAKER_PAGE_CHANNELS', overrides);
+/** BREAKER_PAGE_CHANNELS: the channels a page goes to (the channels themselves: BREAKER_PAGE_* in src/notify/settings.ts). */
+export function pageChannels(overrides: Overrides = {}): ChannelName[] {
+  const list = listSetting('BREAKER_PAGE_CHANNELS', overrides);
+  const unknown = list.filter((c) => !(CHANNELS as readonly string[]).includes(c));
+  if (unknown.length) throw new ConfigError(`BREAKER_PAGE_CHANNELS has unknown channel(s) ${unknown.join(', ')}; use a comma-separated list of ${CHANNELS.join(', ')}`);
+  return list as ChannelName[];
+}

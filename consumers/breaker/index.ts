@@ -1,16 +1,15 @@
 import { readiness } from '../../src/http/readiness';
 import Redis from 'ioredis';
 import { AvroCodec } from '../../src/avro/codec';
-import { intSetting, listSetting, setting, topics } from '../../src/config';
+import { intSetting, setting, topics } from '../../src/config';
 import { redisTls } from '../../src/redis/tls';
 import { createPool } from '../../src/db/pool';
 import { createKafka, kafkaGroupTimings } from '../../src/kafka/client';
 import { logger } from '../../src/logging';
 import { Role, RoleContext } from '../../src/roles';
-import { AlertStack, createAlertStack } from '../alerts';
-import { ChannelName } from '../alerts/routing';
+import { createNotifier, Notifier } from '../../src/notify';
 import { BreakerConsumer } from './breaker-consumer';
-import { breakerConfig } from './config';
+import { breakerConfig, pageChannels } from './config';
 import { ControlStore } from './control-store';
 import { pageNotification } from './page';
 
@@ -26,19 +25,20 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
   const kafka = createKafka(overrides, 'breaker');
   const t = topics(overrides);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-  const pageChannels = listSetting('BREAKER_PAGE_CHANNELS', overrides) as ChannelName[];
-  let pager: AlertStack | undefined;
+  const groupId = setting('BREAKER_GROUP_ID', overrides);
+  const channels = pageChannels(overrides);
+  let pager: Notifier | undefined;
   const store = new ControlStore({
     redis, pool, producer, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), topic: t.costControls,
     cfg: breakerConfig(overrides), log,
     onPage: async (transition) => {
       const n = pageNotification(transition);
-      await Promise.all(pageChannels.map((c) => pager!.deliverer.deliver(n, c)));
+      await Promise.all(channels.map((c) => pager!.deliverer.deliver(n, c)));
     },
   });
   const consumer = new BreakerConsumer({
     kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), store, log, topic: t.costAnomalies, deadLetterTopic: t.deadLetter,
-    groupId: setting('BREAKER_GROUP_ID', overrides), tickMs: intSetting('BREAKER_TICK_MS', overrides, { min: 10 }),
+    groupId, tickMs: intSetting('BREAKER_TICK_MS', overrides, { min: 10 }),
     sessionTimeoutMs: kafkaGroupTimings(overrides).sessionTimeout,
   });
   ops.addDependency('postgres', readiness.postgresSchema(pool));
@@ -50,14 +50,13 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
     name: 'breaker',
     async start() {
       await producer.connect();
-      pager = await createAlertStack({ overrides, redis, pool, kafka, log });
+      pager = await createNotifier({ scope: 'breaker', groupId, overrides, redis, pool, kafka, log });
       await consumer.start();
       log.info({ topic: t.costAnomalies, controls: t.costControls }, 'circuit breaker started');
     },
     async stop() {
       await consumer.stop();
-      await pager?.deliverer.close();
-      await pager?.dlq.disconnect();
+      await pager?.close();
       await producer.disconnect();
       redis.disconnect();
       await pool.end();

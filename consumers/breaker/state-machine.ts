@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ControlLevel, ControlState } from '../../src/contracts/controls';
-import { CostAnomaly, Severity, severityRank } from '../alerts/anomaly';
+import { CostAnomaly, Severity, severityRank } from '../../src/contracts/anomaly';
 
 /**
  * The circuit breaker's decisions, as a pure function of (state, input, config). No I/O, no clock:

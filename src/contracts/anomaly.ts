@@ -4,6 +4,11 @@
  * the alert router and the circuit breaker.
  */
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
+/** Severities from lowest to highest. */
+export const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
+export function severityRank(s: Severity): number {
+  return SEVERITIES.indexOf(s);
+}
 export type AnomalyStatus = 'open' | 'escalated' | 'resolved';
 /** `other` is the schema's default for types a reader does not know yet. */
 export type AnomalyType = 'cost_spike' | 'efficiency_drop' | 'negative_roi' | 'budget_threshold' | 'post_cost_threshold' | 'other';

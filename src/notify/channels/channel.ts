@@ -1,6 +1,5 @@
-import { FinOpsError } from '../../../src/errors';
-import { Notification } from '../notification';
-import { ChannelName } from '../routing';
+import { FinOpsError } from '../../errors';
+import { ChannelName, Notification } from '../notification';
 
 /** A failed delivery attempt. Retriable on 5xx, 429, timeouts and network faults. */
 export class DeliveryError extends FinOpsError {
