@@ -24,12 +24,14 @@ export interface AlertStack {
   dispatcher: Dispatcher;
 }
 
-/** The alert consumer's notifier (ALERT_* settings, its own consumer group) with routing and grouping. */
+/** The alert consumer's notifier (ALERT_* settings, its own consumer group) with routing, grouping and escalation coalescing. */
 export async function createAlertStack(deps: { overrides: Overrides; redis: Redis; pool: Pool; kafka: Kafka; log: Logger; channels?: Map<ChannelName, Channel> }): Promise<AlertStack> {
   const { overrides: o } = deps;
   const notifier = await createNotifier({ ...deps, scope: 'alerts', groupId: setting('ALERT_GROUP_ID', o) });
   const routing = parseRouting(jsonSetting('ALERT_ROUTES', o), jsonSetting('ALERT_SEVERITY_ROUTING', o));
-  const dispatcher = new Dispatcher({ redis: deps.redis, deliverer: notifier.deliverer, grouper: new Grouper(deps.redis, intSetting('ALERT_GROUP_INTERVAL_MS', o)), routing, log: deps.log });
+  const dispatcher = new Dispatcher({ redis: deps.redis, deliverer: notifier.deliverer, grouper: new Grouper(deps.redis, intSetting('ALERT_GROUP_INTERVAL_MS', o)), routing, log: deps.log,
+    coalesceMs: intSetting('ALERT_ESCALATION_COALESCE_MS', o),
+  });
   return { notifier, dispatcher };
 }
 

@@ -244,6 +244,12 @@ export const defaults = {
   ALERT_RETRY_MAX_MS: '10000',
   /** Repeats for one persona and type within this interval fold into one summary with a count (0: never fold). */
   ALERT_GROUP_INTERVAL_MS: '300000',
+  /**
+   * An anomaly that escalates again within this long of its last notice sends one follow-up, at the
+   * highest severity, when the interval ends (0: every escalation at once). The first notice is never
+   * held. 3 s: one spike's escalations arrive within about a second (docs/alerts-and-controls.md).
+   */
+  ALERT_ESCALATION_COALESCE_MS: '3000',
   /** How long a delivered (anomaly state, channel) is remembered so a redelivery never notifies twice. */
   ALERT_DEDUP_TTL_SECONDS: '604800',
   /** A delivery claimed by a worker that died is retried by another after this long. */
