@@ -10,19 +10,27 @@ export function channelTimeout(ms: number, maxExtraMs = 4 * ms, now: () => numbe
   const controller = new AbortController();
   let extra = 0;
   let timer: NodeJS.Timeout;
+  let immediate: NodeJS.Immediate | undefined;
   const arm = (delay: number) => {
     const armedAt = now();
     timer = setTimeout(() => {
       const late = now() - armedAt - delay;
-      if (late > 10 && extra < maxExtraMs) {
+      if (late > 5 && extra < maxExtraMs) {
         const again = Math.min(late, maxExtraMs - extra);
         extra += again;
         arm(again);
         return;
       }
-      controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError'));
+      // Timers run before I/O in a loop turn: read whatever has arrived before giving up.
+      immediate = setImmediate(() => controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')));
     }, delay);
   };
   arm(ms);
-  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+      if (immediate) clearImmediate(immediate);
+    },
+  };
 }
