@@ -19,6 +19,7 @@ describe('channelTimeout', () => {
     const timeout = channelTimeout(100, 400, () => t);
     t = 600; // the timer fires 500 ms late
     jest.advanceTimersByTime(100);
+    jest.runOnlyPendingTimers(); // the next loop turn: still waiting, for the 500 ms it lost
     expect(timeout.signal.aborted).toBe(false);
     timeout.clear(); // the reply was read
     jest.runAllTimers();
