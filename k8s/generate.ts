@@ -37,12 +37,14 @@ export const SECRET_NAME = 'finops-secrets';
 type SecretRef = { key: SettingName; optional?: boolean };
 const TRANSPORT_SECRETS: SecretRef[] = [{ key: 'KAFKA_SASL_PASSWORD', optional: true }, { key: 'SCHEMA_REGISTRY_PASSWORD', optional: true }];
 const ALERT_SECRETS: SecretRef[] = [{ key: 'ALERT_SLACK_WEBHOOK_URL', optional: true }, { key: 'ALERT_PAGERDUTY_ROUTING_KEY', optional: true }, { key: 'ALERT_SMTP_URL', optional: true }];
+const PAGE_SECRETS: SecretRef[] = [{ key: 'BREAKER_PAGE_SLACK_WEBHOOK_URL', optional: true }, { key: 'BREAKER_PAGE_PAGERDUTY_ROUTING_KEY', optional: true }, { key: 'BREAKER_PAGE_SMTP_URL', optional: true }];
 export const ROLE_SECRETS: Record<string, SecretRef[]> = {
   setup: [...TRANSPORT_SECRETS],
   storage: [{ key: 'REDIS_URL' }, ...TRANSPORT_SECRETS],
   anomaly: [...TRANSPORT_SECRETS],
   alerts: [{ key: 'REDIS_URL' }, ...ALERT_SECRETS, ...TRANSPORT_SECRETS],
-  breaker: [{ key: 'REDIS_URL' }, ...ALERT_SECRETS, ...TRANSPORT_SECRETS],
+  // Pages use BREAKER_PAGE_* when set, else the ALERT_* channels (src/notify/settings.ts).
+  breaker: [{ key: 'REDIS_URL' }, ...ALERT_SECRETS, ...PAGE_SECRETS, ...TRANSPORT_SECRETS],
   api: [{ key: 'REDIS_URL' }, { key: 'API_TOKENS' }, ...TRANSPORT_SECRETS],
 };
 

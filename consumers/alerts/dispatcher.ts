@@ -1,11 +1,11 @@
 import Redis from 'ioredis';
 import { Logger } from '../../src/logging';
+import { ChannelName, Deliverer, DeliveryOutcome, Notification, NOTIFIED_PREFIX, Origin } from '../../src/notify';
 import { CostAnomaly } from '../../src/contracts/anomaly';
-import { Deliverer, DeliveryOutcome, NOTIFIED_PREFIX } from './delivery';
+import { EscalationCoalescer, FollowUp, Held } from './coalescing';
 import { Grouper } from './grouping';
 import { alertMetrics } from './metrics';
-import { Notification, Origin } from './notification';
-import { ChannelName, route, RoutingConfig } from './routing';
+import { route, RoutingConfig } from './routing';
 import { anomalyNotification, groupNotification } from './templates';
 
 export interface Plan {
@@ -13,20 +13,40 @@ export interface Plan {
   channels: ChannelName[];
 }
 
+/** A held escalation's record: where it came from, and how to release it (its offset) once sent or superseded. */
+export interface HeldRecord {
+  origin?: Origin;
+  release: () => void;
+}
+
+/** A coalesced follow-up ready to execute; call `release` after it has been executed. */
+export interface DueFollowUp {
+  plan: Plan;
+  release: () => void;
+}
+
 /**
  * Turns anomaly states into deliveries. `plan` makes the order-sensitive decisions (routing,
- * grouping) and is awaited message by message; `execute` sends on every channel independently.
+ * grouping, escalation coalescing) and is awaited message by message; `execute` sends on every
+ * channel independently. A held escalation (plan answers 'held') is released by its caller's
+ * `release` only once the follow-up standing for it has been executed, so its offset is not
+ * committed before that (see takeFollowUps).
  */
 export class Dispatcher {
   private readonly metrics = alertMetrics();
+  private readonly coalescer: EscalationCoalescer<HeldRecord>;
 
   constructor(
-    private readonly o: { redis: Redis; deliverer: Deliverer; grouper: Grouper; routing: RoutingConfig; log: Logger },
-  ) {}
+    private readonly o: { redis: Redis; deliverer: Deliverer; grouper: Grouper; routing: RoutingConfig; log: Logger; coalesceMs?: number; clock?: { now(): number } },
+  ) {
+    this.coalescer = new EscalationCoalescer(o.coalesceMs ?? 0, o.clock);
+  }
 
-  async plan(a: CostAnomaly, origin?: Origin): Promise<Plan | null> {
+  async plan(a: CostAnomaly, origin?: Origin, release: () => void = () => undefined): Promise<Plan | 'held' | null> {
     const n = anomalyNotification(a, origin);
     if (a.status === 'resolved') {
+      const offer = this.coalescer.offer(a, { origin, release });
+      await this.supersede(offer.decision === 'send' ? offer.superseded : []);
       // Resolution notices go where the anomaly was announced (PagerDuty resolves its incident).
       const channels = (await this.o.redis.smembers(NOTIFIED_PREFIX + a.anomaly_id)) as ChannelName[];
       this.metrics.anomalies.inc({ outcome: channels.length ? 'resolved' : 'unrouted' });
@@ -40,11 +60,53 @@ export class Dispatcher {
     const admission = await this.o.grouper.admit(a, channels);
     if (admission.decision === 'fold') {
       this.metrics.anomalies.inc({ outcome: 'folded' });
-      await this.o.deliverer.recordFolded(n, channels);
+      await this.o.deliverer.recordSuperseded(n, channels, 'folded');
       return null;
+    }
+    if (this.coalescer.offer(a, { origin, release }).decision === 'hold') {
+      this.metrics.anomalies.inc({ outcome: 'coalesced' });
+      return 'held';
     }
     this.metrics.anomalies.inc({ outcome: 'routed' });
     return { notification: n, channels };
+  }
+
+  /**
+   * Follow-ups whose coalescing window has closed (every one held, when `all`: on shutdown and
+   * rebalance). The states each stands for are recorded `coalesced` first, so a replay that groups
+   * them differently never sends one alone; the follow-up itself is the latest state, at the
+   * highest severity held, on the channels that severity routes to.
+   */
+  async takeFollowUps(all = false): Promise<DueFollowUp[]> {
+    const out: DueFollowUp[] = [];
+    for (const f of this.coalescer.take(all)) {
+      const channels = route(f.anomaly, this.o.routing);
+      await this.recordCoalesced(f.superseded, channels);
+      out.push({ plan: { notification: this.followUpNotification(f), channels }, release: () => f.held.forEach((h) => h.item.release()) });
+    }
+    return out;
+  }
+
+  /** The replay guard for coalesced states; if it cannot be written the follow-up still goes out (a replay might then send one of them alone). */
+  private async recordCoalesced(held: Held<HeldRecord>[], channels?: ChannelName[]): Promise<void> {
+    for (const h of held) {
+      await this.o.deliverer
+        .recordSuperseded(anomalyNotification(h.anomaly), channels ?? route(h.anomaly, this.o.routing), 'coalesced')
+        .catch((err) => this.o.log.warn({ err, alert: h.anomaly.anomaly_id, sequence: h.anomaly.sequence }, 'could not record a coalesced escalation'));
+    }
+  }
+
+  private followUpNotification(f: FollowUp<HeldRecord>): Notification {
+    const n = anomalyNotification(f.anomaly, f.representative.item.origin);
+    const steps = f.superseded.length + 1;
+    if (steps > 1) n.lines.push(['Escalations', `${steps} since the last notice`]);
+    return n;
+  }
+
+  /** Held escalations a resolution overtook: recorded as coalesced into it, then released. */
+  private async supersede(held: Held<HeldRecord>[]): Promise<void> {
+    await this.recordCoalesced(held);
+    for (const h of held) h.item.release();
   }
 
   /** Sends on each channel concurrently; a failure on one is dead-lettered there and never blocks the rest. */

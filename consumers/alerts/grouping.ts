@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { CostAnomaly, Severity, severityRank } from '../../src/contracts/anomaly';
-import { ChannelName } from './routing';
+import { ChannelName } from '../../src/notify/notification';
 
 const WINDOW_PREFIX = 'finops:alerts:window:';
 const FOLD_PREFIX = 'finops:alerts:fold:';

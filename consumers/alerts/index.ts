@@ -1,6 +1,6 @@
 import { readiness } from '../../src/http/readiness';
 import Redis from 'ioredis';
-import { Kafka, Producer } from 'kafkajs';
+import { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
 import { AvroCodec } from '../../src/avro/codec';
 import { intSetting, jsonSetting, Overrides, setting, topics } from '../../src/config';
@@ -10,48 +10,30 @@ import { createKafka } from '../../src/kafka/client';
 import { producerOptions, sessionTimeoutMs } from '../../src/kafka/options';
 import { logger, Logger } from '../../src/logging';
 import { Role, RoleContext } from '../../src/roles';
+import { Channel, ChannelName, createNotifier, Notifier } from '../../src/notify';
 import { AlertConsumer } from './alert-consumer';
-import { channelsFromSettings } from './channels';
-import { Channel } from './channels/channel';
-import { Deliverer } from './delivery';
 import { Dispatcher } from './dispatcher';
 import { Grouper } from './grouping';
-import { ChannelName, parseRouting } from './routing';
+import { parseRouting } from './routing';
 
 export { AlertConsumer } from './alert-consumer';
-export { Deliverer } from './delivery';
 export { Dispatcher } from './dispatcher';
 export type { CostAnomaly } from '../../src/contracts/anomaly';
 
 export interface AlertStack {
-  deliverer: Deliverer;
+  notifier: Notifier;
   dispatcher: Dispatcher;
-  dlq: Producer;
 }
 
-/** The delivery machinery from settings; the breaker reuses it to page a human. */
+/** The alert consumer's notifier (ALERT_* settings, its own consumer group) with routing, grouping and escalation coalescing. */
 export async function createAlertStack(deps: { overrides: Overrides; redis: Redis; pool: Pool; kafka: Kafka; log: Logger; channels?: Map<ChannelName, Channel> }): Promise<AlertStack> {
   const { overrides: o } = deps;
-  const dlq = deps.kafka.producer(producerOptions());
-  await dlq.connect();
-  const deliverer = new Deliverer({
-    redis: deps.redis,
-    pool: deps.pool,
-    dlq,
-    deadLetterTopic: topics(o).deadLetter,
-    groupId: setting('ALERT_GROUP_ID', o),
-    log: deps.log,
-    channels: deps.channels ?? channelsFromSettings(o),
-    maxAttempts: intSetting('ALERT_MAX_ATTEMPTS', o, { min: 1 }),
-    retryInitialMs: intSetting('ALERT_RETRY_INITIAL_MS', o),
-    retryMaxMs: intSetting('ALERT_RETRY_MAX_MS', o),
-    claimTtlMs: intSetting('ALERT_CLAIM_TTL_MS', o, { min: 100 }),
-    dedupTtlSeconds: intSetting('ALERT_DEDUP_TTL_SECONDS', o, { min: 1 }),
-    concurrency: intSetting('ALERT_CHANNEL_CONCURRENCY', o, { min: 1 }),
-  });
+  const notifier = await createNotifier({ ...deps, scope: 'alerts', groupId: setting('ALERT_GROUP_ID', o) });
   const routing = parseRouting(jsonSetting('ALERT_ROUTES', o), jsonSetting('ALERT_SEVERITY_ROUTING', o));
-  const dispatcher = new Dispatcher({ redis: deps.redis, deliverer, grouper: new Grouper(deps.redis, intSetting('ALERT_GROUP_INTERVAL_MS', o)), routing, log: deps.log });
-  return { deliverer, dispatcher, dlq };
+  const dispatcher = new Dispatcher({ redis: deps.redis, deliverer: notifier.deliverer, grouper: new Grouper(deps.redis, intSetting('ALERT_GROUP_INTERVAL_MS', o)), routing, log: deps.log,
+    coalesceMs: intSetting('ALERT_ESCALATION_COALESCE_MS', o),
+  });
+  return { notifier, dispatcher };
 }
 
 export function alertsRole({ overrides, ops }: RoleContext): Role {
@@ -73,7 +55,7 @@ export function alertsRole({ overrides, ops }: RoleContext): Role {
     async start() {
       stack = await createAlertStack({ overrides, redis, pool, kafka, log });
       consumer = new AlertConsumer({
-        kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), dispatcher: stack.dispatcher, dlq: stack.dlq, log,
+        kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), dispatcher: stack.dispatcher, dlq: stack.notifier.dlq, log,
         topic: t.costAnomalies, deadLetterTopic: t.deadLetter, groupId: setting('ALERT_GROUP_ID', overrides),
         sessionTimeoutMs: sessionTimeoutMs(overrides),
       });
@@ -82,8 +64,7 @@ export function alertsRole({ overrides, ops }: RoleContext): Role {
     },
     async stop() {
       await consumer?.stop();
-      await stack?.deliverer.close();
-      await stack?.dlq.disconnect();
+      await stack?.notifier.close();
       redis.disconnect();
       await pool.end();
       log.info('alert consumer stopped');

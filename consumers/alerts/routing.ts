@@ -1,8 +1,6 @@
 import { ConfigError } from '../../src/errors';
+import { ChannelName, CHANNELS } from '../../src/notify/notification';
 import { AnomalyType, SEVERITIES, Severity } from '../../src/contracts/anomaly';
-
-export const CHANNELS = ['slack', 'pagerduty', 'email'] as const;
-export type ChannelName = (typeof CHANNELS)[number];
 
 export interface RouteRule {
   match: { severity?: Severity[]; anomaly_type?: AnomalyType[]; persona_id?: string[] };

@@ -1,5 +1,5 @@
+import { Notification, Origin } from '../../src/notify/notification';
 import { CostAnomaly, Severity } from '../../src/contracts/anomaly';
-import { Notification, Origin } from './notification';
 
 export function formatCost(observed: string, unit: string): string {
   return unit === 'usd' ? `$${observed}` : `${observed} ${unit}`;
@@ -35,7 +35,8 @@ export function anomalyNotification(a: CostAnomaly, origin?: Origin): Notificati
     summary: `${resolved ? 'Resolved' : a.severity.toUpperCase()}: ${a.anomaly_type} for persona ${a.persona_id}, ${formatCost(a.observed, a.unit)}${mult}`,
     dedup_key: a.anomaly_id,
     event_action: resolved ? 'resolve' : 'trigger',
-    anomaly: a,
+    detail: a.message || undefined,
+    occurred_at: a.detected_at,
     origin,
   };
 }
@@ -57,49 +58,4 @@ export function groupNotification(g: { id: string; persona_id: string; anomaly_t
     event_action: 'trigger',
     count: g.count,
   };
-}
-
-export function slackBody(n: Notification): Record<string, unknown> {
-  const text = [`${n.title}`, ...n.lines.map(([k, v]) => `${k}: ${v}`)].join('\n');
-  return {
-    text,
-    blocks: [
-      { type: 'header', text: { type: 'plain_text', text: n.title, emoji: true } },
-      { type: 'section', text: { type: 'mrkdwn', text: n.lines.map(([k, v]) => `*${k}:* ${v}`).join('\n') } },
-      ...(n.anomaly?.message ? [{ type: 'context', elements: [{ type: 'mrkdwn', text: n.anomaly.message }] }] : []),
-    ],
-  };
-}
-
-const PD_SEVERITY: Record<Severity, string> = { critical: 'critical', high: 'error', medium: 'warning', low: 'info' };
-
-export function pagerDutyBody(n: Notification, routingKey: string): Record<string, unknown> {
-  if (n.event_action === 'resolve') return { routing_key: routingKey, event_action: 'resolve', dedup_key: n.dedup_key };
-  return {
-    routing_key: routingKey,
-    event_action: 'trigger',
-    dedup_key: n.dedup_key,
-    payload: {
-      summary: n.summary.slice(0, 1024),
-      source: 'finops-cost-pipeline',
-      severity: PD_SEVERITY[n.severity],
-      timestamp: (n.anomaly?.detected_at ?? new Date()).toISOString(),
-      component: n.persona_id,
-      group: 'finops',
-      class: n.anomaly_type ?? n.kind,
-      custom_details: Object.fromEntries([...n.lines, ['Kind', n.kind], ...(n.anomaly?.message ? [['Message', n.anomaly.message]] : [])]),
-    },
-  };
-}
-
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-export function emailBody(n: Notification): { subject: string; text: string; html: string } {
-  const subject = `[FinOps ${n.severity.toUpperCase()}] ${n.summary}`.slice(0, 200);
-  const text = [n.title, '', ...n.lines.map(([k, v]) => `${k}: ${v}`), ...(n.anomaly?.message ? ['', n.anomaly.message] : []), '', `Alert id: ${n.alert_id} (state ${n.sequence})`].join('\n');
-  const rows = n.lines.map(([k, v]) => `<tr><th align="left" style="padding:2px 12px 2px 0">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('');
-  const html = `<!doctype html><html><body style="font-family:sans-serif"><h2>${escapeHtml(n.title)}</h2><table>${rows}</table>${
-    n.anomaly?.message ? `<p>${escapeHtml(n.anomaly.message)}</p>` : ''
-  }<p style="color:#888;font-size:12px">Alert id ${escapeHtml(n.alert_id)} (state ${n.sequence})</p></body></html>`;
-  return { subject, text, html };
 }

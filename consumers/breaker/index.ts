@@ -8,8 +8,7 @@ import { createKafka } from '../../src/kafka/client';
 import { producerOptions, sessionTimeoutMs } from '../../src/kafka/options';
 import { logger } from '../../src/logging';
 import { Role, RoleContext } from '../../src/roles';
-import { AlertStack, createAlertStack } from '../alerts';
-import { ChannelName } from '../alerts/routing';
+import { createNotifier, Notifier } from '../../src/notify';
 import { BreakerConsumer } from './breaker-consumer';
 import { breakerRoleSettings, breakerSettings } from './settings';
 import { ControlStore } from './control-store';
@@ -28,14 +27,14 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
   const t = topics(overrides);
   const producer = kafka.producer(producerOptions());
   const role = breakerRoleSettings(overrides);
-  const pageChannels = role.pageChannels as ChannelName[];
-  let pager: AlertStack | undefined;
+  const channels = role.pageChannels;
+  let pager: Notifier | undefined;
   const store = new ControlStore({
     redis, pool, producer, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), topic: t.costControls,
     cfg: breakerSettings(overrides), log,
     onPage: async (transition) => {
       const n = pageNotification(transition);
-      await Promise.all(pageChannels.map((c) => pager!.deliverer.deliver(n, c)));
+      await Promise.all(channels.map((c) => pager!.deliverer.deliver(n, c)));
     },
   });
   const consumer = new BreakerConsumer({
@@ -52,14 +51,13 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
     name: 'breaker',
     async start() {
       await producer.connect();
-      pager = await createAlertStack({ overrides, redis, pool, kafka, log });
+      pager = await createNotifier({ scope: 'breaker', groupId: role.groupId, overrides, redis, pool, kafka, log });
       await consumer.start();
       log.info({ topic: t.costAnomalies, controls: t.costControls }, 'circuit breaker started');
     },
     async stop() {
       await consumer.stop();
-      await pager?.deliverer.close();
-      await pager?.dlq.disconnect();
+      await pager?.close();
       await producer.disconnect();
       redis.disconnect();
       await pool.end();

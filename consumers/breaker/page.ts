@@ -1,4 +1,4 @@
-import { Notification } from '../alerts/notification';
+import { Notification } from '../../src/notify/notification';
 import { Transition } from './state-machine';
 
 /** The notification that pages a human when a persona reaches the `page` level. */

@@ -1,5 +1,7 @@
 import { durationSetting, intSetting, jsonSetting, listSetting, numberSetting, Overrides, setting } from '../../src/config';
 import { SEVERITIES, Severity } from '../../src/contracts/anomaly';
+import { ConfigError } from '../../src/errors';
+import { CHANNELS, ChannelName } from '../../src/notify/notification';
 import { BreakerConfig, MAX_TRACKED_ANOMALIES } from './state-machine';
 
 const isRpmTable = (v: unknown) => typeof v === 'object' && v !== null && SEVERITIES.every((s) => Number.isInteger((v as Record<string, unknown>)[s]) && ((v as Record<string, number>)[s]) > 0);
@@ -30,14 +32,22 @@ export const defaultBreakerConfig: BreakerConfig = breakerSettings({}, {});
 export interface BreakerRoleSettings {
   groupId: string;
   tickMs: number;
-  /** Channels paged when a persona reaches the `page` level. */
-  pageChannels: string[];
+  /** Channels paged when a persona reaches the `page` level (the channels themselves: BREAKER_PAGE_* in src/notify/settings.ts). */
+  pageChannels: ChannelName[];
 }
 
 export function breakerRoleSettings(overrides: Overrides = {}): BreakerRoleSettings {
   return {
     groupId: setting('BREAKER_GROUP_ID', overrides),
     tickMs: durationSetting('BREAKER_TICK_MS', 'ms', overrides, { min: 10 }),
-    pageChannels: listSetting('BREAKER_PAGE_CHANNELS', overrides),
+    pageChannels: pageChannels(overrides),
   };
+}
+
+/** BREAKER_PAGE_CHANNELS: the channels a page goes to. */
+export function pageChannels(overrides: Overrides = {}): ChannelName[] {
+  const list = listSetting('BREAKER_PAGE_CHANNELS', overrides);
+  const unknown = list.filter((c) => !(CHANNELS as readonly string[]).includes(c));
+  if (unknown.length) throw new ConfigError(`BREAKER_PAGE_CHANNELS has unknown channel(s) ${unknown.join(', ')}; use a comma-separated list of ${CHANNELS.join(', ')}`);
+  return list as ChannelName[];
 }

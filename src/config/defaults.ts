@@ -251,6 +251,12 @@ export const defaults = {
   ALERT_RETRY_MAX_MS: '10000',
   /** Repeats for one persona and type within this interval fold into one summary with a count (0: never fold). */
   ALERT_GROUP_INTERVAL_MS: '300000',
+  /**
+   * An anomaly that escalates again within this long of its last notice sends one follow-up, at the
+   * highest severity, when the interval ends (0: every escalation at once). The first notice is never
+   * held. 3 s: one spike's escalations arrive within about a second (docs/alerts-and-controls.md).
+   */
+  ALERT_ESCALATION_COALESCE_MS: '3000',
   /** How long a delivered (anomaly state, channel) is remembered so a redelivery never notifies twice. */
   ALERT_DEDUP_TTL_SECONDS: '604800',
   /** A delivery claimed by a worker that died is retried by another after this long. */
@@ -280,6 +286,25 @@ export const defaults = {
   BREAKER_TICK_MS: '500',
   /** Channels paged when a persona reaches the `page` level. */
   BREAKER_PAGE_CHANNELS: 'pagerduty,slack',
+  /**
+   * Where and how the breaker pages (src/notify, under BREAKER_GROUP_ID). Each BREAKER_PAGE_<knob> left
+   * empty takes ALERT_<knob>, so pages go to the alert channels unless these are set.
+   */
+  BREAKER_PAGE_SLACK_WEBHOOK_URL: '',
+  BREAKER_PAGE_SLACK_TIMEOUT_MS: '',
+  BREAKER_PAGE_PAGERDUTY_URL: '',
+  BREAKER_PAGE_PAGERDUTY_ROUTING_KEY: '',
+  BREAKER_PAGE_PAGERDUTY_TIMEOUT_MS: '',
+  BREAKER_PAGE_SMTP_URL: '',
+  BREAKER_PAGE_EMAIL_FROM: '',
+  BREAKER_PAGE_EMAIL_TO: '',
+  BREAKER_PAGE_EMAIL_TIMEOUT_MS: '',
+  BREAKER_PAGE_MAX_ATTEMPTS: '',
+  BREAKER_PAGE_RETRY_INITIAL_MS: '',
+  BREAKER_PAGE_RETRY_MAX_MS: '',
+  BREAKER_PAGE_CLAIM_TTL_MS: '',
+  BREAKER_PAGE_DEDUP_TTL_SECONDS: '',
+  BREAKER_PAGE_CHANNEL_CONCURRENCY: '',
   /** CostGuard when Redis is unreachable: open (allow, use the last known control) or closed (refuse). */
   GUARD_REDIS_FAILURE_POLICY: 'open',
   /** Longest a cached control is trusted without a pub/sub notice. */

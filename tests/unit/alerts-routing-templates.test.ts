@@ -1,7 +1,8 @@
 import { parseRouting, route, seedSeverityRouting } from '../../consumers/alerts/routing';
-import { anomalyNotification, emailBody, pagerDutyBody, slackBody } from '../../consumers/alerts/templates';
+import { anomalyNotification } from '../../consumers/alerts/templates';
+import { emailBody, pagerDutyBody, slackBody } from '../../src/notify/templates';
 import { OffsetTracker } from '../../consumers/alerts/offset-tracker';
-import { parseRetryAfter } from '../../consumers/alerts/channels/channel';
+import { parseRetryAfter } from '../../src/notify/channels/channel';
 import { CostAnomaly } from '../../src/contracts/anomaly';
 
 const a = (patch: Partial<CostAnomaly> = {}): CostAnomaly => ({

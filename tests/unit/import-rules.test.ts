@@ -26,11 +26,8 @@ const MAY_IMPORT: Record<string, string[]> = {
   scripts: ['src', 'app', 'producers', 'testkit', ...ROLES],
 };
 
-/** Known crossings being removed (the breaker pages through src/notify instead of the alerts role). */
-const KNOWN: string[] = [
-  'consumers/breaker/index.ts → consumers/alerts',
-  'consumers/breaker/page.ts → consumers/alerts',
-];
+/** Known crossings still to be removed (none). */
+const KNOWN: string[] = [];
 
 function tsFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];

@@ -1,6 +1,6 @@
-import { FinOpsError } from '../../../src/errors';
-import { Notification } from '../notification';
-import { ChannelName } from '../routing';
+import { FinOpsError } from '../../errors';
+import { ChannelName, Notification } from '../notification';
+import { channelTimeout } from './timeout';
 
 /** A failed delivery attempt. Retriable on 5xx, 429, timeouts and network faults. */
 export class DeliveryError extends FinOpsError {
@@ -41,18 +41,21 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 /** POSTs JSON with a timeout and classifies the answer. */
 export async function postJson(channel: ChannelName, url: string, body: unknown, timeoutMs: number): Promise<SendResult> {
   let res: Response;
+  const timeout = channelTimeout(timeoutMs);
   try {
     res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: timeout.signal,
     });
   } catch (err) {
+    timeout.clear();
     const timedOut = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
     throw new DeliveryError(channel, timedOut ? `no answer within ${timeoutMs} ms` : `request failed: ${(err as Error).message}`, { retriable: true, cause: err });
   }
   const text = await res.text().catch(() => '');
+  timeout.clear();
   if (res.ok) return { status: res.status };
   const retriable = res.status === 429 || res.status >= 500 || res.status === 408;
   throw new DeliveryError(channel, `answered ${res.status}: ${text.slice(0, 300)}`, {

@@ -1,4 +1,8 @@
-import { AnomalyType, CostAnomaly, Severity } from '../../src/contracts/anomaly';
+import type { AnomalyType, Severity } from '../contracts/anomaly';
+
+/** The channels a notification can go out on. */
+export const CHANNELS = ['slack', 'pagerduty', 'email'] as const;
+export type ChannelName = (typeof CHANNELS)[number];
 
 /** Where the notification came from: for the dead-letter record and the latency figure. */
 export interface Origin {
@@ -7,7 +11,7 @@ export interface Origin {
   offset: string;
   key: Buffer | null;
   value: Buffer | null;
-  /** Kafka timestamp of the anomaly record, ms. */
+  /** Kafka timestamp of the record behind the notification, ms. */
   timestamp: number;
 }
 
@@ -23,10 +27,13 @@ export interface Notification {
   /** Label/value lines of the seed template: Type, Severity, Persona, Current cost, Multiplier. */
   lines: [string, string][];
   summary: string;
-  /** PagerDuty incident key: the anomaly id, so trigger and resolve meet. */
+  /** Free text shown under the lines (the anomaly's own message). */
+  detail?: string;
+  /** When the event behind it happened (PagerDuty's timestamp); default: when it is sent. */
+  occurred_at?: Date;
+  /** PagerDuty incident key: the anomaly id, so trigger, follow-ups and resolve meet. */
   dedup_key: string;
   event_action: 'trigger' | 'resolve';
   count?: number;
-  anomaly?: CostAnomaly;
   origin?: Origin;
 }
