@@ -83,6 +83,17 @@ function prepare(resolved: ResolvedModel): PreparedModel {
   };
 }
 
+/** A model's token rates over a window of event times; `price` null: the book does not price it then. */
+export interface TokenRateWindow {
+  from: Date;
+  to: Date;
+  price: PriceApplied | null;
+  input: bigint;
+  output: bigint;
+  cacheRead: bigint | null;
+  divisor: bigint;
+}
+
 /** An override made ready: its window in epoch ms. */
 interface DatedOverride { from: number; to: number; label: string; prices: TokenPrices }
 
@@ -224,6 +235,26 @@ export class PriceBook {
       source: this.table.providers ? 'pricing-table' : '@pydantic/genai-prices',
       version: `${this.version}:${found.provider.id}/${found.model.id}${since ? `@${since}` : ''}`,
     }), priceChanges(found.model));
+  }
+
+  /**
+   * The token rates for a model over [from, to), as consecutive windows: what re-pricing joins
+   * events against. Rates are integers at a common scale: cost in USD = Σ tokens × rate / divisor.
+   */
+  rateWindows(provider: string, model: string, from: Date, to: Date): TokenRateWindow[] {
+    const out: TokenRateWindow[] = [];
+    let t = from.getTime();
+    while (t < to.getTime()) {
+      const w = this.lookUp(provider, model, new Date(t));
+      const end = Math.min(w.to, to.getTime());
+      const m = w.value;
+      const last = out[out.length - 1];
+      if (last && last.price === (m?.price ?? null)) last.to = new Date(end);
+      else out.push({ from: new Date(t), to: new Date(end), price: m?.price ?? null, input: m?.input ?? 0n, output: m?.output ?? 0n, cacheRead: m?.cacheRead ?? null, divisor: m?.divisor ?? 1n });
+      if (out.length > 10_000) throw new ConfigError(`${model} changes price more than 10,000 times in the range; re-price a shorter range`);
+      t = end;
+    }
+    return out;
   }
 
   /** Whether the book prices this model at `at` (the coverage report asks before a table is used). */
