@@ -7,8 +7,8 @@ import type { Pool } from 'pg';
  * hashes of the row number, so a (prefix, count) always yields the same rows.
  *
  * 60 % LLM events (models from `models`, tokens up to 50,000 in / 8,000 out / 100 cached, priced
- * at $3 / $11 per million tokens under version "gen-old:openai/<model>"), 20 % Kubernetes,
- * 20 % vector-DB, over `personas` personas and `posts` posts, event times spread over `spanMs`.
+ * at $3 / $11 per million tokens under version "gen-old:openai/<model>"), 20 % Kubernetes
+ * (OpenCost's default rates), 20 % vector-DB ($0.000004 a unit), each recording its unit prices, over `personas` personas and `posts` posts, event times spread over `spanMs`.
  */
 export interface LedgerRowsSpec {
   prefix: string;
@@ -28,28 +28,34 @@ const INSERT_SQL = `
 INSERT INTO cost_events (event_id, event_time, cost_type, amount_usd, persona_id, post_id, operation, service, model,
   input_tokens, output_tokens, cached_input_tokens, cpu_cores, memory_gb, duration_ms, vector_operation, vector_units,
   price_source, price_version, price_status, unit_prices)
-SELECT md5($1 || i)::uuid::text, $2::timestamptz + (h.t % $3::bigint) * interval '1 millisecond', k.cost_type,
-  CASE k.cost_type
-    WHEN 'openai_api' THEN (h.a % 50000 * 3 + h.b % 8000 * 11) * 0.000001
-    WHEN 'kubernetes' THEN (h.a % 1000000) * 0.000000001
-    ELSE (h.b % 40000) * 0.000000001 END,
+SELECT md5($1 || i)::uuid::text, $2::timestamptz + (h.t % $3::bigint) * interval '1 millisecond', v.cost_type,
+  CASE v.cost_type
+    WHEN 'openai_api' THEN (v.input_tokens * 3 + v.output_tokens * 11) * 0.000001
+    WHEN 'kubernetes' THEN round((v.cpu_cores * 0.031611 + v.memory_gb * 0.004237) * v.duration_ms / 3600000, 9)
+    ELSE v.vector_units * 0.000004 END,
   $1 || '-persona-' || (i % $4), $1 || '-post-' || (i % $5), 'generate', 'ledger-rows',
-  CASE WHEN k.cost_type = 'openai_api' THEN ($6::text[])[1 + h.c % cardinality($6::text[])] END,
-  CASE WHEN k.cost_type = 'openai_api' THEN h.a % 50000 END,
-  CASE WHEN k.cost_type = 'openai_api' THEN h.b % 8000 END,
-  CASE WHEN k.cost_type = 'openai_api' THEN least(h.c % 100, h.a % 50000) END,
-  CASE WHEN k.cost_type = 'kubernetes' THEN (h.a % 16000) * 0.001 END,
-  CASE WHEN k.cost_type = 'kubernetes' THEN (h.b % 64000) * 0.001 END,
-  CASE WHEN k.cost_type = 'kubernetes' THEN 1 + h.c % 600000 END,
-  CASE WHEN k.cost_type = 'vector_db' THEN (ARRAY['query', 'upsert', 'delete', 'fetch'])[1 + h.c % 4] END,
-  CASE WHEN k.cost_type = 'vector_db' THEN 1 + h.a % 10000 END,
+  v.model, v.input_tokens, v.output_tokens, v.cached_input_tokens, v.cpu_cores, v.memory_gb, v.duration_ms, v.vector_operation, v.vector_units,
   'generated',
-  CASE WHEN k.cost_type = 'openai_api' THEN 'gen-old:openai/' || ($6::text[])[1 + h.c % cardinality($6::text[])] ELSE 'gen-old' END,
-  'priced', '{}'::jsonb
+  CASE WHEN v.cost_type = 'openai_api' THEN 'gen-old:openai/' || v.model ELSE 'gen-old' END,
+  'priced',
+  CASE v.cost_type
+    WHEN 'openai_api' THEN '{"input_mtok": "3", "output_mtok": "11"}'::jsonb
+    WHEN 'kubernetes' THEN '{"cpu_core_hour": "0.031611", "memory_gb_hour": "0.004237"}'::jsonb
+    ELSE jsonb_build_object(v.vector_operation, '0.000004') END
 FROM generate_series($7::bigint, $8::bigint) AS i
 CROSS JOIN LATERAL (SELECT abs(hashint8(i)::bigint) AS t, abs(hashint8(i + 1000000007)::bigint) AS a,
                            abs(hashint8(i + 2000000014)::bigint) AS b, abs(hashint8(i + 3000000021)::bigint) AS c) h
-CROSS JOIN LATERAL (SELECT CASE WHEN i % 10 < 6 THEN 'openai_api' WHEN i % 10 < 8 THEN 'kubernetes' ELSE 'vector_db' END AS cost_type) k`;
+CROSS JOIN LATERAL (SELECT CASE WHEN i % 10 < 6 THEN 'openai_api' WHEN i % 10 < 8 THEN 'kubernetes' ELSE 'vector_db' END AS cost_type) k
+CROSS JOIN LATERAL (SELECT k.cost_type,
+  CASE WHEN k.cost_type = 'openai_api' THEN ($6::text[])[1 + h.c % cardinality($6::text[])] END AS model,
+  CASE WHEN k.cost_type = 'openai_api' THEN h.a % 50000 END AS input_tokens,
+  CASE WHEN k.cost_type = 'openai_api' THEN h.b % 8000 END AS output_tokens,
+  CASE WHEN k.cost_type = 'openai_api' THEN least(h.c % 100, h.a % 50000) END AS cached_input_tokens,
+  CASE WHEN k.cost_type = 'kubernetes' THEN (h.a % 16000) * 0.001 END AS cpu_cores,
+  CASE WHEN k.cost_type = 'kubernetes' THEN (h.b % 64000) * 0.001 END AS memory_gb,
+  CASE WHEN k.cost_type = 'kubernetes' THEN 1 + h.c % 600000 END AS duration_ms,
+  CASE WHEN k.cost_type = 'vector_db' THEN (ARRAY['query', 'upsert', 'delete', 'fetch'])[1 + h.c % 4] END AS vector_operation,
+  CASE WHEN k.cost_type = 'vector_db' THEN 1 + h.a % 10000 END AS vector_units) v`;
 
 /** Inserts the rows and their rollups; returns the count written. */
 export async function writeLedgerRows(pool: Pool, spec: LedgerRowsSpec): Promise<number> {
