@@ -20,6 +20,7 @@ export interface LedgerRowsSpec {
   models?: string[];
   /** Rows per INSERT statement (one transaction each). */
   chunk?: number;
+  onChunk?: (written: number) => void;
 }
 
 export const DEFAULT_MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-3.5-turbo-0125', 'o3-mini'];
@@ -64,6 +65,7 @@ export async function writeLedgerRows(pool: Pool, spec: LedgerRowsSpec): Promise
   for (let lo = 0; lo < spec.count; lo += chunk) {
     const hi = Math.min(spec.count, lo + chunk) - 1;
     await pool.query(INSERT_SQL, [spec.prefix, spec.start, spec.spanMs, spec.personas ?? 50, spec.posts ?? 5000, models, lo, hi]);
+    spec.onChunk?.(hi + 1);
   }
   const like = `${spec.prefix}-persona-%`;
   await pool.query(

@@ -122,6 +122,11 @@ export const defaults = {
    */
   PRICING_TABLE_FILE: '',
   PRICING_TABLE_URL: '',
+  /** FOCUS export (docs/ledger.md): the billing account and invoice issuer every row names, and Postgres work_mem for its aggregation. */
+  FOCUS_BILLING_ACCOUNT_ID: 'finops-ledger',
+  FOCUS_BILLING_ACCOUNT_NAME: 'FinOps cost ledger',
+  FOCUS_INVOICE_ISSUER_NAME: 'FinOps cost ledger',
+  FOCUS_EXPORT_WORK_MEM: '128MB',
   /** The version stamped on events priced from PRICING_TABLE_FILE/URL; empty: "table-" + the first 12 hex digits of its SHA-256. */
   PRICING_TABLE_VERSION: '',
   /** OpenCost's published default on-demand rates. */

@@ -17,6 +17,8 @@ export interface RepriceRequest {
   targetVersion?: string;
   actor: string;
   reason: string;
+  /** Postgres work_mem for the run (default 256MB). */
+  workMem?: string;
 }
 
 export interface DiffLine {
@@ -47,9 +49,11 @@ export interface RepriceReport {
   duration_ms: number;
 }
 
-/** Where an event's provider is read: the provider part of its recorded price version ("<table>:<provider>/<model>"), else openai. */
-const PROVIDER_SQL = `CASE WHEN split_part(e.price_version, ':', 2) ~ '^[A-Za-z0-9_.-]+/' AND split_part(e.price_version, ':', 2) NOT LIKE 'override/%'
-  THEN split_part(split_part(e.price_version, ':', 2), '/', 1) ELSE 'openai' END`;
+/** An event's provider, read from its recorded price version ("<table>:<provider>/<model>[@date]"); openai when it names none. */
+export function providerOfVersion(priceVersion: string): string {
+  const m = /^[^:]*:([A-Za-z0-9_.-]+)\//.exec(priceVersion);
+  return m && m[1] !== 'override' ? m[1] : 'openai';
+}
 
 function scope(req: RepriceRequest, firstParam: number): { where: string; params: unknown[] } {
   const parts = ["e.cost_type = 'openai_api'", 'e.model IS NOT NULL', 'e.event_time >= $1', 'e.event_time < $2'];
@@ -106,23 +110,38 @@ export async function reprice(pool: Pool, book: PriceBook, req: RepriceRequest, 
       [runId, req.actor, req.reason, book.version, req.start, req.end, req.personaIds?.length ? req.personaIds : null, req.models?.length ? req.models : null],
     );
     const s = scope(req, 1);
-    const pairs = await db.query<{ provider: string; model: string; events: string }>(
-      `SELECT ${PROVIDER_SQL} AS provider, e.model, count(*) AS events FROM cost_events e WHERE ${s.where} GROUP BY 1, 2`, s.params,
+    // Sorts and hashes over millions of rows: room for them in memory, for this transaction only.
+    await db.query(`SET LOCAL work_mem = ${db.escapeLiteral(req.workMem ?? '256MB')}`);
+    await db.query('SET LOCAL jit = off');
+    // The price versions and models in scope: events join their rates on both (plain equality, no per-row parsing).
+    const versions = await db.query<{ price_version: string; model: string; events: string }>(
+      `SELECT e.price_version, e.model, count(*) AS events FROM cost_events e WHERE ${s.where} GROUP BY 1, 2`, s.params,
     );
+    const pairs = new Map<string, { provider: string; model: string; events: number; versions: string[] }>();
+    for (const v of versions.rows) {
+      const provider = providerOfVersion(v.price_version);
+      const key = `${provider}\u0000${v.model}`;
+      const p = pairs.get(key) ?? { provider, model: v.model, events: 0, versions: [] };
+      p.events += Number(v.events);
+      p.versions.push(v.price_version);
+      pairs.set(key, p);
+    }
     await db.query(`CREATE TEMP TABLE reprice_rates (
-      provider text NOT NULL, model text NOT NULL, valid_from timestamptz NOT NULL, valid_to timestamptz NOT NULL,
+      old_version text NOT NULL, model text NOT NULL, valid_from timestamptz NOT NULL, valid_to timestamptz NOT NULL,
       in_units numeric NOT NULL, out_units numeric NOT NULL, cache_units numeric, divisor numeric NOT NULL,
       price_version text NOT NULL, unit_prices jsonb NOT NULL) ON COMMIT DROP`);
     const unpriced: RepriceReport['unpriced_models'] = [];
     const rateRows: unknown[][] = [];
     let examined = 0;
-    for (const p of pairs.rows) {
-      examined += Number(p.events);
+    for (const p of pairs.values()) {
+      examined += p.events;
       const windows = book.rateWindows(p.provider, p.model, req.start, req.end);
-      if (windows.some((w) => w.price === null)) unpriced.push({ provider: p.provider, model: p.model, events: Number(p.events) });
+      if (windows.some((w) => w.price === null)) unpriced.push({ provider: p.provider, model: p.model, events: p.events });
       for (const w of windows) {
         if (!w.price) continue;
-        rateRows.push([p.provider, p.model, w.from, w.to, w.input.toString(), w.output.toString(), w.cacheRead?.toString() ?? null, w.divisor.toString(), w.price.version, JSON.stringify(w.price.unit_prices)]);
+        for (const old of p.versions) {
+          rateRows.push([old, p.model, w.from, w.to, w.input.toString(), w.output.toString(), w.cacheRead?.toString() ?? null, w.divisor.toString(), w.price.version, JSON.stringify(w.price.unit_prices)]);
+        }
       }
     }
     for (let i = 0; i < rateRows.length; i += 500) {
@@ -133,6 +152,17 @@ export async function reprice(pool: Pool, book: PriceBook, req: RepriceRequest, 
       );
     }
     await db.query('ANALYZE reprice_rates');
+    // The current amount of every event in scope that has been adjusted before, taken once up front:
+    // a per-row look-up into cost_adjustments from the statement that inserts into it would read
+    // through every row that statement has inserted so far.
+    const a = scope(req, 1);
+    await db.query(
+      `CREATE TEMP TABLE reprice_last ON COMMIT DROP AS
+       SELECT DISTINCT ON (e.event_id) e.event_id, e.new_amount_usd, e.new_price_version
+       FROM cost_adjustments e WHERE ${a.where} ORDER BY e.event_id, e.adjustment_id DESC`, a.params,
+    );
+    await db.query('CREATE UNIQUE INDEX ON reprice_last (event_id)');
+    await db.query('ANALYZE reprice_last');
     const t = scope(req, 1);
     const base = t.params.length;
     const { rows } = await db.query(
@@ -148,9 +178,9 @@ export async function reprice(pool: Pool, book: PriceBook, req: RepriceRequest, 
                   div(2 * 1000000000 * ((e.input_tokens - q.cached) * r.in_units + e.output_tokens * r.out_units + q.cached * coalesce(r.cache_units, 0)) + r.divisor,
                       2 * r.divisor) * 0.000000001 AS new_amount
            FROM cost_events e
-           JOIN reprice_rates r ON r.model = e.model AND r.provider = ${PROVIDER_SQL} AND e.event_time >= r.valid_from AND e.event_time < r.valid_to
+           JOIN reprice_rates r ON r.old_version = e.price_version AND r.model = e.model AND e.event_time >= r.valid_from AND e.event_time < r.valid_to
            CROSS JOIN LATERAL (SELECT CASE WHEN r.cache_units IS NULL THEN 0 ELSE least(coalesce(e.cached_input_tokens, 0), e.input_tokens) END AS cached) q
-           LEFT JOIN LATERAL (SELECT a.new_amount_usd, a.new_price_version FROM cost_adjustments a WHERE a.event_id = e.event_id ORDER BY a.adjustment_id DESC LIMIT 1) last ON true
+           LEFT JOIN reprice_last last ON last.event_id = e.event_id
            WHERE ${t.where}
          ) c
          WHERE c.new_amount <> c.cur_amount

@@ -98,7 +98,7 @@ describe('FOCUS export', () => {
 
   it('the validator finds what breaks the spec', () => {
     const v = new FocusCsvValidator();
-    const header = FOCUS_EXPORT_COLUMNS.filter((c) => c !== 'BillingCurrency').concat(['Custom']);
+    const header: string[] = [...FOCUS_EXPORT_COLUMNS.filter((c) => c !== 'BillingCurrency'), 'Custom'];
     v.push(`${header.join(',')}\n`);
     const row = header.map((c) => ({
       BilledCost: '+1.5', ChargeCategory: 'Refund', ChargePeriodStart: '2026-01-01T01:00:00Z', ChargePeriodEnd: '2026-01-01T01:00:00Z',

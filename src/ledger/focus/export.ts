@@ -14,6 +14,8 @@ export interface FocusExportRequest {
   billingAccountId: string;
   billingAccountName: string;
   invoiceIssuerName: string;
+  /** Postgres work_mem for the export's aggregation (e.g. "128MB"); absent: the server's. */
+  workMem?: string;
 }
 
 export function checkFocusRequest(req: FocusExportRequest): void {
@@ -47,18 +49,24 @@ export function focusSql(req: FocusExportRequest): { text: string; values: unkno
   }
   const post = req.byPost ? 'post_id' : 'NULL::text';
   const text = `
-WITH usage AS (
+WITH grouped AS (
+  -- Grouped by the recorded unit prices themselves (one jsonb hash a row); prices are read per group below.
   SELECT date_trunc('hour', event_time AT TIME ZONE 'UTC') AS hour, persona_id, ${post} AS post_id, metadata->>'team' AS team,
-         cost_type, model, vector_operation, price_version, price_status,
-         unit_prices->>'input_mtok' AS in_p, unit_prices->>'output_mtok' AS out_p, unit_prices->>'cache_read_mtok' AS cache_p,
-         unit_prices->>'cpu_core_hour' AS cpu_p, unit_prices->>'memory_gb_hour' AS mem_p, unit_prices->>vector_operation AS vec_p,
-         count(*) AS events, sum(amount_usd) AS amount,
-         sum(CASE WHEN unit_prices ? 'cache_read_mtok' THEN input_tokens - least(coalesce(cached_input_tokens, 0), input_tokens) ELSE input_tokens END) AS in_tok,
-         sum(CASE WHEN unit_prices ? 'cache_read_mtok' THEN least(coalesce(cached_input_tokens, 0), input_tokens) ELSE 0 END) AS cache_tok,
+         cost_type, model, vector_operation, price_version, price_status, unit_prices,
+         count(*) AS events, sum(amount_usd) AS amount, sum(input_tokens) AS all_in_tok,
+         sum(least(coalesce(cached_input_tokens, 0), input_tokens)) AS cached_tok,
          sum(output_tokens) AS out_tok, sum(cpu_cores * duration_ms) AS core_ms, sum(memory_gb * duration_ms) AS gb_ms, sum(vector_units) AS units
   FROM cost_events
   WHERE event_time >= $1 AND event_time < $2 ${persona}
-  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+),
+usage AS (
+  SELECT g.*, unit_prices->>'input_mtok' AS in_p, unit_prices->>'output_mtok' AS out_p, unit_prices->>'cache_read_mtok' AS cache_p,
+         unit_prices->>'cpu_core_hour' AS cpu_p, unit_prices->>'memory_gb_hour' AS mem_p, unit_prices->>vector_operation AS vec_p,
+         -- Cached input tokens are billed at the cache-read rate only where there is one (as the SDK prices them).
+         CASE WHEN unit_prices ? 'cache_read_mtok' THEN all_in_tok - cached_tok ELSE all_in_tok END AS in_tok,
+         CASE WHEN unit_prices ? 'cache_read_mtok' THEN cached_tok ELSE 0 END AS cache_tok
+  FROM grouped g
 ),
 parts AS (
   -- LLM groups with unit prices: input, cached input, output (the remainder); CPU and memory (the remainder).
@@ -167,12 +175,16 @@ export async function focusCsvStream(pool: Pool, req: FocusExportRequest): Promi
     client.release(err);
   };
   try {
+    // One transaction, so work_mem is set for this export only and one snapshot serves the whole range.
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    if (req.workMem) await client.query(`SET LOCAL work_mem = ${client.escapeLiteral(req.workMem)}`);
+    await client.query('SET LOCAL jit = off'); // compiling this statement's many expressions costs more than it saves
     const { text, values } = focusSql(req);
     const stream = client.query(copyTo(`COPY (${inline(text, values, client)}) TO STDOUT WITH (FORMAT csv, HEADER true)`));
-    stream.on('end', () => release());
+    stream.on('end', () => void client.query('COMMIT').then(() => release(), (err: Error) => release(err)));
     stream.on('error', (err) => release(err));
     // Destroyed before its end (the HTTP client went away): the connection is dropped with the query.
-    stream.on('close', () => release(released ? undefined : new Error('FOCUS export stream closed early')));
+    stream.on('close', () => setImmediate(() => { if (!released && !stream.readableEnded) release(new Error('FOCUS export stream closed early')); }));
     return stream;
   } catch (err) {
     release(err as Error);
