@@ -8,6 +8,7 @@ import { waitForDependencies } from './http/dependency-gate';
 import { Role, roleFactories, roleNames } from './roles';
 import { FinOpsError } from './errors';
 import { LagCollector } from './metrics/lag-collector';
+import { LEDGER_USAGE, ledgerCommands } from './ledger/cli';
 
 const log = logger('cli');
 
@@ -17,7 +18,7 @@ const USAGE = `usage: finops <command>
   migrate                   apply pending SQL migrations
   topics                    create the pipeline's topics and register its schemas
   setup                     migrate + topics (the Kubernetes setup Job, Compose's setup service)
-`;
+${LEDGER_USAGE}`;
 
 /**
  * Runs roles. Their metrics, /health and /ready are served at once; the roles start only when
@@ -87,6 +88,7 @@ async function main(argv: string[]): Promise<void> {
     case 'setup':
       return runSetup();
     default:
+      if (command && ledgerCommands[command]) return ledgerCommands[command](args);
       process.stdout.write(USAGE);
       process.exitCode = command ? 2 : 0;
   }
