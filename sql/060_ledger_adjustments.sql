@@ -35,7 +35,8 @@ CREATE TABLE cost_adjustments (
     old_amount_usd    numeric(20, 9) NOT NULL,
     new_amount_usd    numeric(20, 9) NOT NULL CHECK (new_amount_usd >= 0),
     new_unit_prices   jsonb          NOT NULL DEFAULT '{}',
-    run_id            uuid           NOT NULL REFERENCES reprice_runs (run_id),
+    -- The run (reprice_runs.run_id); not a foreign key: its check would run once per adjustment row.
+    run_id            uuid           NOT NULL,
     actor             text           NOT NULL,
     reason            text           NOT NULL,
     created_at        timestamptz    NOT NULL DEFAULT now(),
@@ -44,7 +45,6 @@ CREATE TABLE cost_adjustments (
 -- Adjustments are written in event-time order of the scan, so a BRIN index serves time ranges
 -- (the FOCUS export) at almost no write cost.
 CREATE INDEX cost_adjustments_event_time ON cost_adjustments USING brin (event_time);
-CREATE INDEX cost_adjustments_run ON cost_adjustments (run_id);
 
 -- Append-only for everyone (TRUNCATE needs the owner).
 CREATE FUNCTION cost_adjustments_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
