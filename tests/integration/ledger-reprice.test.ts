@@ -78,7 +78,7 @@ describe('re-pricing by replay', () => {
 
     // A later price version with an override effective mid-range adjusts from the adjusted amounts, not the originals.
     const mid = new Date(start.getTime() + 90 * 60_000);
-    const later = new PriceBook({ ...options, modelOverrides: { 'gpt-4o': { input_mtok: '2', output_mtok: '7.5', effective_from: mid.toISOString() } } });
+    const later = new PriceBook({ ...options, modelOverrides: { 'gpt-4o': { input_mtok: '2.0000003', output_mtok: '7.4999999', cache_read_mtok: '1.0000005', effective_from: mid.toISOString() } } });
     const expected2 = expectedUnder(later, expected);
     const second = await reprice(pool, later, { start, end, personaIds: personas, models: ['gpt-4o'], actor: 'test', reason: 'gpt-4o price cut' });
     const changed2 = events.filter((e) => expected2.get(e.event_id) !== expected.get(e.event_id));
