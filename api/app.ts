@@ -17,6 +17,7 @@ import { breakdownRoutes } from './routes/breakdown';
 import { budgetRoutes } from './routes/budgets';
 import { controlRoutes } from './routes/controls';
 import { opsRoutes, PUBLIC_ROUTES } from './routes/ops';
+import { ledgerRoutes } from './routes/ledger';
 import { postCostRoutes } from './routes/post-costs';
 
 const authFailures = counter('finops_api_auth_failures_total', 'Requests refused by authentication or scope, by reason (missing, malformed, unknown_token, missing_scope).', ['reason']);
@@ -121,6 +122,7 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   controlRoutes(app, ctx);
   budgetRoutes(app, ctx);
   auditRoutes(app, ctx);
+  ledgerRoutes(app, ctx);
   await app.ready();
   return app;
 }

@@ -9,6 +9,7 @@ import type { Role } from '../src/roles';
 import { roleFactories, roleNames } from './roles';
 import { FinOpsError } from '../src/errors';
 import { LagCollector } from '../src/metrics/lag-collector';
+import { LEDGER_USAGE, ledgerCommands } from '../src/ledger/cli';
 
 const log = logger('cli');
 
@@ -18,7 +19,7 @@ const USAGE = `usage: finops <command>
   migrate                   apply pending SQL migrations
   topics                    create the pipeline's topics and register its schemas
   setup                     migrate + topics (the Kubernetes setup Job, Compose's setup service)
-`;
+${LEDGER_USAGE}`;
 
 /**
  * Runs roles. Their metrics, /health and /ready are served at once; the roles start only when
@@ -88,6 +89,7 @@ async function main(argv: string[]): Promise<void> {
     case 'setup':
       return runSetup();
     default:
+      if (command && ledgerCommands[command]) return ledgerCommands[command](args);
       process.stdout.write(USAGE);
       process.exitCode = command ? 2 : 0;
   }

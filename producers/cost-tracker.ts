@@ -9,7 +9,7 @@ import { CostEvent, CostType, PostOutcome } from '../src/events';
 import { InvalidInputError } from '../src/errors';
 import { createKafka, SDK_RETRY } from '../src/kafka/client';
 import { formatUsd, parseDecimal, usdToNano } from '../src/money';
-import { PriceBook, Priced, priceBookFromConfig } from '../src/pricing';
+import { PriceBook, Priced, priceBookFromConfig, pricingTableFileFromConfig, pricingTableFromConfig } from '../src/pricing';
 import { BatchingProducer } from './batching-producer';
 import { trackerSettings } from './settings';
 
@@ -159,7 +159,8 @@ export class CostTracker {
   private readonly kafka: Kafka;
   private readonly producer: BatchingProducer;
   private readonly codec: AvroCodec;
-  private readonly priceBook: PriceBook;
+  /** Undefined until start() when the price table comes from PRICING_TABLE_URL. */
+  private priceBook: PriceBook | undefined;
   private readonly topics: Topics;
   private readonly costEncoder = new CostEventEncoder();
   private readonly outcomeType: avro.Type = avroType(loadSchema('post-outcome'));
@@ -175,7 +176,7 @@ export class CostTracker {
     this.overrides = options.overrides ?? {};
     this.kafka = options.kafka ?? createKafka(this.overrides, 'sdk', SDK_RETRY);
     this.codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', this.overrides), this.overrides);
-    this.priceBook = options.priceBook ?? priceBookFromConfig(this.overrides);
+    this.priceBook = options.priceBook ?? (pricingTableFileFromConfig(this.overrides) ? priceBookFromConfig(this.overrides) : undefined);
     this.topics = topics(this.overrides);
     this.producer = new BatchingProducer(this.kafka, trackerSettings(this.overrides));
   }
@@ -184,6 +185,7 @@ export class CostTracker {
   start(): Promise<void> {
     if (!this.started) {
       this.started = (async () => {
+        if (!this.priceBook) this.priceBook = priceBookFromConfig(this.overrides, await pricingTableFromConfig(this.overrides));
         const register = this.options.registerSchemas ?? true;
         [this.costSchemaId, this.outcomeSchemaId] = register
           ? await Promise.all([
@@ -204,7 +206,10 @@ export class CostTracker {
     checkTokens('outputTokens', c.outputTokens);
     const cachedInputTokens = c.cachedInputTokens ?? 0;
     checkTokens('cachedInputTokens', cachedInputTokens);
+    if (!this.priceBook) return this.tracked(this.start().then(() => this.trackOpenAICost(c)));
     const provider = c.provider ?? 'openai';
+    const at = c.eventTime ?? new Date();
+    // Priced at its event time: a price that changed since (or will change) does not apply to it.
     let priced: Priced;
     let attribution: Attribution = c;
     const writes = c.cacheWriteInputTokens;
@@ -213,22 +218,23 @@ export class CostTracker {
       const oneHour = writes.oneHour ?? 0;
       checkTokens('cacheWriteInputTokens.fiveMinute', fiveMinute);
       checkTokens('cacheWriteInputTokens.oneHour', oneHour);
-      priced = this.priceBook.llm(provider, c.model, c.inputTokens, c.outputTokens, cachedInputTokens, { fiveMinute, oneHour });
+      priced = this.priceBook.llm(provider, c.model, c.inputTokens, c.outputTokens, cachedInputTokens, at, { fiveMinute, oneHour });
       const metadata = { ...c.metadata };
       if (fiveMinute) metadata.cache_write_input_tokens = String(fiveMinute);
       if (oneHour) metadata.cache_write_1h_input_tokens = String(oneHour);
       attribution = { ...c, metadata };
     } else {
-      priced = this.priceBook.llm(provider, c.model, c.inputTokens, c.outputTokens, cachedInputTokens);
+      priced = this.priceBook.llm(provider, c.model, c.inputTokens, c.outputTokens, cachedInputTokens, at);
     }
     const usage = { provider, model: c.model, input_tokens: c.inputTokens, output_tokens: c.outputTokens, cached_input_tokens: cachedInputTokens };
-    return this.publishCost('openai_api', attribution, priced, usage, null, null);
+    return this.publishCost('openai_api', attribution, priced, usage, null, null, at);
   }
 
   trackInfrastructureCost(c: InfrastructureCost): Promise<TrackedCost> {
     const cores = toMicro(c.cpuCores, 'cpuCores');
     const gb = toMicro(c.memoryGb, 'memoryGb');
     checkTokens('durationMs', c.durationMs);
+    if (!this.priceBook) return this.tracked(this.start().then(() => this.trackInfrastructureCost(c)));
     const priced = this.priceBook.compute(cores, gb, c.durationMs);
     const usage = { resource_type: c.resourceType ?? 'kubernetes', cpu_cores: cores, memory_gb: gb, duration_ms: c.durationMs };
     return this.publishCost('kubernetes', c, priced, null, usage, null);
@@ -236,6 +242,7 @@ export class CostTracker {
 
   trackVectorDbCost(c: VectorDbCost): Promise<TrackedCost> {
     checkTokens('units', c.units);
+    if (!this.priceBook) return this.tracked(this.start().then(() => this.trackVectorDbCost(c)));
     const priced = this.priceBook.vectorDb(c.vectorOperation, c.units);
     const usage = { provider: c.provider ?? 'generic', operation: c.vectorOperation, units: c.units };
     return this.publishCost('vector_db', c, priced, null, null, usage);
@@ -264,12 +271,12 @@ export class CostTracker {
 
   private publishCost(
     costType: CostType, a: Attribution, priced: Priced,
-    llm: CostEvent['llm_usage'], compute: CostEvent['compute_usage'], vector: CostEvent['vector_db_usage'],
+    llm: CostEvent['llm_usage'], compute: CostEvent['compute_usage'], vector: CostEvent['vector_db_usage'], at?: Date,
   ): Promise<TrackedCost> {
     if (!a.personaId) return Promise.reject(new InvalidInputError('persona_id.missing', 'personaId is required: costs are attributed to a persona'));
     const event: CostEvent = {
       event_id: a.eventId ?? randomUUID(),
-      event_time: a.eventTime ?? new Date(),
+      event_time: at ?? a.eventTime ?? new Date(),
       cost_type: costType,
       amount: priced.nanoUsd,
       currency: 'USD',

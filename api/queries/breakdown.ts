@@ -6,7 +6,7 @@ import { DayRange } from '../validation';
 // primary-key range scan of at most days × cost types × models rows.
 const BREAKDOWN_SQL = (withPersona: boolean) => `
 SELECT GROUPING(day) AS g_day, GROUPING(cost_type) AS g_type, GROUPING(model) AS g_model, GROUPING(persona_id) AS g_persona,
-       to_char(day, 'YYYY-MM-DD') AS day, cost_type, model, persona_id, sum(total_usd) AS total_usd, sum(event_count) AS event_count
+       to_char(day, 'YYYY-MM-DD') AS day, cost_type, model, persona_id, sum(total_usd) AS total_usd, sum(adjustment_usd) AS adjustment_usd, sum(event_count) AS event_count
 FROM persona_daily_costs
 WHERE day BETWEEN $1::date AND $2::date ${withPersona ? 'AND persona_id = $3' : ''}
 GROUP BY GROUPING SETS ((), (day), (cost_type), (model), (persona_id))`;
@@ -21,11 +21,15 @@ interface Row {
   model: string | null;
   persona_id: string | null;
   total_usd: string;
+  adjustment_usd: string;
   event_count: string;
 }
 
+/** total_cost is the adjusted amount (list + re-pricing adjustments); list_cost what the events were priced at. */
 interface Line {
   total_cost: string;
+  list_cost: string;
+  adjustment: string;
   event_count: number;
 }
 
@@ -36,6 +40,8 @@ export interface Breakdown {
   granularity: 'utc_day';
   persona_id: string | null;
   total_cost: string;
+  list_cost: string;
+  adjustment: string;
   event_count: number;
   by_day: ({ day: string } & Line)[];
   by_cost_type: ({ cost_type: string } & Line)[];
@@ -43,7 +49,11 @@ export interface Breakdown {
   by_persona: ({ persona_id: string } & Line)[];
 }
 
-const line = (r: Row): Line => ({ total_cost: formatUsd(nanoFromNumericText(r.total_usd)), event_count: Number(r.event_count) });
+const line = (r: Row): Line => {
+  const list = nanoFromNumericText(r.total_usd);
+  const adjustment = nanoFromNumericText(r.adjustment_usd);
+  return { total_cost: formatUsd(list + adjustment), list_cost: formatUsd(list), adjustment: formatUsd(adjustment), event_count: Number(r.event_count) };
+};
 const byCostDesc = <T extends Line>(a: T, b: T) => {
   const d = nanoFromNumericText(b.total_cost) - nanoFromNumericText(a.total_cost);
   return d > 0n ? 1 : d < 0n ? -1 : 0;
@@ -62,7 +72,7 @@ export async function costBreakdown(pool: Pool, range: DayRange, personaId: stri
   const byDay: Breakdown['by_day'] = [];
   for (let t = Date.parse(`${range.startDay}T00:00:00Z`); t <= Date.parse(`${range.endDay}T00:00:00Z`); t += 86_400_000) {
     const day = new Date(t).toISOString().slice(0, 10);
-    byDay.push({ day, ...(days.get(day) ?? { total_cost: formatUsd(0n), event_count: 0 }) });
+    byDay.push({ day, ...(days.get(day) ?? { total_cost: formatUsd(0n), list_cost: formatUsd(0n), adjustment: formatUsd(0n), event_count: 0 }) });
   }
   return {
     start_date: range.startDay,
@@ -70,8 +80,7 @@ export async function costBreakdown(pool: Pool, range: DayRange, personaId: stri
     days: range.days,
     granularity: 'utc_day',
     persona_id: personaId,
-    total_cost: total && total.total_usd !== null ? formatUsd(nanoFromNumericText(total.total_usd)) : formatUsd(0n),
-    event_count: total && total.event_count !== null ? Number(total.event_count) : 0,
+    ...(total && total.total_usd !== null ? line(total) : { total_cost: formatUsd(0n), list_cost: formatUsd(0n), adjustment: formatUsd(0n), event_count: 0 }),
     by_day: byDay,
     by_cost_type: rows.filter((r) => is(r, 'type')).map((r) => ({ cost_type: r.cost_type!, ...line(r) })).sort(byCostDesc),
     by_model: rows.filter((r) => is(r, 'model')).map((r) => ({ model: r.model === '' ? null : r.model, ...line(r) })).sort(byCostDesc),

@@ -12,10 +12,10 @@ interface BudgetRow {
   updated_by: string | null;
 }
 
-// Spend so far in the current UTC period, from the daily rollup.
+// Spend so far in the current UTC period, from the daily rollup, adjusted by re-pricing.
 const SELECT = `
 SELECT b.persona_id, b.period, b.limit_usd, b.updated_at, b.updated_by, s.period_start,
-       (SELECT sum(d.total_usd) FROM persona_daily_costs d WHERE d.persona_id = b.persona_id AND d.day >= s.period_start::date) AS spent_usd
+       (SELECT sum(d.total_usd + d.adjustment_usd) FROM persona_daily_costs d WHERE d.persona_id = b.persona_id AND d.day >= s.period_start::date) AS spent_usd
 FROM budgets b
 CROSS JOIN LATERAL (SELECT to_char(date_trunc(CASE b.period WHEN 'daily' THEN 'day' ELSE 'month' END, now() AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS period_start) s`;
 

@@ -9,6 +9,7 @@ import { Cursor, encodeCursor } from '../validation';
 interface PostRow {
   persona_id: string;
   total_usd: string;
+  adjustment_usd: string;
   openai_api_usd: string;
   kubernetes_usd: string;
   vector_db_usd: string;
@@ -22,7 +23,7 @@ interface PostRow {
 
 // post_costs is a view summing the post's events (sql/090), read through their (post_id, event_time) index.
 const POST_SQL = `
-SELECT p.persona_id, p.total_usd, p.openai_api_usd, p.kubernetes_usd, p.vector_db_usd, p.other_usd,
+SELECT p.persona_id, p.total_usd, p.adjustment_usd, p.openai_api_usd, p.kubernetes_usd, p.vector_db_usd, p.other_usd,
        p.event_count, p.unpriced_event_count, p.first_event_at, p.last_event_at,
        t.target_cost_per_post_usd AS target_usd
 FROM post_costs p LEFT JOIN persona_targets t ON t.persona_id = p.persona_id
@@ -51,11 +52,12 @@ const PAGE_COLUMNS = `event_id, to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-
   ((extract(epoch FROM event_time) * 1000000)::bigint)::text AS t_us, cost_type, amount_usd::text AS amount_usd, model, operation, service,
   correlation_id, request_id, input_tokens, output_tokens, cached_input_tokens, cpu_cores::text AS cpu_cores, memory_gb::text AS memory_gb, duration_ms,
   vector_operation, vector_units, price_status, price_source, price_version, metadata,
+  (SELECT a.new_amount_usd::text FROM cost_adjustments a WHERE a.event_id = e.event_id ORDER BY a.adjustment_id DESC LIMIT 1) AS adjusted_usd,
   ${HAS('correlation_id')} AS f_correlation_id, ${HAS('request_id')} AS f_request_id,
   ${HAS('operation')} AS f_operation_specified, ${USAGE} AS f_usage_specified`;
 const PAGE_AFTER = "(e.event_time, e.event_id) > (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::text)";
 const breakdownSql = (after: boolean) => `
-SELECT p.persona_id, p.total_usd, p.openai_api_usd, p.kubernetes_usd, p.vector_db_usd, p.other_usd,
+SELECT p.persona_id, p.total_usd, p.adjustment_usd, p.openai_api_usd, p.kubernetes_usd, p.vector_db_usd, p.other_usd,
        p.event_count, p.unpriced_event_count, p.first_event_at, p.last_event_at,
        t.target_cost_per_post_usd AS target_usd,
        (SELECT coalesce(json_agg(g), '[]') FROM (${TRAITS}) g) AS traits,
@@ -99,6 +101,8 @@ function auditEntry(r: PageRow) {
     timestamp: r.ts,
     cost_type: r.cost_type,
     cost_amount: formatUsd(nanoFromNumericText(r.amount_usd)),
+    // The amount after re-pricing adjustments (docs/ledger.md); equal to cost_amount when never adjusted.
+    adjusted_amount: formatUsd(nanoFromNumericText((r.adjusted_usd as string | null) ?? r.amount_usd)),
     price_status: r.price_status,
     confidence,
     factors,
@@ -127,6 +131,8 @@ export interface PostBreakdown {
   post_id: string;
   persona_id: string;
   total_cost: string;
+  list_cost: string;
+  adjustment: string;
   cost_breakdown: Record<CostType, string>;
   event_count: number;
   first_event_at: string;
@@ -156,7 +162,9 @@ export async function postBreakdown(pool: Pool, postId: string, limit: number, c
   return {
     post_id: postId,
     persona_id: row.persona_id,
-    total_cost: formatUsd(nanoFromNumericText(row.total_usd)),
+    total_cost: formatUsd(nanoFromNumericText(row.total_usd) + nanoFromNumericText(row.adjustment_usd)),
+    list_cost: formatUsd(nanoFromNumericText(row.total_usd)),
+    adjustment: formatUsd(nanoFromNumericText(row.adjustment_usd)),
     cost_breakdown: Object.fromEntries(COST_TYPES.map((t) => [t, formatUsd(types[t])])) as Record<CostType, string>,
     event_count: Number(row.event_count),
     first_event_at: row.first_event_at.toISOString(),
@@ -174,7 +182,10 @@ export async function postBreakdown(pool: Pool, postId: string, limit: number, c
 export interface PostSummary {
   post_id: string;
   persona_id: string;
+  /** Adjusted (list + re-pricing adjustments); list_cost is what the events were priced at. */
   total_cost: string;
+  list_cost: string;
+  adjustment: string;
   event_count: number;
   primary_cost_type: CostType | null;
   target_cost: string;
@@ -186,12 +197,15 @@ export interface PostSummary {
 export async function postSummary(pool: Pool, postId: string, defaultTargetNano: bigint): Promise<PostSummary | null> {
   const row = (await pool.query<PostRow>({ name: 'api-post', text: POST_SQL, values: [postId] })).rows[0];
   if (!row) return null;
-  const total = nanoFromNumericText(row.total_usd);
+  const list = nanoFromNumericText(row.total_usd);
+  const total = list + nanoFromNumericText(row.adjustment_usd);
   const target = row.target_usd !== null ? nanoFromNumericText(row.target_usd) : defaultTargetNano;
   return {
     post_id: postId,
     persona_id: row.persona_id,
     total_cost: formatUsd(total),
+    list_cost: formatUsd(list),
+    adjustment: formatUsd(total - list),
     event_count: Number(row.event_count),
     primary_cost_type: primaryCostType(byType(row)),
     target_cost: formatUsd(target),

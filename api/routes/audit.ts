@@ -12,14 +12,14 @@ export function auditRoutes(app: FastifyInstance, ctx: ApiContext): void {
     {
       config: { scope: 'operator' },
       schema: {
-        summary: 'Operator actions (budget create/replace/delete, control resume/override), newest first, paginated',
+        summary: 'Operator actions (budget create/replace/delete, control resume/override, ledger re-pricing), newest first, paginated',
         tags: ['audit'],
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
             persona_id: { type: 'string', minLength: 1, maxLength: 256 },
-            action: { type: 'string', enum: ['budget.create', 'budget.replace', 'budget.delete', 'control.resume', 'control.override'] },
+            action: { type: 'string', enum: ['budget.create', 'budget.replace', 'budget.delete', 'control.resume', 'control.override', 'ledger.reprice'] },
             actor: { type: 'string', minLength: 1, maxLength: 256, description: 'token name' },
             since: { type: 'string', description: 'ISO date or timestamp with zone' },
             limit: { type: 'string', description: '1–1000, default 100' },

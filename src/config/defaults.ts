@@ -118,8 +118,25 @@ export const defaults = {
 
   /** SDK pricing: what to do with a model that has no known price: 'flag' (store, marked) or 'reject'. */
   PRICING_UNKNOWN_MODEL: 'flag',
-  /** JSON object of per-model overrides in USD per million tokens, e.g. {"my-model":{"input_mtok":"1.5","output_mtok":"2"}}; cache_read_mtok, cache_write_mtok and cache_write_1h_mtok are optional. */
+  /**
+   * JSON object of per-model overrides in USD per million tokens, e.g. {"my-model":{"input_mtok":"1.5","output_mtok":"2"}};
+   * cache_read_mtok, cache_write_mtok and cache_write_1h_mtok are optional. A model may take a list of effective-dated ones:
+   * [{"input_mtok":"2","output_mtok":"8","effective_from":"2026-03-01T00:00:00Z","effective_to":"2026-04-01T00:00:00Z"}, ...].
+   */
   PRICING_MODEL_OVERRIDES: '{}',
+  /**
+   * A newer LLM price table than the bundled one, in genai-prices' data.json shape (a JSON array of
+   * providers): a file path, or an http(s) URL the deployment controls (read at start-up). Empty: bundled table.
+   */
+  PRICING_TABLE_FILE: '',
+  PRICING_TABLE_URL: '',
+  /** FOCUS export (docs/ledger.md): the billing account and invoice issuer every row names, and Postgres work_mem for its aggregation. */
+  FOCUS_BILLING_ACCOUNT_ID: 'finops-ledger',
+  FOCUS_BILLING_ACCOUNT_NAME: 'FinOps cost ledger',
+  FOCUS_INVOICE_ISSUER_NAME: 'FinOps cost ledger',
+  FOCUS_EXPORT_WORK_MEM: '128MB',
+  /** The version stamped on events priced from PRICING_TABLE_FILE/URL; empty: "table-" + the first 12 hex digits of its SHA-256. */
+  PRICING_TABLE_VERSION: '',
   /** OpenCost's published default on-demand rates. */
   PRICING_CPU_USD_PER_CORE_HOUR: '0.031611',
   PRICING_MEMORY_USD_PER_GB_HOUR: '0.004237',

@@ -1,29 +1,30 @@
-import { calcPrice } from '@pydantic/genai-prices';
+import crypto from 'node:crypto';
+import { calcPrice, ModelInfo } from '@pydantic/genai-prices';
 import { Decimal, NANO_PER_USD, parseDecimal, roundHalfUpDiv } from '../money';
 import { PriceApplied } from '../events/cost-event';
-import { UnknownModelError } from '../errors';
-import fs from 'node:fs';
-import path from 'node:path';
+import { ConfigError, UnknownModelError } from '../errors';
+import { BUNDLED_TABLE, PricingTable } from './table';
 
-/** The installed price table's version, recorded on every event priced from it. */
-const genaiPricesVersion: string = (() => {
-  let dir = path.dirname(require.resolve('@pydantic/genai-prices'));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
-})();
-
-/** USD per million tokens, as exact decimal text. */
+/**
+ * USD per million tokens, as exact decimal text, in force from `effective_from` (inclusive, ISO
+ * time; absent: always) until `effective_to` (exclusive; absent: open-ended).
+ */
 export interface ModelPriceOverride {
   input_mtok: string | number;
   output_mtok: string | number;
   cache_read_mtok?: string | number;
   cache_write_mtok?: string | number;
   cache_write_1h_mtok?: string | number;
+  effective_from?: string;
+  effective_to?: string;
 }
 
 export interface PriceBookOptions {
   unknownModel: 'flag' | 'reject';
-  modelOverrides: Record<string, ModelPriceOverride>;
+  /** One override or a list of effective-dated ones per model; an override beats the table while it is in force. */
+  modelOverrides: Record<string, ModelPriceOverride | ModelPriceOverride[]>;
+  /** The LLM price table; default: the one bundled with @pydantic/genai-prices. */
+  table?: PricingTable;
   cpuUsdPerCoreHour: string;
   memoryUsdPerGbHour: string;
   vectorDbUsdPerUnit: Record<string, string>;
@@ -96,69 +97,201 @@ function prepare(resolved: ResolvedModel): PreparedModel {
   };
 }
 
-/** Resolved model prices are reused for this long; the table can carry date-dependent prices. */
-const RESOLVED_TTL_MS = 10 * 60 * 1000;
+/** A model's token rates over a window of event times; `price` null: the book does not price it then. */
+export interface TokenRateWindow {
+  from: Date;
+  to: Date;
+  price: PriceApplied | null;
+  input: bigint;
+  output: bigint;
+  cacheRead: bigint | null;
+  divisor: bigint;
+}
+
+/** An override made ready: its window in epoch ms. */
+interface DatedOverride { from: number; to: number; label: string; prices: TokenPrices }
+
+/** A resolved price and the window of event times it holds for (from inclusive, to exclusive). */
+interface Window { from: number; to: number; value: PreparedModel }
+
+const WINDOWS_PER_MODEL = 16;
+
+function overrideTime(model: string, field: string, text: string | undefined, open: number): number {
+  if (text === undefined || text === null) return open;
+  const t = Date.parse(text);
+  if (!Number.isFinite(t)) throw new ConfigError(`PRICING_MODEL_OVERRIDES: ${model}.${field}=${JSON.stringify(text)} is not an ISO time; write e.g. "2026-01-01T00:00:00Z"`);
+  return t;
+}
+
+/** Adds the cache prices `from` has to `prices`. */
+function optionalPrices(prices: TokenPrices, from: Partial<Record<(typeof OPTIONAL_PRICES)[number], string | number | undefined>>): TokenPrices {
+  for (const name of OPTIONAL_PRICES) {
+    const value = from[name];
+    if (value !== undefined) prices[name] = decimalText(value);
+  }
+  return prices;
+}
+
+/** Checks and sorts a model's overrides; overlapping windows are a configuration error. */
+export function datedOverrides(model: string, given: ModelPriceOverride | ModelPriceOverride[]): DatedOverride[] {
+  const list = (Array.isArray(given) ? given : [given]).map((o) => {
+    if (o === null || typeof o !== 'object' || o.input_mtok === undefined || o.output_mtok === undefined) {
+      throw new ConfigError(`PRICING_MODEL_OVERRIDES: ${model} needs input_mtok and output_mtok (USD per million tokens)`);
+    }
+    const from = overrideTime(model, 'effective_from', o.effective_from, -Infinity);
+    const to = overrideTime(model, 'effective_to', o.effective_to, Infinity);
+    if (!(from < to)) throw new ConfigError(`PRICING_MODEL_OVERRIDES: ${model} has effective_to ${o.effective_to} not after effective_from ${o.effective_from}`);
+    return {
+      from, to,
+      label: o.effective_from ? new Date(from).toISOString() : 'always',
+      prices: optionalPrices({ input_mtok: decimalText(o.input_mtok), output_mtok: decimalText(o.output_mtok) }, o),
+    };
+  }).sort((a, b) => a.from - b.from);
+  for (let i = 1; i < list.length; i++) {
+    if (list[i].from < list[i - 1].to) throw new ConfigError(`PRICING_MODEL_OVERRIDES: ${model} has overlapping effective windows (${list[i - 1].label} and ${list[i].label}); give each an effective_to before the next effective_from`);
+  }
+  return list;
+}
+
+/** Start dates at which a table's model changes price (genai-prices' start_date constraints); null when its price varies by time of day. */
+function priceChanges(model: ModelInfo): number[] | null {
+  if (!Array.isArray(model.prices)) return [];
+  const times: number[] = [];
+  for (const p of model.prices) {
+    if (!p.constraint) continue;
+    if (p.constraint.type !== 'start_date') return null;
+    times.push(Date.parse(`${p.constraint.start_date}T00:00:00Z`));
+  }
+  return times;
+}
+
+/** The start date of the table price in force at `at`, when the model has dated prices. */
+function priceStartDate(model: ModelInfo, at: Date): string | undefined {
+  if (!Array.isArray(model.prices)) return undefined;
+  let chosen: string | undefined;
+  for (const p of model.prices) {
+    if (p.constraint?.type === 'start_date' && at.getTime() >= Date.parse(`${p.constraint.start_date}T00:00:00Z`)) chosen = p.constraint.start_date;
+  }
+  return chosen;
+}
 
 export class PriceBook {
-  private readonly resolved = new Map<string, Map<string, { at: number; value: PreparedModel }>>();
-  private readonly unknownLlm = frozenPrice({ source: '@pydantic/genai-prices', version: genaiPricesVersion, status: 'unknown_model', unit_prices: {} });
+  private readonly resolved = new Map<string, Map<string, Window[]>>();
+  private readonly overrides = new Map<string, DatedOverride[]>();
+  private readonly unknownLlm: PriceApplied;
   private readonly unknownVectorDb = frozenPrice({ source: 'config', version: 'vector-db-prices', status: 'unknown_model', unit_prices: {} });
   private readonly vectorDbPrices = new Map<string, { units: bigint; divisor: bigint; price: PriceApplied }>();
   private computeRates: { cpu: Decimal; mem: Decimal; divisor: bigint; price: PriceApplied } | undefined;
+  readonly table: PricingTable;
+  /**
+   * The version of this book's LLM prices as a whole: the table's, plus a digest of the overrides
+   * when there are any. Re-pricing targets it, and it prefixes every priced event's version.
+   */
+  readonly version: string;
 
-  constructor(private readonly opts: PriceBookOptions) {}
+  constructor(private readonly opts: PriceBookOptions) {
+    this.table = opts.table ?? BUNDLED_TABLE;
+    for (const [model, given] of Object.entries(opts.modelOverrides ?? {})) this.overrides.set(model, datedOverrides(model, given));
+    this.version = this.overrides.size
+      ? `${this.table.version}+overrides-${crypto.createHash('sha256').update(JSON.stringify(opts.modelOverrides)).digest('hex').slice(0, 8)}`
+      : this.table.version;
+    this.unknownLlm = frozenPrice({ source: this.table.providers ? 'pricing-table' : '@pydantic/genai-prices', version: this.table.version, status: 'unknown_model', unit_prices: {} });
+  }
 
-  /** The per-token prices for a model, or null when nobody prices it. Cached: table look-ups are slow. */
-  private resolve(provider: string, model: string): PreparedModel {
+  /** The per-token prices for a model at an event time, or null when nobody prices it. Cached by price window: table look-ups are slow. */
+  private resolve(provider: string, model: string, at: Date): PreparedModel {
     let models = this.resolved.get(provider);
     if (!models) {
       if (this.resolved.size >= 100) this.resolved.clear(); // bounded: provider names come from callers
       this.resolved.set(provider, (models = new Map()));
     }
-    const hit = models.get(model);
-    const now = Date.now();
-    if (hit && now - hit.at < RESOLVED_TTL_MS) return hit.value;
-    const value = prepare(this.lookUp(provider, model));
-    if (models.size >= 10_000) models.clear(); // bounded: model names come from callers
-    models.set(model, { at: now, value });
-    return value;
+    const t = at.getTime();
+    let windows = models.get(model);
+    if (windows) for (const w of windows) if (t >= w.from && t < w.to) return w.value;
+    const window = this.lookUp(provider, model, at);
+    if (!windows) {
+      if (models.size >= 10_000) models.clear(); // bounded: model names come from callers
+      models.set(model, (windows = []));
+    }
+    if (windows.length >= WINDOWS_PER_MODEL) windows.shift();
+    windows.push(window);
+    return window.value;
   }
 
-  private lookUp(provider: string, model: string): ResolvedModel {
-    const override = this.opts.modelOverrides[model];
+  /** The price in force at `at` and the window around it in which nothing changes. */
+  private lookUp(provider: string, model: string, at: Date): Window {
+    const t = at.getTime();
+    const dated = this.overrides.get(model) ?? [];
+    const bounds = dated.flatMap((o) => [o.from, o.to]);
+    const window = (value: PreparedModel, more: number[] | null): Window => {
+      if (more === null) return { from: t, to: t + 1, value }; // time-of-day prices: never reused
+      let from = -Infinity;
+      let to = Infinity;
+      for (const b of [...bounds, ...more]) {
+        if (b <= t && b > from) from = b;
+        if (b > t && b < to) to = b;
+      }
+      return { from, to, value };
+    };
+    const override = dated.find((o) => t >= o.from && t < o.to);
     if (override) {
-      const prices: TokenPrices = { input_mtok: decimalText(override.input_mtok), output_mtok: decimalText(override.output_mtok) };
-      for (const name of OPTIONAL_PRICES) if (override[name] !== undefined) prices[name] = decimalText(override[name]!);
-      return {
-        prices,
-        source: 'override',
-        version: 'config',
-      };
+      return window(prepare({ prices: override.prices, source: 'override', version: `${this.version}:override/${model}@${override.label}` }), []);
     }
-    const found = calcPrice({ input_tokens: 1, output_tokens: 1 }, model, { providerId: provider });
+    const tableProvider = this.table.providers?.find((p) => p.id === provider.toLowerCase().trim());
+    if (this.table.providers && !tableProvider) return window(null, []);
+    const found = calcPrice({ input_tokens: 1, output_tokens: 1 }, model, tableProvider ? { provider: tableProvider, timestamp: at } : { providerId: provider, timestamp: at });
     const input = basePrice(found?.model_price.input_mtok);
-    if (!found || input === undefined) return null;
+    if (!found || input === undefined) return window(null, found ? priceChanges(found.model) : []);
     // No output price: a model that bills input only (embeddings); output tokens then make it unknown.
     const output = basePrice(found.model_price.output_mtok);
-    const prices: TokenPrices = { input_mtok: decimalText(input), ...(output !== undefined ? { output_mtok: decimalText(output) } : {}) };
-    for (const name of OPTIONAL_PRICES) {
-      const value = basePrice(found.model_price[name]);
-      if (value !== undefined) prices[name] = decimalText(value);
-    }
-    return {
-      prices,
-      source: '@pydantic/genai-prices',
-      version: `${genaiPricesVersion}:${found.provider.id}/${found.model.id}`,
-    };
+    const cachePrices: Partial<Record<(typeof OPTIONAL_PRICES)[number], number>> = {};
+    for (const name of OPTIONAL_PRICES) cachePrices[name] = basePrice(found.model_price[name]);
+    const since = priceStartDate(found.model, at);
+    return window(prepare({
+      prices: optionalPrices({ input_mtok: decimalText(input), ...(output !== undefined ? { output_mtok: decimalText(output) } : {}) }, cachePrices),
+      source: this.table.providers ? 'pricing-table' : '@pydantic/genai-prices',
+      version: `${this.version}:${found.provider.id}/${found.model.id}${since ? `@${since}` : ''}`,
+    }), priceChanges(found.model));
   }
 
   /**
+   * The token rates for a model over [from, to), as consecutive windows: what re-pricing joins
+   * events against. Rates are integers at a common scale: cost in USD = Σ tokens × rate / divisor.
+   */
+  rateWindows(provider: string, model: string, from: Date, to: Date): TokenRateWindow[] {
+    const out: TokenRateWindow[] = [];
+    let t = from.getTime();
+    while (t < to.getTime()) {
+      const w = this.lookUp(provider, model, new Date(t));
+      const end = Math.min(w.to, to.getTime());
+      const m = w.value;
+      const last = out[out.length - 1];
+      if (last && last.price === (m?.price ?? null)) last.to = new Date(end);
+      else out.push({ from: new Date(t), to: new Date(end), price: m?.price ?? null, input: m?.input ?? 0n, output: m?.output ?? 0n, cacheRead: m?.cacheRead ?? null, divisor: m?.divisor ?? 1n });
+      if (out.length > 10_000) throw new ConfigError(`${model} changes price more than 10,000 times in the range; re-price a shorter range`);
+      t = end;
+    }
+    return out;
+  }
+
+  /** Whether the book prices this model at `at` (the coverage report asks before a table is used). */
+  prices(provider: string, model: string, at: Date = new Date()): boolean {
+    return this.resolve(provider, model, at) !== null;
+  }
+
+  /** The token prices in force for a model at `at` (null: unpriced), as the event would record them. */
+  priceOf(provider: string, model: string, at: Date = new Date()): PriceApplied | null {
+    return this.resolve(provider, model, at)?.price ?? null;
+  }
+
+  /**
+   * Prices an LLM call at its event time (default now): the price in force then is the one used.
    * `inputTokens` counts every input token, cached ones included: cache reads are billed at the
    * cache-read rate and cache writes at the cache-write rates when the table has them, and at the
    * input rate when it has not.
    */
-  llm(provider: string, model: string, inputTokens: number, outputTokens: number, cachedInputTokens = 0, cacheWrites: CacheWriteTokens = NO_CACHE_WRITES): Priced {
-    const m = this.resolve(provider, model);
+  llm(provider: string, model: string, inputTokens: number, outputTokens: number, cachedInputTokens = 0, at: Date = new Date(), cacheWrites: CacheWriteTokens = NO_CACHE_WRITES): Priced {
+    const m = this.resolve(provider, model, at);
     if (!m || (m.output === undefined && outputTokens > 0)) {
       if (this.opts.unknownModel === 'reject') throw new UnknownModelError(model);
       return { nanoUsd: 0n, price: this.unknownLlm };

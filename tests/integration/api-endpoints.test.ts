@@ -80,7 +80,7 @@ describe('query API on the real stack: every endpoint, validation and auth', () 
     it('rates against the default $0.02 target', async () => {
       const r = await get(api, `/costs/post/${post}/summary`);
       expect(r.body).toEqual({
-        post_id: post, persona_id: persona, total_cost: '0.007874042', event_count: 3, primary_cost_type: 'openai_api',
+        post_id: post, persona_id: persona, total_cost: '0.007874042', list_cost: '0.007874042', adjustment: '0.000000000', event_count: 3, primary_cost_type: 'openai_api',
         target_cost: '0.020000000', target_source: 'default', cost_to_target_ratio: 0.3937, cost_efficiency_rating: 'excellent',
       });
     });
@@ -96,27 +96,27 @@ describe('query API on the real stack: every endpoint, validation and auth', () 
       expect(r.status).toBe(200);
       expect(r.body).toMatchObject({ start_date: daysAgo(2), end_date: today(), days: 3, persona_id: persona, total_cost: '0.007874042', event_count: 3 });
       expect(r.body.by_day).toEqual([
-        { day: daysAgo(2), total_cost: '0.000000000', event_count: 0 },
-        { day: daysAgo(1), total_cost: '0.000000000', event_count: 0 },
-        { day: today(), total_cost: '0.007874042', event_count: 3 },
+        { day: daysAgo(2), total_cost: '0.000000000', list_cost: '0.000000000', adjustment: '0.000000000', event_count: 0 },
+        { day: daysAgo(1), total_cost: '0.000000000', list_cost: '0.000000000', adjustment: '0.000000000', event_count: 0 },
+        { day: today(), total_cost: '0.007874042', list_cost: '0.007874042', adjustment: '0.000000000', event_count: 3 },
       ]);
       expect(r.body.by_cost_type).toEqual([
-        { cost_type: 'openai_api', total_cost: '0.007500000', event_count: 1 },
-        { cost_type: 'kubernetes', total_cost: '0.000334042', event_count: 1 },
-        { cost_type: 'vector_db', total_cost: '0.000040000', event_count: 1 },
+        { cost_type: 'openai_api', total_cost: '0.007500000', list_cost: '0.007500000', adjustment: '0.000000000', event_count: 1 },
+        { cost_type: 'kubernetes', total_cost: '0.000334042', list_cost: '0.000334042', adjustment: '0.000000000', event_count: 1 },
+        { cost_type: 'vector_db', total_cost: '0.000040000', list_cost: '0.000040000', adjustment: '0.000000000', event_count: 1 },
       ]);
       expect(r.body.by_model).toEqual([
-        { model: 'gpt-4o', total_cost: '0.007500000', event_count: 1 },
-        { model: null, total_cost: '0.000374042', event_count: 2 },
+        { model: 'gpt-4o', total_cost: '0.007500000', list_cost: '0.007500000', adjustment: '0.000000000', event_count: 1 },
+        { model: null, total_cost: '0.000374042', list_cost: '0.000374042', adjustment: '0.000000000', event_count: 2 },
       ]);
-      expect(r.body.by_persona).toEqual([{ persona_id: persona, total_cost: '0.007874042', event_count: 3 }]);
+      expect(r.body.by_persona).toEqual([{ persona_id: persona, total_cost: '0.007874042', list_cost: '0.007874042', adjustment: '0.000000000', event_count: 3 }]);
     });
 
     it('without a persona covers every persona', async () => {
       const r = await get(api, `/costs/breakdown?start_date=${today()}T00:00:00Z&end_date=${today()}T23:59:59Z`);
       expect(r.status).toBe(200);
       expect(r.body.persona_id).toBeNull();
-      expect(r.body.by_persona).toEqual(expect.arrayContaining([{ persona_id: persona, total_cost: '0.007874042', event_count: 3 }, { persona_id: `${env.id}-thrifty`, total_cost: '0.007500000', event_count: 1 }]));
+      expect(r.body.by_persona).toEqual(expect.arrayContaining([{ persona_id: persona, total_cost: '0.007874042', list_cost: '0.007874042', adjustment: '0.000000000', event_count: 3 }, { persona_id: `${env.id}-thrifty`, total_cost: '0.007500000', list_cost: '0.007500000', adjustment: '0.000000000', event_count: 1 }]));
     });
   });
 

@@ -34,11 +34,11 @@ describe('PriceBook', () => {
     // claude-haiku-4-5 per million: input 1, cache read 0.1, cache write 1.25, 1-hour write 2, output 5.
     // 10,000 input = 1,000 read + 2,000 written (5 min) + 500 written (1 h) + 6,500 uncached; 300 output:
     // 1,000×0.1 + 2,000×1.25 + 500×2 + 6,500×1 + 300×5 = 100 + 2,500 + 1,000 + 6,500 + 1,500 = 11,600 µUSD
-    const r = book.llm('anthropic', 'claude-haiku-4-5', 10_000, 300, 1000, { fiveMinute: 2000, oneHour: 500 });
+    const r = book.llm('anthropic', 'claude-haiku-4-5', 10_000, 300, 1000, new Date(), { fiveMinute: 2000, oneHour: 500 });
     expect(r.nanoUsd).toBe(11_600_000n);
     expect(r.price.unit_prices).toMatchObject({ input_mtok: '1', output_mtok: '5', cache_read_mtok: '0.1', cache_write_mtok: '1.25', cache_write_1h_mtok: '2' });
     // Without a cache-write price (gpt-4o) writes are billed as plain input.
-    expect(book.llm('openai', 'gpt-4o', 1000, 0, 0, { fiveMinute: 1000, oneHour: 0 }).nanoUsd).toBe(2_500_000n);
+    expect(book.llm('openai', 'gpt-4o', 1000, 0, 0, new Date(), { fiveMinute: 1000, oneHour: 0 }).nanoUsd).toBe(2_500_000n);
   });
 
   it('prices an input-only model (embeddings) and flags it when output tokens are claimed', () => {
