@@ -5,12 +5,12 @@ import { AvroCodec, avroType } from '../src/avro/codec';
 import { CostEventEncoder } from '../src/avro/cost-event-encoder';
 import { loadSchema } from '../src/avro/schemas';
 import { enumSetting, intSetting, Overrides, setting, topics, Topics } from '../src/config';
-import { CostEvent, CostType, PostOutcome } from '../src/events';
+import { completeCostEvent, CostEvent, CostEventDraft, CostType, parseMicroUnits, PostOutcome, ValidationClock } from '../src/events';
 import { InvalidInputError } from '../src/errors';
 import { createKafka, SDK_RETRY } from '../src/kafka/client';
 import { COMPRESSIONS } from '../src/kafka/codecs';
-import { formatUsd, parseDecimal, usdToNano } from '../src/money';
-import { PriceBook, Priced, priceBookFromConfig } from '../src/pricing';
+import { formatUsd, usdToNano } from '../src/money';
+import { PriceBook, priceBookFromConfig } from '../src/pricing';
 import { BatchingProducer } from './batching-producer';
 
 /** Attribution and tracing fields common to every tracked cost. */
@@ -107,25 +107,13 @@ export interface CostTrackerOptions {
   registerSchemas?: boolean;
 }
 
-function parseMicro(value: string | number, field: string): bigint {
-  let d;
-  try {
-    d = parseDecimal(value);
-  } catch {
-    throw new InvalidInputError(`${field}.invalid`, `${field} must be a decimal number, got ${JSON.stringify(value)}`);
-  }
-  if (d.units < 0n) throw new InvalidInputError(`${field}.negative`, `${field} must not be negative`);
-  if (d.scale > 6) throw new InvalidInputError(`${field}.precision`, `${field} has more than 6 decimal places`);
-  return d.units * 10n ** BigInt(6 - d.scale);
-}
-
 /** Callers pass the same few sizes ("0.5", "1.25") again and again: parsed once each (bounded). */
 const microCache = new Map<string | number, bigint>();
 
 function toMicro(value: string | number, field: string): bigint {
   const hit = microCache.get(value);
   if (hit !== undefined) return hit;
-  const micro = parseMicro(value, field);
+  const micro = parseMicroUnits(value, field);
   if (microCache.size >= 1000) microCache.clear();
   microCache.set(value, micro);
   return micro;
@@ -163,6 +151,7 @@ export class CostTracker {
   /** Calls made before start() finished, until they are handed to the producer. */
   private readonly pending = new Set<Promise<unknown>>();
   private readonly keys = new Map<string, Buffer>();
+  private readonly validation: ValidationClock;
 
   constructor(private readonly options: CostTrackerOptions = {}) {
     this.overrides = options.overrides ?? {};
@@ -170,6 +159,7 @@ export class CostTracker {
     this.codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', this.overrides), this.overrides);
     this.priceBook = options.priceBook ?? priceBookFromConfig(this.overrides);
     this.topics = topics(this.overrides);
+    this.validation = new ValidationClock(this.overrides);
     this.producer = new BatchingProducer(this.kafka, {
       lingerMs: intSetting('SDK_LINGER_MS', this.overrides),
       maxBatchEvents: intSetting('SDK_MAX_BATCH_EVENTS', this.overrides, { min: 1 }),
@@ -203,26 +193,43 @@ export class CostTracker {
     checkTokens('outputTokens', c.outputTokens);
     const cachedInputTokens = c.cachedInputTokens ?? 0;
     checkTokens('cachedInputTokens', cachedInputTokens);
-    const provider = c.provider ?? 'openai';
-    const priced = this.priceBook.llm(provider, c.model, c.inputTokens, c.outputTokens, cachedInputTokens);
-    const usage = { provider, model: c.model, input_tokens: c.inputTokens, output_tokens: c.outputTokens, cached_input_tokens: cachedInputTokens };
-    return this.publishCost('openai_api', c, priced, usage, null, null);
+    const usage = { provider: c.provider ?? 'openai', model: c.model, input_tokens: c.inputTokens, output_tokens: c.outputTokens, cached_input_tokens: cachedInputTokens };
+    return this.publishCost('openai_api', c, usage, null, null);
   }
 
   trackInfrastructureCost(c: InfrastructureCost): Promise<TrackedCost> {
     const cores = toMicro(c.cpuCores, 'cpuCores');
     const gb = toMicro(c.memoryGb, 'memoryGb');
     checkTokens('durationMs', c.durationMs);
-    const priced = this.priceBook.compute(cores, gb, c.durationMs);
     const usage = { resource_type: c.resourceType ?? 'kubernetes', cpu_cores: cores, memory_gb: gb, duration_ms: c.durationMs };
-    return this.publishCost('kubernetes', c, priced, null, usage, null);
+    return this.publishCost('kubernetes', c, null, usage, null);
   }
 
   trackVectorDbCost(c: VectorDbCost): Promise<TrackedCost> {
     checkTokens('units', c.units);
-    const priced = this.priceBook.vectorDb(c.vectorOperation, c.units);
     const usage = { provider: c.provider ?? 'generic', operation: c.vectorOperation, units: c.units };
-    return this.publishCost('vector_db', c, priced, null, null, usage);
+    return this.publishCost('vector_db', c, null, null, usage);
+  }
+
+  /**
+   * Completes, prices and validates a cost event given in the schema's own form (amount and price
+   * optional: priced from the usage when absent), exactly as the track calls do, and publishes it.
+   * HTTP ingest and other bridges use this; it resolves once Kafka has the event.
+   */
+  trackCostEvent(draft: CostEventDraft): Promise<TrackedCost> {
+    const event = completeCostEvent(draft, this.priceBook, this.validation.current());
+    return this.publishCompleted(event);
+  }
+
+  /** Completes, prices and validates a draft without publishing it (throws InvalidInputError naming the field). */
+  completeCostEvent(draft: CostEventDraft): CostEvent {
+    return completeCostEvent(draft, this.priceBook, this.validation.current());
+  }
+
+  /** Publishes an event completeCostEvent returned; resolves once Kafka has it. */
+  publishCompleted(event: CostEvent): Promise<TrackedCost> {
+    if (!this.ready) return this.tracked(this.start().then(() => this.sendCost(event, new Tracked(event))));
+    return this.sendCost(event, new Tracked(event));
   }
 
   trackOutcome(o: Outcome): Promise<PostOutcome> {
@@ -247,15 +254,15 @@ export class CostTracker {
   }
 
   private publishCost(
-    costType: CostType, a: Attribution, priced: Priced,
+    costType: CostType, a: Attribution,
     llm: CostEvent['llm_usage'], compute: CostEvent['compute_usage'], vector: CostEvent['vector_db_usage'],
   ): Promise<TrackedCost> {
     if (!a.personaId) return Promise.reject(new InvalidInputError('persona_id.missing', 'personaId is required: costs are attributed to a persona'));
-    const event: CostEvent = {
-      event_id: a.eventId ?? randomUUID(),
-      event_time: a.eventTime ?? new Date(),
+    // The same completion, pricing and checks as HTTP ingest (src/events/complete-cost-event.ts).
+    const event = completeCostEvent({
+      event_id: a.eventId,
+      event_time: a.eventTime,
       cost_type: costType,
-      amount: priced.nanoUsd,
       currency: 'USD',
       persona_id: a.personaId,
       post_id: a.postId ?? null,
@@ -266,11 +273,9 @@ export class CostTracker {
       llm_usage: llm,
       compute_usage: compute,
       vector_db_usage: vector,
-      price: priced.price,
       metadata: a.metadata ?? {},
-    };
-    if (!this.ready) return this.tracked(this.start().then(() => this.sendCost(event, new Tracked(event))));
-    return this.sendCost(event, new Tracked(event));
+    }, this.priceBook, this.validation.current());
+    return this.publishCompleted(event);
   }
 
   /** Encodes once: a resend after an outage is the same bytes under the same event id. */
