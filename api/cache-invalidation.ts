@@ -4,7 +4,8 @@ import { logger } from '../src/logging';
 import { counter } from '../src/metrics';
 import { cacheKeys, versionTtlSeconds } from './cache-keys';
 import { cacheRedisUrl } from './config';
-import { createFailFastRedis, uniqueToken, waitReady } from './redis';
+import { createFailFastRedis, waitReady } from '../src/redis/fail-fast';
+import { uniqueToken } from './redis';
 
 /** The part of the storage consumer's WriteResult this module reads (kept structural: no import from consumers/). */
 export interface CommittedBatch {

@@ -1,7 +1,7 @@
 import { intSetting, Overrides, setting } from '../src/config';
 import { ConfigError } from '../src/errors';
 import { usdToNano } from '../src/money';
-import { parseTokens, TokenTable } from './auth';
+import { parseTokens, TokenTable } from '../src/http/auth';
 import { CursorSigner } from './cursor';
 
 export interface ApiConfig {

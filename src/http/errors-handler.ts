@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { dependencyFault, isDataError, sqlState } from '../src/dependency-faults';
-import { Logger } from '../src/logging';
+import { dependencyFault, isDataError, sqlState } from '../dependency-faults';
+import { Logger } from '../logging';
 import { CODE_BY_STATUS } from './error-codes';
 import { ApiError, unavailable } from './http-errors';
 
