@@ -26,6 +26,7 @@ export const roleFactories: Record<string, () => Promise<RoleFactory>> = {
   api: async () => (await import('../api')).apiRole,
   alerts: async () => (await import('../consumers/alerts')).alertsRole,
   breaker: async () => (await import('../consumers/breaker')).breakerRole,
+  ingest: async () => (await import('../ingest')).ingestRole,
 };
 
 export function roleNames(): string[] {

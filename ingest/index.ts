@@ -1,0 +1,83 @@
+import type { FastifyInstance } from 'fastify';
+import type Redis from 'ioredis';
+import { CostTracker } from '../producers';
+import { Overrides, setting, topics } from '../src/config';
+import { readiness } from '../src/http/readiness';
+import { createKafka, SDK_RETRY } from '../src/kafka/client';
+import { logger } from '../src/logging';
+import { createFailFastRedis } from '../src/redis/fail-fast';
+import type { Role, RoleContext } from '../src/roles';
+import { buildIngestApp } from './app';
+import { ingestSettings } from './settings';
+
+export { buildIngestApp } from './app';
+export { ingestSettings } from './settings';
+
+export interface RunningIngest {
+  app: FastifyInstance;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts HTTP ingest on INGEST_HOST:INGEST_PORT: the SDK's CostTracker (its validation, price
+ * book and batching producer, with the INGEST_* batching and delivery settings) behind POST /events.
+ */
+export async function startIngest(overrides: Overrides = {}): Promise<RunningIngest> {
+  const log = logger('ingest');
+  const s = ingestSettings(overrides);
+  if (s.tokens.size === 0) log.warn('no tokens configured (API_TOKENS, API_INGEST_TOKENS): POST /events answers 401');
+  const tracker = new CostTracker({
+    overrides: {
+      ...overrides,
+      SDK_LINGER_MS: s.lingerMs,
+      SDK_MAX_BATCH_EVENTS: s.maxBatchEvents,
+      SDK_MAX_BUFFERED_EVENTS: s.maxBufferedEvents,
+      SDK_DELIVERY_TIMEOUT_MS: s.deliveryTimeoutMs,
+    },
+    kafka: createKafka(overrides, 'ingest', SDK_RETRY),
+    // `setup` registers the schemas; the role publishes under the registered id.
+    registerSchemas: false,
+  });
+  await tracker.start();
+  const redis: Redis = createFailFastRedis(s.redisUrl, 100, log, 'finops-ingest', overrides);
+  const app = await buildIngestApp({ settings: s, publisher: tracker, redis });
+  await app.listen({ port: s.port, host: s.host });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : s.port;
+  log.info({ port, maxBatch: s.maxBatch }, 'HTTP ingest listening');
+  return {
+    app,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      await app.close(); // stops taking requests; those in hand are answered first
+      await tracker.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/** The `ingest` role: POST /events on INGEST_PORT; /metrics, /health and /ready on the ops server. */
+export function ingestRole({ overrides, ops }: RoleContext): Role {
+  const log = logger('ingest');
+  let running: RunningIngest | undefined;
+  const kafka = createKafka(overrides, 'ingest-ready');
+  ops.addDependency('kafka', readiness.kafka(kafka, [topics(overrides).costEvents]));
+  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides), overrides));
+  ops.addReadinessCheck('ingest-http', async () => {
+    if (!running) throw new Error('not listening yet');
+  });
+  return {
+    name: 'ingest',
+    async start() {
+      running = await startIngest(overrides);
+    },
+    async stop() {
+      await running?.close();
+      running = undefined;
+      log.info('HTTP ingest stopped');
+    },
+  };
+}
