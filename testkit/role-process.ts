@@ -1,0 +1,85 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Overrides } from '../src/config';
+
+const ROOT = path.resolve(__dirname, '..');
+
+export interface RoleProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Resolves with the metrics port once the process serves /health and /ready (its roles may still wait for dependencies). */
+  listening: Promise<number>;
+  /** Resolves with the metrics port once the process logged that it is running. */
+  running: Promise<number>;
+  /** Lines the process has written to stdout so far. */
+  output(): string[];
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resident set size now, in MiB (from /proc). */
+  rssMb(): number;
+}
+
+/**
+ * Runs `finops run <roles>` as a separate Node process (one process, no wrapper, so its pid and
+ * RSS are the consumer's own), with the given settings in its environment.
+ */
+export function spawnRoles(roles: string[], overrides: Overrides, opts: { logFile?: string; heapMb?: number } = {}): RoleProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, METRICS_PORT: '0', LOG_LEVEL: process.env.ROLE_LOG_LEVEL ?? 'info' };
+  // As in the Kubernetes manifests: a V8 heap cap sized to the pod, so the collector keeps RSS near it.
+  if (opts.heapMb) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --max-old-space-size=${opts.heapMb}`.trim();
+  delete env.JEST_WORKER_ID;
+  delete env.NODE_ENV;
+  for (const [k, v] of Object.entries(overrides)) env[k] = String(v);
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), 'run', ...roles], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = opts.logFile ? fs.createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const lines: string[] = [];
+  let onListening: (port: number) => void = () => undefined;
+  let onRunning: (port: number) => void = () => undefined;
+  const listening = new Promise<number>((resolve, reject) => {
+    onListening = resolve;
+    void exited.then((code) => reject(new Error(`roles ${roles.join(',')} exited with ${code} before serving /ready`)));
+  });
+  const running = new Promise<number>((resolve, reject) => {
+    onRunning = resolve;
+    void exited.then((code) => reject(new Error(`roles ${roles.join(',')} exited with ${code} before running`)));
+  });
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    log?.write(chunk);
+    buffered += chunk.toString();
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (lines.length < 5000) lines.push(line);
+      if (line.includes('"msg":"ops server listening"')) onListening(JSON.parse(line).metricsPort);
+      if (line.includes('"msg":"running"')) onRunning(JSON.parse(line).metricsPort);
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => log?.write(chunk));
+  listening.catch(() => undefined);
+  running.catch(() => undefined);
+  return {
+    child,
+    pid: child.pid!,
+    listening,
+    running,
+    output: () => lines,
+    exited,
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+    rssMb() {
+      try {
+        const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        return kb / 1024;
+      } catch {
+        return 0;
+      }
+    },
+  };
+}
