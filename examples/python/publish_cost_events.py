@@ -57,19 +57,19 @@ def encode(schema_id, writer, record):
     return buf.getvalue()
 
 
-def llm_cost(model, input_tokens, output_tokens):
+def llm_cost(model, input_tokens, output_tokens, quantize=True):
     p = PRICES[model]
     exact = (Decimal(input_tokens) * p["input_mtok"] + Decimal(output_tokens) * p["output_mtok"]) / Decimal(1_000_000)
     # Quantize to the schema's scale 9, rounding half-up once: what is encoded is exactly this.
-    return exact.quantize(NANO, rounding=ROUND_HALF_UP)
+    return exact.quantize(NANO, rounding=ROUND_HALF_UP) if quantize else exact
 
 
-def cost_event(persona_id, post_id, model, input_tokens, output_tokens):
+def cost_event(persona_id, post_id, model, input_tokens, output_tokens, quantize=True):
     return {
         "event_id": str(uuid.uuid4()),  # keep it: a retry of this event must reuse it
         "event_time": datetime.now(timezone.utc),  # timestamp-millis: an aware datetime, UTC
         "cost_type": "openai_api",
-        "amount": llm_cost(model, input_tokens, output_tokens),
+        "amount": llm_cost(model, input_tokens, output_tokens, quantize),
         "currency": "USD",
         "persona_id": persona_id,
         "post_id": post_id,
@@ -96,6 +96,7 @@ def main():
     ap.add_argument("--persona-prefix", default="py-demo")
     ap.add_argument("--personas", type=int, default=7)
     ap.add_argument("--compression", default="lz4", choices=["none", "gzip", "snappy", "lz4", "zstd"])
+    ap.add_argument("--no-quantize", action="store_true", help="show the pitfall: write amounts unquantized (storage dead-letters them)")
     args = ap.parse_args()
 
     schema_id, schema = latest_schema(args.registry, f"{args.topic}-value")
@@ -124,7 +125,8 @@ def main():
     models = list(PRICES)
     for i in range(args.count):
         persona = f"{args.persona_prefix}-persona-{i % args.personas}"
-        event = cost_event(persona, f"{args.persona_prefix}-post-{i % 50}", models[i % len(models)], 100 + (i * 37) % 5000, 10 + (i * 13) % 800)
+        event = cost_event(persona, f"{args.persona_prefix}-post-{i % 50}", models[i % len(models)], 100 + (i * 37) % 5000, 10 + (i * 13) % 800,
+                           quantize=not args.no_quantize)
         total += event["amount"]
         value = encode(schema_id, writer, event)
         while True:

@@ -4,6 +4,7 @@ import { ValidationLimits } from './cost-event';
 export * from './cost-event';
 export * from './complete-cost-event';
 export * from './cost-event-json';
+export * from './amount-scale';
 
 export function validationLimits(overrides: Overrides = {}, now = Date.now()): ValidationLimits {
   return {

@@ -51,4 +51,17 @@ describe('the Python producer example of docs/producers.md (python3-confluent-ka
       expect({ persona: r.persona_id, partitions: r.partitions }).toEqual({ persona: r.persona_id, partitions: [expected] });
     }
   });
+
+  it('dead-letters unquantized amounts (python3-avro writes Decimal digits at their own scale) as amount.scale_mismatch, storing none', async () => {
+    const prefix = `${env.id}-unq`;
+    const { stdout } = await promisify(execFile)(PYTHON, [
+      EXAMPLE, '--brokers', setting('KAFKA_BROKERS'), '--registry', setting('SCHEMA_REGISTRY_URL'),
+      '--topic', String(env.overrides.TOPIC_COST_EVENTS), '--count', '200', '--persona-prefix', prefix, '--no-quantize',
+    ], { timeout: 120_000 });
+    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toMatchObject({ published: 200, failed: 0 });
+    const dead = async () => (await env.pool.query("SELECT count(*)::int AS n, array_agg(DISTINCT reason) AS reasons FROM dead_letters WHERE source_topic = $1 AND convert_from(message_key, 'UTF8') LIKE $2", [env.overrides.TOPIC_COST_EVENTS, `${prefix}-%`])).rows[0];
+    await waitFor(async () => (await dead()).n === 200, { timeoutMs: 60_000, what: '200 dead letters' });
+    expect(await dead()).toEqual({ n: 200, reasons: ['amount.scale_mismatch'] });
+    expect((await env.pool.query('SELECT count(*)::int AS n FROM cost_events WHERE persona_id LIKE $1', [`${prefix}-%`])).rows[0].n).toBe(0);
+  });
 });
