@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type Redis from 'ioredis';
 import { CostTracker } from '../producers';
-import { Overrides, setting, topics } from '../src/config';
+import { intSetting, Overrides, setting, topics } from '../src/config';
+import { DependencyError, isRetriable } from '../src/errors';
+import { retry } from '../src/retry';
 import { readiness } from '../src/http/readiness';
 import { createKafka, SDK_RETRY } from '../src/kafka/client';
 import { logger } from '../src/logging';
@@ -40,7 +42,15 @@ export async function startIngest(overrides: Overrides = {}): Promise<RunningIng
     // `setup` registers the schemas; the role publishes under the registered id.
     registerSchemas: false,
   });
-  await tracker.start();
+  // The schemas are registered by `setup`, maybe after this pod started: wait for them (and the broker), unready.
+  await retry(() => tracker.start(), {
+    retries: Number.POSITIVE_INFINITY,
+    initialDelayMs: intSetting('STARTUP_RETRY_INITIAL_MS', overrides, { min: 1 }),
+    maxDelayMs: intSetting('STARTUP_RETRY_MAX_MS', overrides, { min: 1 }),
+    jitter: 0.2,
+    shouldRetry: (err) => err instanceof DependencyError || isRetriable(err),
+    onRetry: (err, attempt, delayMs) => log.warn({ err: (err as Error).message, attempt, retryInMs: delayMs }, 'waiting for the registered schemas and the broker'),
+  });
   const redis: Redis = createFailFastRedis(s.redisUrl, 100, log, 'finops-ingest', overrides);
   const app = await buildIngestApp({ settings: s, publisher: tracker, redis });
   await app.listen({ port: s.port, host: s.host });
