@@ -16,7 +16,8 @@ import { COST_EVENT_JSON_SCHEMA, CLOUDEVENT_JSON_SCHEMA } from './openapi';
 /** What the ingest app needs of the SDK's cost tracker: the same completion and the same producer. */
 export interface CostPublisher {
   completeCostEvent(draft: CostEventDraft): CostEvent;
-  publishCompleted(event: CostEvent): Promise<unknown>;
+  /** Publishes a request's events; each settles once Kafka acknowledged it (or failed by its deadline). */
+  publishBatch(events: CostEvent[]): Promise<PromiseSettledResult<unknown>[]>;
 }
 
 export interface IngestContext {
@@ -175,7 +176,7 @@ export async function buildIngestApp(ctx: IngestContext): Promise<FastifyInstanc
       const more = problems.length > 5 ? `; and ${problems.length - 5} more (see errors)` : '';
       return reply.code(400).send({ error: 'invalid_event', message: `${problems.length} of ${items.length} events are invalid, so none was published: ${shown}${more}`, errors: problems });
     }
-    const results = await Promise.allSettled(events.map((e) => ctx.publisher.publishCompleted(e)));
+    const results = await ctx.publisher.publishBatch(events);
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     const eventIds = events.map((e) => e.event_id);
     if (failed.length) {

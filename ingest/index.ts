@@ -9,7 +9,7 @@ import { createKafka, SDK_RETRY } from '../src/kafka/client';
 import { logger } from '../src/logging';
 import { createFailFastRedis } from '../src/redis/fail-fast';
 import type { Role, RoleContext } from '../src/roles';
-import { buildIngestApp } from './app';
+import { buildIngestApp, CostPublisher } from './app';
 import { ingestSettings } from './settings';
 
 export { buildIngestApp } from './app';
@@ -30,7 +30,9 @@ export async function startIngest(overrides: Overrides = {}): Promise<RunningIng
   const log = logger('ingest');
   const s = ingestSettings(overrides);
   if (s.tokens.size === 0) log.warn('no tokens configured (API_TOKENS, API_INGEST_TOKENS): POST /events answers 401');
-  const tracker = new CostTracker({
+  // Several producers, each idempotent with one request in flight, so one slow acknowledgement does
+  // not hold every request back; a request's events all go to one of them (round robin).
+  const trackers = Array.from({ length: s.producers }, () => new CostTracker({
     overrides: {
       ...overrides,
       SDK_LINGER_MS: s.lingerMs,
@@ -41,9 +43,9 @@ export async function startIngest(overrides: Overrides = {}): Promise<RunningIng
     kafka: createKafka(overrides, 'ingest', SDK_RETRY),
     // `setup` registers the schemas; the role publishes under the registered id.
     registerSchemas: false,
-  });
+  }));
   // The schemas are registered by `setup`, maybe after this pod started: wait for them (and the broker), unready.
-  await retry(() => tracker.start(), {
+  await retry(() => Promise.all(trackers.map((t) => t.start())), {
     retries: Number.POSITIVE_INFINITY,
     initialDelayMs: intSetting('STARTUP_RETRY_INITIAL_MS', overrides, { min: 1 }),
     maxDelayMs: intSetting('STARTUP_RETRY_MAX_MS', overrides, { min: 1 }),
@@ -51,8 +53,16 @@ export async function startIngest(overrides: Overrides = {}): Promise<RunningIng
     shouldRetry: (err) => err instanceof DependencyError || isRetriable(err),
     onRetry: (err, attempt, delayMs) => log.warn({ err: (err as Error).message, attempt, retryInMs: delayMs }, 'waiting for the registered schemas and the broker'),
   });
+  let next = 0;
+  const publisher: CostPublisher = {
+    completeCostEvent: (draft) => trackers[0].completeCostEvent(draft),
+    publishBatch: (events) => {
+      const tracker = trackers[next++ % trackers.length];
+      return Promise.allSettled(events.map((e) => tracker.publishCompleted(e)));
+    },
+  };
   const redis: Redis = createFailFastRedis(s.redisUrl, 100, log, 'finops-ingest', overrides);
-  const app = await buildIngestApp({ settings: s, publisher: tracker, redis });
+  const app = await buildIngestApp({ settings: s, publisher, redis });
   await app.listen({ port: s.port, host: s.host });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : s.port;
@@ -63,7 +73,7 @@ export async function startIngest(overrides: Overrides = {}): Promise<RunningIng
     url: `http://127.0.0.1:${port}`,
     async close() {
       await app.close(); // stops taking requests; those in hand are answered first
-      await tracker.close();
+      await Promise.all(trackers.map((t) => t.close()));
       redis.disconnect();
     },
   };

@@ -16,6 +16,7 @@ export interface IngestSettings {
   lingerMs: number;
   maxBatchEvents: number;
   maxBufferedEvents: number;
+  producers: number;
 }
 
 export function ingestSettings(overrides: Overrides = {}): IngestSettings {
@@ -37,6 +38,7 @@ export function ingestSettings(overrides: Overrides = {}): IngestSettings {
     lingerMs: intSetting('INGEST_LINGER_MS', overrides),
     maxBatchEvents: intSetting('INGEST_MAX_BATCH_EVENTS', overrides, { min: 1 }),
     maxBufferedEvents: intSetting('INGEST_MAX_BUFFERED_EVENTS', overrides, { min: 1 }),
+    producers: intSetting('INGEST_PRODUCERS', overrides, { min: 1, max: 16 }),
   };
   if (s.deliveryTimeoutMs >= s.requestTimeoutMs) {
     throw new ConfigError('INGEST_DELIVERY_TIMEOUT_MS must be below INGEST_REQUEST_TIMEOUT_MS, so a request waiting for Kafka is still answered (503)');

@@ -244,8 +244,10 @@ export const defaults = {
   /** Producer batching of the ingest role (as SDK_LINGER_MS / SDK_MAX_BATCH_EVENTS; the SDK's settings otherwise). */
   INGEST_LINGER_MS: '2',
   INGEST_MAX_BATCH_EVENTS: '4000',
-  /** Events buffered in the producer before requests wait for room (bounded memory). */
+  /** Events buffered in each producer before requests wait for room (bounded memory). */
   INGEST_MAX_BUFFERED_EVENTS: '20000',
+  /** Idempotent producers of the role (one request in flight each); a request's events go to one of them, round robin. */
+  INGEST_PRODUCERS: '2',
 
   // ── Alerts (consumers/alerts) ──────────────────────────────────────────────────────────────
   ALERT_GROUP_ID: 'finops-alerts',
