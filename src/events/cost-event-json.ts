@@ -33,7 +33,7 @@ function isObject(v: unknown): v is Obj {
 }
 
 function object(value: unknown, field: string, known: Set<string>): Obj {
-  if (!isObject(value)) throw invalid(field, `must be a JSON object, got ${kind(value)}`);
+  if (!isObject(value)) throw field ? invalid(field, `must be a JSON object, got ${kind(value)}`) : new InvalidInputError('event.invalid', `a cost event must be a JSON object, got ${kind(value)}`);
   for (const k of Object.keys(value)) {
     if (!known.has(k)) {
       const name = field ? `${field}.${k}` : k;
