@@ -52,7 +52,7 @@ export async function buildIngestApp(ctx: IngestContext): Promise<FastifyInstanc
   const httpLog = logger('ingest-http');
   if (httpLog.levelVal < 40) httpLog.level = 'warn';
   const s = ctx.settings;
-  const errorOpts = { retryAfterSeconds: RETRY_AFTER_SECONDS, bodyLimitBytes: s.bodyLimitBytes };
+  const errorOpts = { retryAfterSeconds: RETRY_AFTER_SECONDS, bodyLimitBytes: s.bodyLimitBytes, mediaTypes: `${JSON_TYPE}, ${CLOUDEVENT_TYPE} or ${CLOUDEVENT_BATCH_TYPE}` };
   const metrics = ingestMetrics();
 
   const app = Fastify({

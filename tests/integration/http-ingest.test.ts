@@ -187,7 +187,7 @@ describe('HTTP ingest: POST /events', () => {
     expect(bad.body.error).toBe('invalid_event');
     // Framework-level refusals in the same error model.
     expect((await post(ingest, null, { raw: '[{"persona_id": ' })).body).toEqual({ error: 'invalid_json', message: expect.any(String) });
-    expect((await post(ingest, null, { raw: 'x', type: 'text/plain' })).status).toBe(415);
+    expect(await post(ingest, null, { raw: 'x', type: 'text/plain' })).toEqual({ status: 415, body: { error: 'unsupported_media_type', message: expect.stringMatching(/application\/cloudevents-batch\+json/) } });
     expect(await post(ingest, [ok], { token: null })).toEqual({ status: 401, body: { error: 'unauthorized', message: expect.stringMatching(/Authorization/) } });
     expect(await post(ingest, [ok], { token: READ_TOKEN })).toEqual({ status: 403, body: { error: 'forbidden', message: expect.stringMatching(/"ingest" scope/) } });
     expect(await published()).toBe(before);
