@@ -19,6 +19,7 @@ COPY src ./src
 COPY producers ./producers
 COPY consumers ./consumers
 COPY api ./api
+COPY ingest ./ingest
 # Only the runtime code: tests, benchmarks and scripts are not part of the image.
 RUN npx tsc -p tsconfig.build.json
 

@@ -1,15 +1,14 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import { logger } from '../src/logging';
 import { counter } from '../src/metrics';
-import { authorize, principalOf } from './auth';
+import { installBearerAuth, installRateLimit } from '../src/http/request-guards';
 import type { ApiContext } from './context';
 import { rejectControlCharacters } from './control-characters';
-import { installErrorHandling, RouteTable, sendApiError, toApiError } from './errors-handler';
-import { ApiError } from './http-errors';
+import { installErrorHandling, RouteTable, sendApiError, toApiError } from '../src/http/errors-handler';
+import { ApiError } from '../src/http/http-errors';
 import { apiMetrics } from './metrics';
 import { anomalyRoutes } from './routes/anomalies';
 import { auditRoutes } from './routes/audit';
@@ -70,40 +69,11 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   });
 
   // Rate limit first (before auth), keyed by token, so failed-auth floods are limited per address.
-  if (cfg.rateLimit.max > 0) {
-    await app.register(rateLimit, {
-      global: false,
-      redis: ctx.redis ?? undefined,
-      nameSpace: `${cfg.cachePrefix}rl:`,
-      skipOnError: true, // Redis down: serve (the API stays correct from Postgres) rather than refuse everyone
-      timeWindow: cfg.rateLimit.windowMs,
-      keyGenerator: (req) => {
-        const p = principalOf(req.headers.authorization, cfg.tokens);
-        return p ? `t:${p.tokenId}` : `a:${req.ip}`;
-      },
-      max: async (_req, key) => (key.startsWith('t:') ? cfg.rateLimit.max : cfg.rateLimit.anonymousMax),
-      allowList: (req) => PUBLIC_ROUTES.includes(req.routeOptions.url ?? ''),
-      errorResponseBuilder: (req, c) => {
-        rateLimited.inc({ client: req.headers.authorization && principalOf(req.headers.authorization, cfg.tokens) ? 'token' : 'anonymous' });
-        const seconds = Math.max(1, Math.ceil(c.ttl / 1000));
-        return new ApiError(429, 'rate_limited', `rate limit of ${c.max} requests per ${Math.round(cfg.rateLimit.windowMs / 1000)} s exceeded; retry after ${seconds} s`, { retryAfterSeconds: seconds });
-      },
-    });
-    app.addHook('onRequest', app.rateLimit());
-  }
-
-  app.addHook('onRequest', async (req, reply) => {
-    const scope = req.routeOptions.config.scope;
-    if (!scope) return;
-    const outcome = authorize(req.headers.authorization, cfg.tokens, scope);
-    if (!outcome.ok) {
-      authFailures.inc({ reason: outcome.reason });
-      // The token itself is never logged: only its id (a SHA-256 prefix) when one was presented.
-      log.warn({ reason: outcome.reason, token_id: outcome.tokenId, method: req.method, route: req.routeOptions.url, ip: req.ip, reqId: req.id }, outcome.status === 401 ? 'authentication failed' : 'authorization failed');
-      return sendApiError(reply, new ApiError(outcome.status, outcome.status === 401 ? 'unauthorized' : 'forbidden', outcome.message));
-    }
-    req.principal = outcome.principal;
+  await installRateLimit(app, {
+    redis: ctx.redis, nameSpace: `${cfg.cachePrefix}rl:`, max: cfg.rateLimit.max, anonymousMax: cfg.rateLimit.anonymousMax,
+    windowMs: cfg.rateLimit.windowMs, tokens: cfg.tokens, publicRoutes: PUBLIC_ROUTES, onLimited: (client) => rateLimited.inc({ client }),
   });
+  installBearerAuth(app, cfg.tokens, log, (reason) => authFailures.inc({ reason }));
   // Every id and text parameter (path, query, body) is free of NUL and other control characters
   // before the schemas or any handler see it.
   app.addHook('preValidation', async (req) => {

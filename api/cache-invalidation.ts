@@ -5,7 +5,8 @@ import { logger } from '../src/logging';
 import { counter } from '../src/metrics';
 import { cacheKeys, versionTtlSeconds } from './cache-keys';
 import { cacheRedisUrl } from './settings';
-import { createFailFastRedis, uniqueToken, waitReady } from './redis';
+import { createFailFastRedis, waitReady } from '../src/redis/fail-fast';
+import { uniqueToken } from './redis';
 
 /** The part of a committed storage batch this module reads. */
 export type CommittedBatch = Pick<StorageWriteResult, 'posts' | 'deltas'>;

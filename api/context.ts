@@ -3,9 +3,9 @@ import type { Pool } from 'pg';
 import type { ControlAdmin } from '../src/contracts/controls';
 import type { ApiCache } from './cache';
 import type { ApiSettings } from './settings';
-import type { Scope } from './auth';
+import type { Scope } from '../src/http/auth';
 import type { FastifyRequest } from 'fastify';
-import { ERROR_CODES } from './error-codes';
+import { ERROR_SCHEMA } from '../src/http/error-codes';
 import type { Actor } from './queries/audit';
 
 export interface ApiContext {
@@ -16,25 +16,6 @@ export interface ApiContext {
   /** The circuit breaker's admin; null when that component is not deployed with this API. */
   controls: ControlAdmin | null;
 }
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Scope the route requires; absent = unauthenticated (ops endpoints, OpenAPI document). */
-    scope?: Scope;
-  }
-  interface FastifyRequest {
-    principal?: import('./auth').Principal;
-  }
-}
-
-export const ERROR_SCHEMA = {
-  type: 'object',
-  required: ['error', 'message'],
-  properties: {
-    error: { type: 'string', description: 'snake_case code, see docs/api.md "Errors"', enum: [...ERROR_CODES] },
-    message: { type: 'string', description: 'what is wrong, naming the parameter or field' },
-  },
-} as const;
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'invalid request (the message names the parameter or field)',

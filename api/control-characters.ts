@@ -1,4 +1,4 @@
-import { badRequest } from './http-errors';
+import { badRequest } from '../src/http/http-errors';
 
 // C0 controls (NUL, tab, newline, escape …), DEL and C1 controls. Postgres refuses NUL in text
 // (SQLSTATE 22021); the others have no place in an id and would forge lines in logs and messages.

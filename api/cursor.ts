@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../src/errors';
-import { badRequest } from './http-errors';
+import { badRequest } from '../src/http/http-errors';
 
 /**
  * Pagination cursors are opaque to clients and tamper-proof: `<payload>.<mac>`, where payload is

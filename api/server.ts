@@ -9,7 +9,7 @@ import { logger } from '../src/logging';
 import { buildApp } from './app';
 import { ApiCache } from './cache';
 import { apiSettings } from './settings';
-import { createFailFastRedis, waitReady } from './redis';
+import { createFailFastRedis, waitReady } from '../src/redis/fail-fast';
 import { OpsServer } from '../src/http/ops-server';
 import type { ApiContext } from './context';
 
@@ -38,7 +38,7 @@ export interface StartOptions {
 export async function startApi(overrides: Overrides = {}, opts: StartOptions = {}): Promise<RunningApi> {
   const log = logger('api');
   const config = apiSettings(overrides);
-  if (config.tokens.size === 0) log.warn('no API tokens configured (API_TOKENS, API_READ_TOKENS, API_OPERATOR_TOKENS): every authenticated endpoint answers 401');
+  if (config.tokens.size === 0) log.warn('no API tokens configured (API_TOKENS, API_READ_TOKENS, API_OPERATOR_TOKENS, API_INGEST_TOKENS): every authenticated endpoint answers 401');
   // Every API query is bounded: statement_timeout is set per connection through libpq options.
   const dbUrl = new URL(databaseUrl('api', overrides));
   dbUrl.searchParams.set('options', `-c statement_timeout=${config.statementTimeoutMs}`);

@@ -1,6 +1,6 @@
 import { durationSetting, intSetting, Overrides, setting, usdSetting } from '../src/config';
 import { ConfigError } from '../src/errors';
-import { parseTokens, TokenTable } from './auth';
+import { parseTokens, TokenTable } from '../src/http/auth';
 import { CursorSigner } from './cursor';
 
 export interface ApiSettings {

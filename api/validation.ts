@@ -1,6 +1,6 @@
 import { usdToNano } from '../src/money';
 import type { CursorSigner } from './cursor';
-import { badRequest } from './http-errors';
+import { badRequest } from '../src/http/http-errors';
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 // A full timestamp must carry its zone (Z or ±hh:mm): a zoneless time is ambiguous.

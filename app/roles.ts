@@ -21,6 +21,8 @@ export const roleFactories: Record<string, () => Promise<RoleFactory>> = {
   },
   alerts: async () => (await import('../consumers/alerts')).alertsRole,
   breaker: async () => (await import('../consumers/breaker')).breakerRole,
+  // POST /events: cost events over HTTP, published through the SDK's producer.
+  ingest: async () => (await import('../ingest')).ingestRole,
 };
 
 export function roleNames(): string[] {

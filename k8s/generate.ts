@@ -14,6 +14,7 @@ import { nodeOptions, RESOURCES } from './resources';
 export const PARTITIONS = Number(defaults.TOPIC_PARTITIONS);
 export const METRICS_PORT = Number(defaults.METRICS_PORT);
 const API_PORT = Number((defaults as Record<string, string>).API_PORT ?? '8080');
+const INGEST_PORT = Number(defaults.INGEST_PORT);
 /** The API serves /metrics on its own port (not on API_PORT), beside the ops endpoints. */
 export const API_METRICS_PORT = Number(defaults.API_METRICS_PORT || defaults.METRICS_PORT);
 /** Certificates and keys for TLS to Kafka, Postgres and Redis: the optional Secret finops-tls, mounted read-only. */
@@ -46,6 +47,7 @@ export const ROLE_SECRETS: Record<string, SecretRef[]> = {
   // Pages use BREAKER_PAGE_* when set, else the ALERT_* channels (src/notify/settings.ts).
   breaker: [{ key: 'REDIS_URL' }, ...ALERT_SECRETS, ...PAGE_SECRETS, ...TRANSPORT_SECRETS],
   api: [{ key: 'REDIS_URL' }, { key: 'API_TOKENS' }, ...TRANSPORT_SECRETS],
+  ingest: [{ key: 'REDIS_URL' }, { key: 'API_TOKENS' }, ...TRANSPORT_SECRETS],
 };
 
 function secretEnv(role: string) {
@@ -124,7 +126,7 @@ function podSpec(role: string, args: string[], extraPorts: { name: string; conta
 
 function roleResources(role: string): object[] {
   const isConsumer = role in CONSUMER_TOPICS;
-  const extraPorts = role === 'api' ? [{ name: 'http', containerPort: API_PORT }] : [];
+  const extraPorts = role === 'api' ? [{ name: 'http', containerPort: API_PORT }] : role === 'ingest' ? [{ name: 'http', containerPort: INGEST_PORT }] : [];
   const name = `finops-${role}`;
   const maxReplicas = isConsumer ? PARTITIONS : 10;
   return [
@@ -289,8 +291,18 @@ export function generate(): Record<string, string> {
             ingress: [{ from: [{ namespaceSelector: {} }], ports: [{ protocol: 'TCP', port: API_PORT }] }],
           },
         },
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'finops-ingest', labels: { 'app.kubernetes.io/part-of': PART_OF } },
+          spec: {
+            podSelector: { matchLabels: selector('ingest') },
+            policyTypes: ['Ingress'],
+            ingress: [{ from: [{ namespaceSelector: {} }], ports: [{ protocol: 'TCP', port: INGEST_PORT }] }],
+          },
+        },
       ],
-      'Ingress: the metrics/ops port (/metrics, /health, /ready; the API serves its /metrics there too, on API_METRICS_PORT) only from the monitoring namespace; the API port only to API pods, from inside the cluster; nothing else. Egress stays open: alert webhooks (Slack, PagerDuty) live outside the cluster.',
+      'Ingress: the metrics/ops port (/metrics, /health, /ready; the API serves its /metrics there too, on API_METRICS_PORT) only from the monitoring namespace; the API port only to API pods and the ingest port (POST /events) only to ingest pods, from inside the cluster; nothing else. Egress stays open: alert webhooks (Slack, PagerDuty) live outside the cluster.',
     ),
   );
   put(

@@ -18,6 +18,8 @@ export const RESOURCES: Record<string, RoleResources> = {
   storage: { requests: { cpu: '500m', memory: '256Mi' }, limits: { cpu: '2', memory: '512Mi' }, heapMb: 256 },
   anomaly: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' }, heapMb: 256, semiSpaceMb: 4 },
   api: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' }, heapMb: 384 },
+  /** HTTP ingest holds at most INGEST_MAX_BUFFERED_EVENTS events and the bodies in hand; measured with `npm run bench:http-ingest`. */
+  ingest: { requests: { cpu: '500m', memory: '256Mi' }, limits: { cpu: '2', memory: '384Mi' }, heapMb: 192 },
   default: { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '500m', memory: '384Mi' }, heapMb: 288 },
 };
 

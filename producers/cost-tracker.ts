@@ -5,11 +5,11 @@ import { AvroCodec, avroType } from '../src/avro/codec';
 import { CostEventEncoder } from '../src/avro/cost-event-encoder';
 import { loadSchema } from '../src/avro/schemas';
 import { Overrides, setting, topics, Topics } from '../src/config';
-import { CostEvent, CostType, PostOutcome } from '../src/events';
+import { completeCostEvent, CostEvent, CostEventDraft, CostType, parseMicroUnits, PostOutcome, ValidationClock } from '../src/events';
 import { InvalidInputError } from '../src/errors';
 import { createKafka, SDK_RETRY } from '../src/kafka/client';
-import { formatUsd, parseDecimal, usdToNano } from '../src/money';
-import { PriceBook, Priced, priceBookFromConfig, pricingTableFileFromConfig, pricingTableFromConfig } from '../src/pricing';
+import { formatUsd, usdToNano } from '../src/money';
+import { PriceBook, priceBookFromConfig, pricingTableFileFromConfig, pricingTableFromConfig } from '../src/pricing';
 import { BatchingProducer } from './batching-producer';
 import { trackerSettings } from './settings';
 
@@ -36,7 +36,6 @@ export interface OpenAICost extends Attribution {
   model: string;
   inputTokens: number;
   outputTokens: number;
-  /** Input tokens read from a prompt cache (counted within inputTokens). */
   cachedInputTokens?: number;
   /**
    * Input tokens written to a prompt cache (counted within inputTokens), billed at the table's
@@ -114,25 +113,13 @@ export interface CostTrackerOptions {
   registerSchemas?: boolean;
 }
 
-function parseMicro(value: string | number, field: string): bigint {
-  let d;
-  try {
-    d = parseDecimal(value);
-  } catch {
-    throw new InvalidInputError(`${field}.invalid`, `${field} must be a decimal number, got ${JSON.stringify(value)}`);
-  }
-  if (d.units < 0n) throw new InvalidInputError(`${field}.negative`, `${field} must not be negative`);
-  if (d.scale > 6) throw new InvalidInputError(`${field}.precision`, `${field} has more than 6 decimal places`);
-  return d.units * 10n ** BigInt(6 - d.scale);
-}
-
 /** Callers pass the same few sizes ("0.5", "1.25") again and again: parsed once each (bounded). */
 const microCache = new Map<string | number, bigint>();
 
 function toMicro(value: string | number, field: string): bigint {
   const hit = microCache.get(value);
   if (hit !== undefined) return hit;
-  const micro = parseMicro(value, field);
+  const micro = parseMicroUnits(value, field);
   if (microCache.size >= 1000) microCache.clear();
   microCache.set(value, micro);
   return micro;
@@ -171,6 +158,7 @@ export class CostTracker {
   /** Calls made before start() finished, until they are handed to the producer. */
   private readonly pending = new Set<Promise<unknown>>();
   private readonly keys = new Map<string, Buffer>();
+  private readonly validation: ValidationClock;
 
   constructor(private readonly options: CostTrackerOptions = {}) {
     this.overrides = options.overrides ?? {};
@@ -178,6 +166,7 @@ export class CostTracker {
     this.codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', this.overrides), this.overrides);
     this.priceBook = options.priceBook ?? (pricingTableFileFromConfig(this.overrides) ? priceBookFromConfig(this.overrides) : undefined);
     this.topics = topics(this.overrides);
+    this.validation = new ValidationClock(this.overrides);
     this.producer = new BatchingProducer(this.kafka, trackerSettings(this.overrides));
   }
 
@@ -206,11 +195,6 @@ export class CostTracker {
     checkTokens('outputTokens', c.outputTokens);
     const cachedInputTokens = c.cachedInputTokens ?? 0;
     checkTokens('cachedInputTokens', cachedInputTokens);
-    if (!this.priceBook) return this.tracked(this.start().then(() => this.trackOpenAICost(c)));
-    const provider = c.provider ?? 'openai';
-    const at = c.eventTime ?? new Date();
-    // Priced at its event time: a price that changed since (or will change) does not apply to it.
-    let priced: Priced;
     let attribution: Attribution = c;
     const writes = c.cacheWriteInputTokens;
     if (writes && (writes.fiveMinute || writes.oneHour)) {
@@ -218,34 +202,51 @@ export class CostTracker {
       const oneHour = writes.oneHour ?? 0;
       checkTokens('cacheWriteInputTokens.fiveMinute', fiveMinute);
       checkTokens('cacheWriteInputTokens.oneHour', oneHour);
-      priced = this.priceBook.llm(provider, c.model, c.inputTokens, c.outputTokens, cachedInputTokens, at, { fiveMinute, oneHour });
+      // Priced from metadata by the one completion path (src/events/complete-cost-event.ts).
       const metadata = { ...c.metadata };
       if (fiveMinute) metadata.cache_write_input_tokens = String(fiveMinute);
       if (oneHour) metadata.cache_write_1h_input_tokens = String(oneHour);
       attribution = { ...c, metadata };
-    } else {
-      priced = this.priceBook.llm(provider, c.model, c.inputTokens, c.outputTokens, cachedInputTokens, at);
     }
-    const usage = { provider, model: c.model, input_tokens: c.inputTokens, output_tokens: c.outputTokens, cached_input_tokens: cachedInputTokens };
-    return this.publishCost('openai_api', attribution, priced, usage, null, null, at);
+    const usage = { provider: c.provider ?? 'openai', model: c.model, input_tokens: c.inputTokens, output_tokens: c.outputTokens, cached_input_tokens: cachedInputTokens };
+    return this.publishCost('openai_api', attribution, usage, null, null);
   }
 
   trackInfrastructureCost(c: InfrastructureCost): Promise<TrackedCost> {
     const cores = toMicro(c.cpuCores, 'cpuCores');
     const gb = toMicro(c.memoryGb, 'memoryGb');
     checkTokens('durationMs', c.durationMs);
-    if (!this.priceBook) return this.tracked(this.start().then(() => this.trackInfrastructureCost(c)));
-    const priced = this.priceBook.compute(cores, gb, c.durationMs);
     const usage = { resource_type: c.resourceType ?? 'kubernetes', cpu_cores: cores, memory_gb: gb, duration_ms: c.durationMs };
-    return this.publishCost('kubernetes', c, priced, null, usage, null);
+    return this.publishCost('kubernetes', c, null, usage, null);
   }
 
   trackVectorDbCost(c: VectorDbCost): Promise<TrackedCost> {
     checkTokens('units', c.units);
-    if (!this.priceBook) return this.tracked(this.start().then(() => this.trackVectorDbCost(c)));
-    const priced = this.priceBook.vectorDb(c.vectorOperation, c.units);
     const usage = { provider: c.provider ?? 'generic', operation: c.vectorOperation, units: c.units };
-    return this.publishCost('vector_db', c, priced, null, null, usage);
+    return this.publishCost('vector_db', c, null, null, usage);
+  }
+
+  /**
+   * Completes, prices and validates a cost event given in the schema's own form (amount and price
+   * optional: priced from the usage when absent), exactly as the track calls do, and publishes it.
+   * HTTP ingest and other bridges use this; it resolves once Kafka has the event.
+   */
+  trackCostEvent(draft: CostEventDraft): Promise<TrackedCost> {
+    if (!this.priceBook) return this.tracked(this.start().then(() => this.trackCostEvent(draft)));
+    const event = completeCostEvent(draft, this.priceBook, this.validation.current());
+    return this.publishCompleted(event);
+  }
+
+  /** Completes, prices and validates a draft without publishing it (throws InvalidInputError naming the field). */
+  completeCostEvent(draft: CostEventDraft): CostEvent {
+    if (!this.priceBook) throw new InvalidInputError('pricing.not_ready', 'the price table is still loading (PRICING_TABLE_URL); call start() first');
+    return completeCostEvent(draft, this.priceBook, this.validation.current());
+  }
+
+  /** Publishes an event completeCostEvent returned; resolves once Kafka has it. */
+  publishCompleted(event: CostEvent): Promise<TrackedCost> {
+    if (!this.ready) return this.tracked(this.start().then(() => this.sendCost(event, new Tracked(event))));
+    return this.sendCost(event, new Tracked(event));
   }
 
   trackOutcome(o: Outcome): Promise<PostOutcome> {
@@ -270,15 +271,16 @@ export class CostTracker {
   }
 
   private publishCost(
-    costType: CostType, a: Attribution, priced: Priced,
-    llm: CostEvent['llm_usage'], compute: CostEvent['compute_usage'], vector: CostEvent['vector_db_usage'], at?: Date,
+    costType: CostType, a: Attribution,
+    llm: CostEvent['llm_usage'], compute: CostEvent['compute_usage'], vector: CostEvent['vector_db_usage'],
   ): Promise<TrackedCost> {
     if (!a.personaId) return Promise.reject(new InvalidInputError('persona_id.missing', 'personaId is required: costs are attributed to a persona'));
-    const event: CostEvent = {
-      event_id: a.eventId ?? randomUUID(),
-      event_time: at ?? a.eventTime ?? new Date(),
+    if (!this.priceBook) return this.tracked(this.start().then(() => this.publishCost(costType, a, llm, compute, vector)));
+    // The same completion, pricing and checks as HTTP ingest (src/events/complete-cost-event.ts).
+    const event = completeCostEvent({
+      event_id: a.eventId,
+      event_time: a.eventTime,
       cost_type: costType,
-      amount: priced.nanoUsd,
       currency: 'USD',
       persona_id: a.personaId,
       post_id: a.postId ?? null,
@@ -289,11 +291,9 @@ export class CostTracker {
       llm_usage: llm,
       compute_usage: compute,
       vector_db_usage: vector,
-      price: priced.price,
       metadata: a.metadata ?? {},
-    };
-    if (!this.ready) return this.tracked(this.start().then(() => this.sendCost(event, new Tracked(event))));
-    return this.sendCost(event, new Tracked(event));
+    }, this.priceBook, this.validation.current());
+    return this.publishCompleted(event);
   }
 
   /** Encodes once: a resend after an outage is the same bytes under the same event id. */

@@ -85,7 +85,7 @@ as_pg() {
 
 ensure_packages() {
   local missing=() p
-  for p in postgresql-15 postgresql-15-partman redis-server prometheus python3-confluent-kafka; do
+  for p in postgresql-15 postgresql-15-partman redis-server prometheus python3-confluent-kafka python3-avro; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   if ((${#missing[@]})); then

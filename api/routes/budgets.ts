@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context';
 import { actorOf, errorResponses } from '../context';
-import { notFound } from '../http-errors';
+import { notFound } from '../../src/http/http-errors';
 import { deleteBudget, listBudgets, putBudget } from '../queries/budgets';
 import { parseLimitUsd } from '../validation';
 

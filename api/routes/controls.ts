@@ -3,7 +3,7 @@ import { CONTROL_LEVELS, type ControlLevel, type ControlState } from '../../src/
 import { logger } from '../../src/logging';
 import type { ApiContext } from '../context';
 import { actorOf, errorResponses } from '../context';
-import { ApiError } from '../http-errors';
+import { ApiError } from '../../src/http/http-errors';
 import { AuditAction, appendAudit } from '../queries/audit';
 
 const log = logger('api-controls');

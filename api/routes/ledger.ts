@@ -9,7 +9,7 @@ import { logger } from '../../src/logging';
 import { loadPriceBook, PriceBook } from '../../src/pricing';
 import type { ApiContext } from '../context';
 import { actorOf, errorResponses } from '../context';
-import { ApiError, badRequest, notFound } from '../http-errors';
+import { ApiError, badRequest, notFound } from '../../src/http/http-errors';
 import { appendAudit } from '../queries/audit';
 import { uniqueToken } from '../redis';
 import { parseInstant } from '../validation';

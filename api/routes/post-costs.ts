@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context';
 import { errorResponses } from '../context';
 import { MAX_PAGE_LIMIT } from '../settings';
-import { notFound } from '../http-errors';
+import { notFound } from '../../src/http/http-errors';
 import { postBreakdown, postSummary } from '../queries/post-costs';
 import { decodeCursor, parseLimit } from '../validation';
 

@@ -192,6 +192,8 @@ export const defaults = {
   /** Comma-separated tokens with the read scope, and with the operator scope (alternative to API_TOKENS). */
   API_READ_TOKENS: '',
   API_OPERATOR_TOKENS: '',
+  /** Comma-separated tokens with the ingest scope (POST /events on the `ingest` role); or "ingest" in API_TOKENS scopes. */
+  API_INGEST_TOKENS: '',
   /** Cache-aside TTL for post breakdowns, summaries and date-range breakdowns. */
   API_CACHE_TTL_SECONDS: '300',
   API_CACHE_PREFIX: 'finops:api:',
@@ -241,6 +243,35 @@ export const defaults = {
    * run with maxmemory and allkeys-lru, which the control state in REDIS_URL must never be under.
    */
   API_CACHE_REDIS_URL: '',
+
+  // ── HTTP ingest (role `ingest`: POST /events; tokens with the ingest scope from API_TOKENS / API_INGEST_TOKENS) ──
+  INGEST_PORT: '8081',
+  INGEST_HOST: '0.0.0.0',
+  /** Most cost events in one POST /events; a larger batch is refused whole (413). */
+  INGEST_MAX_BATCH: '1000',
+  /** Largest accepted request body (a 1,000-event batch of typical events is about 400 KB). */
+  INGEST_BODY_LIMIT_BYTES: '2097152',
+  /**
+   * How long a request waits for Kafka to acknowledge its events before it is answered 503 (retry
+   * with the same event ids). Below INGEST_REQUEST_TIMEOUT_MS, so the answer always comes.
+   */
+  INGEST_DELIVERY_TIMEOUT_MS: '15000',
+  /** Whole request (headers and body) must arrive within this. */
+  INGEST_REQUEST_TIMEOUT_MS: '30000',
+  /** Requests per INGEST_RATE_LIMIT_WINDOW_MS per bearer token (counted in Redis across replicas; 0 disables). */
+  INGEST_RATE_LIMIT_MAX: '6000',
+  /** Requests per window per client address without a known token. */
+  INGEST_RATE_LIMIT_ANONYMOUS_MAX: '60',
+  INGEST_RATE_LIMIT_WINDOW_MS: '60000',
+  /** Key prefix of the ingest rate-limit counters in Redis (REDIS_URL). */
+  INGEST_REDIS_PREFIX: 'finops:ingest:',
+  /** Producer batching of the ingest role (as SDK_LINGER_MS / SDK_MAX_BATCH_EVENTS; the SDK's settings otherwise). */
+  INGEST_LINGER_MS: '2',
+  INGEST_MAX_BATCH_EVENTS: '4000',
+  /** Events buffered in each producer before requests wait for room (bounded memory). */
+  INGEST_MAX_BUFFERED_EVENTS: '20000',
+  /** Idempotent producers of the role (one request in flight each); a request's events go to one of them, round robin. */
+  INGEST_PRODUCERS: '2',
 
   // ── Alerts (consumers/alerts) ──────────────────────────────────────────────────────────────
   ALERT_GROUP_ID: 'finops-alerts',

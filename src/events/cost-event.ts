@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../errors';
 import { MAX_EVENT_NANO_USD } from '../money';
+import { checkAmountScale } from './amount-scale';
 
 export type CostType = 'openai_api' | 'kubernetes' | 'vector_db' | 'other';
 export type PriceStatus = 'priced' | 'unknown_model' | 'unpriced';
@@ -129,6 +130,7 @@ export function validateCostEvent(e: CostEvent, limits: ValidationLimits): void 
     checkCount('compute_usage.duration_ms', e.compute_usage.duration_ms);
   }
   if (e.vector_db_usage) checkCount('vector_db_usage.units', e.vector_db_usage.units);
+  checkAmountScale(e);
   for (const [k, v] of Object.entries(e.metadata ?? {})) {
     // Postgres text and jsonb cannot hold U+0000.
     if (k.includes('\u0000') || v.includes('\u0000')) throw new InvalidInputError('metadata.nul_character', `metadata entry ${JSON.stringify(k.slice(0, 64))} contains a NUL character`);

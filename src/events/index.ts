@@ -2,6 +2,9 @@ import { intSetting, Overrides } from '../config';
 import { ValidationLimits } from './cost-event';
 
 export * from './cost-event';
+export * from './complete-cost-event';
+export * from './cost-event-json';
+export * from './amount-scale';
 
 export function validationLimits(overrides: Overrides = {}, now = Date.now()): ValidationLimits {
   return {

@@ -1,8 +1,8 @@
-import { authorize, parseTokens } from '../../api/auth';
+import { authorize, parseTokens } from '../../src/http/auth';
 import { findControlCharacter, rejectControlCharacters } from '../../api/control-characters';
 import { CursorSigner } from '../../api/cursor';
-import { RouteTable, toApiError } from '../../api/errors-handler';
-import { ApiError } from '../../api/http-errors';
+import { RouteTable, toApiError } from '../../src/http/errors-handler';
+import { ApiError } from '../../src/http/http-errors';
 import { decodeAuditCursor, decodeCursor, encodeAuditCursor, encodeCursor, parseInstant } from '../../api/validation';
 import { dependencyFault, isDataError, isTransientFault } from '../../src/dependency-faults';
 import { DependencyError, InvalidInputError } from '../../src/errors';

@@ -1,9 +1,9 @@
 import { eventConfidenceBp, summarize } from '../../api/accuracy';
-import { authorize, parseTokens } from '../../api/auth';
+import { authorize, parseTokens } from '../../src/http/auth';
 import { efficiencyRating, primaryCostType } from '../../api/efficiency';
-import { describeValidation } from '../../api/errors-handler';
+import { describeValidation } from '../../src/http/errors-handler';
 import { CursorSigner } from '../../api/cursor';
-import { ApiError } from '../../api/http-errors';
+import { ApiError } from '../../src/http/http-errors';
 import { decodeCursor, encodeCursor, parseDayRange, parseInstant, parseLimit, parseLimitUsd } from '../../api/validation';
 import { usdToNano } from '../../src/money';
 

@@ -13,13 +13,15 @@ function roomOf(file: string): string {
   return top === 'consumers' ? `consumers/${second}` : top;
 }
 
-const ROLES = ['consumers/storage', 'consumers/anomaly', 'consumers/alerts', 'consumers/breaker', 'api'];
+const ROLES = ['consumers/storage', 'consumers/anomaly', 'consumers/alerts', 'consumers/breaker', 'api', 'ingest'];
 
 /** Rooms each room may import besides itself. */
 const MAY_IMPORT: Record<string, string[]> = {
   src: [],
   producers: ['src'],
   ...Object.fromEntries(ROLES.map((r) => [r, ['src']])),
+  // HTTP ingest publishes through the SDK's own tracker, so what it accepts is what the SDK accepts.
+  ingest: ['src', 'producers'],
   app: ['src', ...ROLES],
   testkit: ['src', 'app', 'producers', ...ROLES],
   benchmarks: ['src', 'app', 'producers', 'testkit', 'k8s', ...ROLES],

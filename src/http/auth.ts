@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { Overrides, setting } from '../src/config';
-import { ConfigError } from '../src/errors';
+import { Overrides, setting } from '../config';
+import { ConfigError } from '../errors';
 
-export type Scope = 'read' | 'operator';
+/** read: query the API; operator: change controls (implies read); ingest: publish cost events over HTTP (implies nothing else). */
+export type Scope = 'read' | 'operator' | 'ingest';
 export interface Principal {
   name: string;
   scopes: ReadonlySet<Scope>;
@@ -12,7 +13,7 @@ export interface Principal {
 /** Tokens are kept only as SHA-256 digests; a lookup by digest does not leak timing about the token. */
 export type TokenTable = ReadonlyMap<string, Principal>;
 
-const SCOPES: readonly Scope[] = ['read', 'operator'];
+const SCOPES: readonly Scope[] = ['read', 'operator', 'ingest'];
 
 function digest(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -28,8 +29,9 @@ function withImplied(scopes: Scope[]): Set<Scope> {
 }
 
 /**
- * Reads API_TOKENS (JSON array of {token, scopes, name?}) plus API_READ_TOKENS and
- * API_OPERATOR_TOKENS (comma lists). Operator implies read. No tokens at all means every
+ * Reads API_TOKENS (JSON array of {token, scopes, name?}) plus API_READ_TOKENS,
+ * API_OPERATOR_TOKENS and API_INGEST_TOKENS (comma lists). Operator implies read. The query API
+ * and HTTP ingest read the same table, each route asking for its scope. No tokens at all means every
  * authenticated endpoint answers 401 (fail closed).
  */
 export function parseTokens(overrides: Overrides = {}): TokenTable {
@@ -58,9 +60,10 @@ export function parseTokens(overrides: Overrides = {}): TokenTable {
       add(entry.token, entry.scopes as Scope[], typeof entry.name === 'string' ? entry.name : `token-${i}`);
     });
   }
-  const list = (name: 'API_READ_TOKENS' | 'API_OPERATOR_TOKENS') => setting(name, overrides).split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (name: 'API_READ_TOKENS' | 'API_OPERATOR_TOKENS' | 'API_INGEST_TOKENS') => setting(name, overrides).split(',').map((s) => s.trim()).filter(Boolean);
   list('API_READ_TOKENS').forEach((t, i) => add(t, ['read'], `read-${i}`));
   list('API_OPERATOR_TOKENS').forEach((t, i) => add(t, ['operator'], `operator-${i}`));
+  list('API_INGEST_TOKENS').forEach((t, i) => add(t, ['ingest'], `ingest-${i}`));
   return table;
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { dependencyFault, isDataError, sqlState } from '../src/dependency-faults';
-import { Logger } from '../src/logging';
+import { dependencyFault, isDataError, sqlState } from '../dependency-faults';
+import { Logger } from '../logging';
 import { CODE_BY_STATUS } from './error-codes';
 import { ApiError, unavailable } from './http-errors';
 
@@ -35,7 +35,8 @@ type AnyError = FastifyError & { validation?: AjvIssue[]; validationContext?: st
  * The one mapping from whatever was thrown to what the client sees. Nothing of the underlying
  * error (SQL, stack, driver message) reaches the body; the server log keeps it.
  */
-export function toApiError(err: AnyError, opts: { retryAfterSeconds: number; bodyLimitBytes: number }): ApiError | null {
+/** `mediaTypes`: what a 415 says bodies must be (default application/json). */
+export function toApiError(err: AnyError, opts: { retryAfterSeconds: number; bodyLimitBytes: number; mediaTypes?: string }): ApiError | null {
   if (err instanceof ApiError) return err;
   if (err.validation?.length) {
     const { code, message } = describeValidation(err.validationContext ?? 'querystring', err.validation[0]);
@@ -51,7 +52,7 @@ export function toApiError(err: AnyError, opts: { retryAfterSeconds: number; bod
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ApiError(413, 'body_too_large', `the request body exceeds ${opts.bodyLimitBytes} bytes`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ApiError(415, 'unsupported_media_type', 'request bodies must be application/json');
+      return new ApiError(415, 'unsupported_media_type', `request bodies must be ${opts.mediaTypes ?? 'application/json'}`);
     case 'FST_ERR_BAD_URL':
       return new ApiError(400, 'invalid_url', 'the URL path is not valid percent-encoded UTF-8');
     case 'FST_ERR_MAX_PARAM_LENGTH':
@@ -91,7 +92,7 @@ export class RouteTable {
   }
 }
 
-export function installErrorHandling(app: FastifyInstance, log: Logger, opts: { retryAfterSeconds: number; bodyLimitBytes: number }, routes: RouteTable): void {
+export function installErrorHandling(app: FastifyInstance, log: Logger, opts: { retryAfterSeconds: number; bodyLimitBytes: number; mediaTypes?: string }, routes: RouteTable): void {
   app.setErrorHandler((err: AnyError, req, reply) => {
     const mapped = toApiError(err, opts);
     if (mapped) {

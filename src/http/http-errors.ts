@@ -1,4 +1,4 @@
-import { FinOpsError } from '../src/errors';
+import { FinOpsError } from '../errors';
 
 /**
  * The API's one error type: the HTTP status, the machine-readable snake_case code (docs/api.md,
