@@ -1,4 +1,5 @@
-import { OpenAnomaly } from './lifecycle';
+import { OpenAnomaly, report, Report } from './lifecycle';
+import { AnomalyRecord } from './types';
 
 /** What a closed window leaves behind for the spike baseline. */
 export interface ClosedWindow {
@@ -167,4 +168,11 @@ export function mergeCohorts(a: CohortSums, b: CohortSums): CohortSums {
     start: a.start, end: b.end, posts: a.posts + b.posts, cost: a.cost + b.cost, engagements: a.engagements + b.engagements,
     follows: a.follows + b.follows, revenue: a.revenue + b.revenue,
   };
+}
+
+/** Opens, extends or escalates the anomaly in a persona's slot; what it emits goes to `out`. */
+export function applyReport(persona: PersonaState, slot: PersonaSlot, r: Report, out: AnomalyRecord[]): void {
+  const { anomaly, emitted } = report(persona.anomalies[slot], r);
+  persona.anomalies[slot] = anomaly;
+  if (emitted) out.push(emitted);
 }

@@ -1,7 +1,7 @@
 import { Pool } from 'pg';
 import { DependencyError } from '../../src/errors';
 import { nanoFromNumericText } from '../../src/money';
-import { ReferenceData } from './engine';
+import { ReferenceData } from './budgets';
 
 /**
  * Budgets (table budgets) and per-persona post targets (persona_targets), held in memory and

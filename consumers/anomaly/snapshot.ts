@@ -1,4 +1,4 @@
-import type { PartitionState } from './engine';
+import type { PartitionState } from './clock';
 import { OpenAnomaly } from './lifecycle';
 import { NO_COHORT, PersonaState, PostState } from './persona-state';
 

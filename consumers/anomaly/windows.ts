@@ -1,0 +1,73 @@
+import { CostEvent } from '../../src/events';
+import { SpikeDetector } from './detectors/spike-detector';
+import { resolve } from './lifecycle';
+import { applyReport, ClosedWindow, medianSpend, OpenWindow, PersonaState, windowAt } from './persona-state';
+import { AnomalySettings } from './settings';
+import { AnomalyRecord } from './types';
+
+/**
+ * Per-persona tumbling windows in event time and the spike detector judged on them. A window
+ * closes when the partition's watermark passes its end; events for closed windows are late.
+ */
+export class Windows {
+  private readonly spike: SpikeDetector;
+  private readonly historyMax: number;
+
+  constructor(private readonly s: AnomalySettings) {
+    this.spike = new SpikeDetector({ spike: s.spike, minBaselineNano: s.minBaselineNano, minSpendNano: s.minSpendNano, minBaselineWindows: s.minBaselineWindows });
+    this.historyMax = s.baselineWindows + 1;
+  }
+
+  /** Adds an event's cost to its window and judges the spike; false when its window has closed (late). */
+  add(persona: PersonaState, e: CostEvent, t: number, wm: number, publishedAt: number, wall: number, out: AnomalyRecord[]): boolean {
+    const ws = Math.floor(t / this.s.windowMs) * this.s.windowMs;
+    if (ws + this.s.windowMs <= wm) return false;
+    const w = windowAt(persona, ws);
+    w.cost += e.amount;
+    w.lastIds.push(e.event_id);
+    if (w.lastIds.length > this.s.maxTriggeringIds) w.lastIds.shift();
+    w.lastPublishedAt = publishedAt;
+    if (e.amount > 0n) this.evaluateSpike(persona, w, publishedAt, wall, out);
+    return true;
+  }
+
+  close(persona: PersonaState, wm: number, wall: number, out: AnomalyRecord[]): void {
+    while (persona.open.length > 0 && persona.open[0].start + this.s.windowMs <= wm) {
+      const w = persona.open.shift()!;
+      this.closeWindow(persona, w, wall, out);
+    }
+  }
+
+  private closeWindow(persona: PersonaState, w: OpenWindow, wall: number, out: AnomalyRecord[]): void {
+    if (w.cost <= 0n) return;
+    // Spikes are judged on every cost event; judge the window once more as it closes, against the
+    // baseline before it, in case its events were read while earlier windows were still open (the
+    // watermark waits for the slower input while a backlog is read). Same severity emits nothing.
+    this.evaluateSpike(persona, w, w.lastPublishedAt ?? null, wall, out);
+    const closed: ClosedWindow = { start: w.start, cost: w.cost };
+    const before = persona.history;
+    before.push(closed);
+    if (before.length > this.historyMax) before.splice(0, before.length - this.historyMax);
+    const { median, windows } = medianSpend(before, this.s.baselineWindows);
+    persona.spikeBaseline = median;
+    persona.spikeBaselineWindows = windows;
+  }
+
+  private evaluateSpike(persona: PersonaState, w: OpenWindow, publishedAt: number | null, wall: number, out: AnomalyRecord[]): void {
+    const finding = this.spike.evaluate({ spend: w.cost, baseline: persona.spikeBaseline, baselineWindows: persona.spikeBaselineWindows });
+    if (!finding) return;
+    applyReport(persona, 'cost_spike', {
+      personaId: persona.personaId, slot: 'cost_spike', windowKey: w.start, windowStart: w.start, windowEnd: w.start + this.s.windowMs,
+      postId: null, finding, triggeringIds: [...w.lastIds].reverse(), triggerPublishedAt: publishedAt, now: wall,
+    }, out);
+  }
+
+  /** A spike clears when the window after the last one that spiked has closed without spiking. */
+  resolveExpired(persona: PersonaState, wm: number, wall: number, out: AnomalyRecord[]): void {
+    const spike = persona.anomalies.cost_spike;
+    if (spike && wm >= spike.lastWindowStart + 2 * this.s.windowMs) {
+      out.push(resolve(spike, persona.personaId, wall, 'the next window closed below the spike threshold'));
+      delete persona.anomalies.cost_spike;
+    }
+  }
+}
