@@ -4,11 +4,15 @@ import { applyReport, PersonaState, utcDayStart, utcMonthEnd, utcMonthStart } fr
 import { AnomalySettings } from './settings';
 import { AnomalyRecord } from './types';
 
-/** Budgets and post targets, kept current from Postgres by the adapter. */
-export interface ReferenceData {
+import type { ScopedReference } from './scoped-budgets';
+
+/** Budgets and post targets, kept current from Postgres by the adapter; scoped budgets and per-persona switches where the adapter has them. */
+export interface ReferenceData extends Partial<ScopedReference> {
   budget(personaId: string, period: 'daily' | 'monthly'): bigint | undefined;
   hasBudget(personaId: string): boolean;
   postTarget(personaId: string): bigint;
+  /** Seasonal baselines on or off for this persona (its own setting, else its team's); undefined: the default. */
+  seasonalFor?(personaId: string): boolean | undefined;
 }
 
 /** Per-persona spend in the current UTC day and month, judged against the persona's budgets. */

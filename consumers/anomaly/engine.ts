@@ -5,6 +5,7 @@ import { CohortCounts, Cohorts } from './cohorts';
 import { findCohort, newPersona, NO_COHORT_YET, PersonaState, PostState } from './persona-state';
 import { Posts } from './posts';
 import { RecentIds } from './recent-ids';
+import { ScopedBudgets, ScopedBudgetView } from './scoped-budgets';
 import { AnomalySettings } from './settings';
 import { PartitionSnapshot, takeSnapshot } from './snapshot';
 import { AnomalyRecord } from './types';
@@ -46,6 +47,7 @@ export class AnomalyEngine {
   private readonly windows: Windows;
   private readonly cohorts: Cohorts;
   private readonly budgets: Budgets;
+  private readonly scoped: ScopedBudgets;
   private lateEvents = 0;
   private duplicateEvents = 0;
   private staleOutcomes = 0;
@@ -53,9 +55,14 @@ export class AnomalyEngine {
 
   constructor(readonly s: AnomalySettings, ref: ReferenceData, private readonly wallNow: () => number = Date.now) {
     this.postBook = new Posts(s, (personaId) => ref.postTarget(personaId));
-    this.windows = new Windows(s);
+    this.windows = new Windows(s, (personaId) => ref.seasonalFor?.(personaId));
     this.cohorts = new Cohorts(s);
     this.budgets = new Budgets(s, ref);
+    this.scoped = new ScopedBudgets(s, {
+      scopedBudgets: (key) => ref.scopedBudgets?.(key),
+      hasScopedBudgets: () => ref.hasScopedBudgets?.() ?? false,
+      teamOf: (personaId) => ref.teamOf?.(personaId),
+    });
   }
 
   /** All posts held, least recently touched first (Map order), across partitions. */
@@ -116,6 +123,7 @@ export class AnomalyEngine {
     if (!this.windows.add(persona, e, t, wm, publishedAt, wall, out)) this.lateEvents++;
     this.budgets.addSpend(persona, t, e.amount);
     this.budgets.evaluate(persona, [e.event_id], publishedAt, wall, out);
+    this.scoped.onCost(partition, e, t, publishedAt, wall, out);
     if (e.post_id) {
       const post = this.postBook.touch(partition, persona.personaId, e.post_id, t);
       post.cost += e.amount;
@@ -165,8 +173,10 @@ export class AnomalyEngine {
   /** Wall-clock timer: closes windows of quiet partitions, resolves what cleared, evicts idle state. */
   tick(out: AnomalyRecord[] = []): AnomalyRecord[] {
     const wall = this.wallNow();
+    let clock = 0;
     for (const p of this.partitions.values()) {
       const wm = this.watermark(p, wall);
+      clock = Math.max(clock, wm);
       for (const persona of p.personas.values()) {
         this.windows.close(persona, wm, wall, out);
         this.cohorts.close(persona, wm, wall, out);
@@ -175,6 +185,7 @@ export class AnomalyEngine {
         if (this.evictable(persona, wm)) p.personas.delete(persona.personaId);
       }
     }
+    if (clock > 0) this.scoped.tick(clock, wall, out);
     this.postBook.evict((n) => {
       const p = this.partitions.get(n);
       return p ? this.watermark(p, wall) : Infinity;
@@ -188,6 +199,7 @@ export class AnomalyEngine {
     for (const p of this.partitions.values()) {
       for (const persona of p.personas.values()) this.budgets.evaluate(persona, [], null, wall, out, true);
     }
+    this.scoped.onReferenceChanged(wall, out);
     return out;
   }
 
@@ -209,6 +221,7 @@ export class AnomalyEngine {
       persona.carry ??= null;
       persona.cohortHistory ??= [];
       persona.judgedUntil ??= 0;
+      persona.lastMix ??= [];
       p.personas.set(persona.personaId, persona);
     }
     this.partitions.set(snap.partition, p);
@@ -223,12 +236,23 @@ export class AnomalyEngine {
   dropPartition(n: number): void {
     this.partitions.delete(n);
     this.postBook.dropPartition(n);
+    this.scoped.dropPartition(n);
+  }
+
+  /** Spend already in the ledger for a partition's scoped budget (see ScopedBudgets.seed). */
+  seedScopedSpend(partition: number, budget: Parameters<ScopedBudgets['seed']>[1], periodStart: number, amount: bigint): void {
+    this.scoped.seed(partition, budget, periodStart, amount);
+  }
+
+  /** Scoped budgets with their spend and forecast, for the status table behind GET /budgets. */
+  scopedBudgets(): ScopedBudgetView[] {
+    return this.scoped.views();
   }
 
   stats(): EngineStats {
     let personas = 0;
     let openWindows = 0;
-    let openAnomalies = this.postBook.openAnomalies();
+    let openAnomalies = this.postBook.openAnomalies() + this.scoped.openAnomalies();
     for (const p of this.partitions.values()) {
       personas += p.personas.size;
       for (const persona of p.personas.values()) {

@@ -1,7 +1,7 @@
 import { AnomalyType, Severity } from '../../src/contracts/anomaly';
 import { counter, gauge, histogram, LATENCY_BUCKETS } from '../../src/metrics';
 
-const DETECTED_TYPES: AnomalyType[] = ['cost_spike', 'efficiency_drop', 'negative_roi', 'budget_threshold', 'post_cost_threshold'];
+const DETECTED_TYPES: AnomalyType[] = ['cost_spike', 'efficiency_drop', 'negative_roi', 'budget_threshold', 'budget_forecast', 'post_cost_threshold'];
 const SEVERITIES: Severity[] = ['low', 'medium', 'high', 'critical'];
 
 export function anomalyMetrics() {

@@ -1,6 +1,6 @@
 /** What the anomaly detectors produce and the consumer publishes (schemas/cost-anomaly.avsc). */
 
-import type { AnomalyType as WireAnomalyType, CostAnomaly, Severity } from '../../src/contracts/anomaly';
+import type { AnomalyType as WireAnomalyType, BudgetScopeKind, CostAnomaly, RootCause, Severity } from '../../src/contracts/anomaly';
 export type { AnomalyStatus, Severity } from '../../src/contracts/anomaly';
 /** The types this consumer detects (the wire type also admits `other`). */
 export type AnomalyType = Exclude<WireAnomalyType, 'other'>;
@@ -18,6 +18,10 @@ export interface Finding {
   multiplier: number | null;
   message: string;
   details: Record<string, string>;
+  /** Budget anomalies on a scope. */
+  scope?: { kind: BudgetScopeKind; value: string };
+  /** Top contributors (cost anomalies), largest first. */
+  rootCauses?: RootCause[];
 }
 
 /** One state of an anomaly, as it goes on the wire and into cost_anomalies. */

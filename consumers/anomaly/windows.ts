@@ -2,8 +2,13 @@ import { CostEvent } from '../../src/events';
 import { SpikeDetector } from './detectors/spike-detector';
 import { resolve } from './lifecycle';
 import { applyReport, ClosedWindow, medianSpend, OpenWindow, PersonaState, windowAt } from './persona-state';
+import { addContribution, rootCauses } from './root-causes';
+import { addWindow, newSeasonal, seasonalBaseline } from './seasonal';
 import { AnomalySettings } from './settings';
 import { AnomalyRecord } from './types';
+
+/** Whether a persona has seasonal baselines (per persona or team, from Postgres), or undefined for the default. */
+export type SeasonalSwitch = (personaId: string) => boolean | undefined;
 
 /**
  * Per-persona tumbling windows in event time and the spike detector judged on them. A window
@@ -13,7 +18,7 @@ export class Windows {
   private readonly spike: SpikeDetector;
   private readonly historyMax: number;
 
-  constructor(private readonly s: AnomalySettings) {
+  constructor(private readonly s: AnomalySettings, private readonly seasonalFor: SeasonalSwitch = () => undefined) {
     this.spike = new SpikeDetector({ spike: s.spike, minBaselineNano: s.minBaselineNano, minSpendNano: s.minSpendNano, minBaselineWindows: s.minBaselineWindows });
     this.historyMax = s.baselineWindows + 1;
   }
@@ -27,6 +32,7 @@ export class Windows {
     w.lastIds.push(e.event_id);
     if (w.lastIds.length > this.s.maxTriggeringIds) w.lastIds.shift();
     w.lastPublishedAt = publishedAt;
+    addContribution((w.contrib ??= []), e);
     if (e.amount > 0n) this.evaluateSpike(persona, w, publishedAt, wall, out);
     return true;
   }
@@ -51,11 +57,34 @@ export class Windows {
     const { median, windows } = medianSpend(before, this.s.baselineWindows);
     persona.spikeBaseline = median;
     persona.spikeBaselineWindows = windows;
+    persona.lastMix = w.contrib ?? [];
+    if (this.seasonalOn(persona.personaId)) addWindow((persona.seasonal ??= newSeasonal(this.s.seasonalWeeks)), w.start, w.cost);
+    else persona.seasonal = null;
+  }
+
+  private seasonalOn(personaId: string): boolean {
+    return this.seasonalFor(personaId) ?? this.s.seasonal;
+  }
+
+  /** The baseline a window is judged against: its hour's seasonal median when there is one, else the rolling median. */
+  private baselineOf(persona: PersonaState, w: OpenWindow): { baseline: bigint | null; windows: number; floor: number; kind: string } {
+    const seasonal = persona.seasonal && this.seasonalOn(persona.personaId) ? seasonalBaseline(persona.seasonal, w.start, this.s.seasonalMinWeeks) : null;
+    if (seasonal && persona.spikeBaselineWindows >= this.s.minBaselineWindows) {
+      // The higher of what this hour usually spends and the rolling median: the first minutes of an
+      // hour that is usually quiet still follow a busy hour (hour buckets are coarser than windows).
+      const rolling = persona.spikeBaseline ?? 0n;
+      const baseline = seasonal.median > rolling ? seasonal.median : rolling;
+      return { baseline, windows: persona.spikeBaselineWindows, floor: Number(seasonal.median) + this.s.seasonalSpreadZ * seasonal.spread, kind: seasonal.median > rolling ? seasonal.kind : `${seasonal.kind}|rolling` };
+    }
+    return { baseline: persona.spikeBaseline, windows: persona.spikeBaselineWindows, floor: 0, kind: 'rolling' };
   }
 
   private evaluateSpike(persona: PersonaState, w: OpenWindow, publishedAt: number | null, wall: number, out: AnomalyRecord[]): void {
-    const finding = this.spike.evaluate({ spend: w.cost, baseline: persona.spikeBaseline, baselineWindows: persona.spikeBaselineWindows });
-    if (!finding) return;
+    const b = this.baselineOf(persona, w);
+    const finding = this.spike.evaluate({ spend: w.cost, baseline: b.baseline, baselineWindows: b.windows });
+    if (!finding || Number(w.cost) < b.floor) return;
+    finding.details = { ...finding.details, baseline_kind: b.kind };
+    finding.rootCauses = rootCauses(w.contrib ?? [], b.baseline, persona.lastMix ?? []);
     applyReport(persona, 'cost_spike', {
       personaId: persona.personaId, slot: 'cost_spike', windowKey: w.start, windowStart: w.start, windowEnd: w.start + this.s.windowMs,
       postId: null, finding, triggeringIds: [...w.lastIds].reverse(), triggerPublishedAt: publishedAt, now: wall,

@@ -6,7 +6,27 @@
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 export type AnomalyStatus = 'open' | 'escalated' | 'resolved';
 /** `other` is the schema's default for types a reader does not know yet. */
-export type AnomalyType = 'cost_spike' | 'efficiency_drop' | 'negative_roi' | 'budget_threshold' | 'post_cost_threshold' | 'other';
+export type AnomalyType = 'cost_spike' | 'efficiency_drop' | 'negative_roi' | 'budget_threshold' | 'budget_forecast' | 'post_cost_threshold' | 'other';
+
+/** What a budget covers: one persona, a service, a team (persona → team mapping), a model, a metadata tag key=value, or everything. */
+export type BudgetScopeKind = 'persona' | 'service' | 'team' | 'model' | 'tag' | 'global';
+export const BUDGET_SCOPE_KINDS: readonly BudgetScopeKind[] = ['persona', 'service', 'team', 'model', 'tag', 'global'];
+
+/**
+ * One contributor to a cost anomaly: the spend of one (model, operation, service) in the anomaly's
+ * window or period, above what the baseline expected of it, with its share of the whole excess.
+ * `post_id` is the post that spent most within it, when known.
+ */
+export interface RootCause {
+  model: string | null;
+  operation: string | null;
+  service: string | null;
+  post_id: string | null;
+  /** Exact decimal USD above the contributor's baseline share. */
+  excess_usd: string;
+  /** Share of the anomaly's total excess, percent (display). */
+  share_percent: number;
+}
 
 export interface CostAnomaly {
   anomaly_id: string;
@@ -28,4 +48,9 @@ export interface CostAnomaly {
   trigger_published_at: Date | null;
   message: string;
   details: Record<string, string>;
+  /** The budget scope of budget anomalies; null for the others (and in records written before scopes). */
+  scope_kind?: BudgetScopeKind | null;
+  scope_value?: string | null;
+  /** Top contributors of a cost anomaly, largest first; empty when not attributed. */
+  root_causes?: RootCause[];
 }
