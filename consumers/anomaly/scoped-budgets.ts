@@ -168,12 +168,16 @@ export class ScopedBudgets {
     }
   }
 
-  /** Spend already in the ledger for a partition (events before the offset it resumes from), in the period of `t`. */
+  /**
+   * Adds spend already in the ledger for a partition (its events below the offset this consumer
+   * reads from) in the period starting at `periodStart`. Nothing to add creates no state.
+   */
   seed(partition: number, b: ScopedBudget, periodStart: number, amount: bigint): void {
+    if (amount === 0n) return;
     const st = this.state(b, periodStart);
     if (!st || st.periodStart !== periodStart) return;
-    st.spent += amount - (st.byPartition.get(partition) ?? 0n);
-    st.byPartition.set(partition, amount);
+    st.spent += amount;
+    st.byPartition.set(partition, (st.byPartition.get(partition) ?? 0n) + amount);
   }
 
   dropPartition(n: number): void {

@@ -92,8 +92,9 @@ describe('scoped budgets', () => {
     const { engine, ref, out, feed } = replayEngine();
     ref.addBudget('global', '', 'daily', '10', [['50', 'medium']]);
     const b = ref.scoped.get('global:')![0];
-    engine.seedScopedSpend(0, b, day, usd(4));
-    engine.seedScopedSpend(0, b, day, usd(4)); // a second seed of the same partition replaces the first
+    engine.seedScopedSpend(0, b, day, usd(3));
+    engine.seedScopedSpend(0, b, day, usd(1)); // a budget added later seeds what was read before it existed
+    engine.seedScopedSpend(2, b, day, 0n);
     feed(llmCost('x', day + MINUTE, usd(0.5)), 1);
     expect(out.filter((a) => a.status === 'open')).toHaveLength(0);
     feed(llmCost('x', day + 2 * MINUTE, usd(0.5)), 1);
