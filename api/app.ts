@@ -15,6 +15,7 @@ import { anomalyRoutes } from './routes/anomalies';
 import { auditRoutes } from './routes/audit';
 import { breakdownRoutes } from './routes/breakdown';
 import { budgetRoutes } from './routes/budgets';
+import { scopedBudgetRoutes } from './routes/scoped-budgets';
 import { controlRoutes } from './routes/controls';
 import { opsRoutes, PUBLIC_ROUTES } from './routes/ops';
 import { postCostRoutes } from './routes/post-costs';
@@ -120,6 +121,7 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   anomalyRoutes(app, ctx);
   controlRoutes(app, ctx);
   budgetRoutes(app, ctx);
+  scopedBudgetRoutes(app, ctx);
   auditRoutes(app, ctx);
   await app.ready();
   return app;
