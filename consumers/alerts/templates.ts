@@ -1,3 +1,4 @@
+import { rootCauseLine } from '../../src/contracts/anomaly';
 import { CostAnomaly, Severity } from './anomaly';
 import { Notification, Origin } from './notification';
 
@@ -15,6 +16,9 @@ function anomalyLines(a: CostAnomaly): [string, string][] {
   if (a.multiplier != null) lines.push(['Multiplier', `${a.multiplier.toFixed(2)}x baseline`]);
   if (a.baseline != null) lines.push(['Baseline', formatCost(a.baseline, a.unit)]);
   if (a.post_id) lines.push(['Post', a.post_id]);
+  if (a.scope_kind && a.scope_kind !== 'persona') lines.push(['Budget scope', a.scope_kind === 'global' ? 'global' : `${a.scope_kind} ${a.scope_value}`]);
+  const causes = rootCauseLine(a.root_causes);
+  if (causes) lines.push(['Root causes', causes]);
   return lines;
 }
 

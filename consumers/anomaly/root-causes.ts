@@ -91,20 +91,3 @@ export function rootCauses(rows: Contribution[], baseline: bigint | null, baseli
     excess_usd: formatUsd(x), share_percent: Number((x * 1000n) / sum) / 10,
   }));
 }
-
-/** One line for alerts: "gpt-4o hook_generation: +$0.41 (83 %); …". */
-export function rootCauseLine(causes: readonly RootCause[] | undefined): string {
-  if (!causes || causes.length === 0) return '';
-  return causes
-    .map((c) => {
-      const what = [c.model, c.operation, c.service].filter((x) => x !== null && x !== '').join(' ') || 'other';
-      return `${what}${c.post_id ? ` (post ${c.post_id})` : ''}: +$${trimUsd(c.excess_usd)} (${Math.round(c.share_percent)} %)`;
-    })
-    .join('; ');
-}
-
-/** Display only: cents, or four decimals below a cent. */
-function trimUsd(usd: string): string {
-  const n = Number(usd);
-  return n >= 0.01 ? n.toFixed(2) : n.toFixed(4);
-}

@@ -81,7 +81,16 @@ export interface BreakerState {
   seen: Record<string, number>;
 }
 
-export type AnomalyInput = Pick<CostAnomaly, 'anomaly_id' | 'sequence' | 'status' | 'anomaly_type' | 'severity' | 'observed' | 'unit' | 'multiplier'>;
+export type AnomalyInput = Pick<CostAnomaly, 'anomaly_id' | 'sequence' | 'status' | 'anomaly_type' | 'severity' | 'observed' | 'unit' | 'multiplier'> & {
+  /** `details.control`: the level a scoped budget's threshold asks for (see configuredLevel). */
+  details?: Record<string, string>;
+};
+
+/** The control level a scoped budget threshold configured for its scope, if any. */
+export function configuredLevel(a: AnomalyInput): ControlLevel | null {
+  const c = a.details?.control;
+  return c === 'throttle' || c === 'switch_model' || c === 'pause' || c === 'page' ? c : null;
+}
 
 export type BreakerInput =
   | { kind: 'anomaly'; anomaly: AnomalyInput; now: number }
@@ -125,6 +134,7 @@ export function initialState(personaId: string, now: number): BreakerState {
 /** Does this anomaly call for a control? Seed triggers: spike ≥ 3×, budget ≥ 90 %, ROI ≤ −60 %, any critical. */
 export function isTrigger(a: AnomalyInput, cfg: BreakerConfig): boolean {
   if (a.status === 'resolved') return false;
+  if (configuredLevel(a)) return true;
   if (a.severity === 'critical') return true;
   const observed = Number(a.observed);
   switch (a.anomaly_type) {
@@ -254,6 +264,13 @@ function onAnomaly(s0: BreakerState, a: AnomalyInput, cfg: BreakerConfig, now: n
   const why = describe(a);
 
   if (s1.manual && s1.level !== 'normal') return none(s1, true); // an operator holds this persona
+  const want = configuredLevel(a);
+  if (want && !s1.probing) {
+    // A budget threshold names its level: go there at once (no stepping), never down.
+    if (levelRank(want) <= levelRank(s1.level)) return none(s1, true);
+    const cause: Cause = s1.level === 'normal' ? 'trigger' : 'escalate';
+    return move(s1, { to: want, cause, reason: `${want} as configured for the budget: ${why}`, anomaly: a, patch: { manual: false } }, cfg, now);
+  }
   if (s1.level === 'normal') return move(s1, { to: 'throttle', cause: 'trigger', reason: `throttled: ${why}`, anomaly: a, patch: { manual: false } }, cfg, now);
   if (s1.probing) {
     const back = s1.reopen_level ?? 'throttle';

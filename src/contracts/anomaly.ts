@@ -28,6 +28,18 @@ export interface RootCause {
   share_percent: number;
 }
 
+/** Root causes in one line for people: "gpt-4o hook_generation (post p1): +$0.41 (83 %); …". */
+export function rootCauseLine(causes: readonly RootCause[] | undefined): string {
+  if (!causes || causes.length === 0) return '';
+  return causes
+    .map((c) => {
+      const what = [c.model, c.operation, c.service].filter((x) => x !== null && x !== '').join(' ') || 'other';
+      const n = Number(c.excess_usd); // display only
+      return `${what}${c.post_id ? ` (post ${c.post_id})` : ''}: +$${n >= 0.01 ? n.toFixed(2) : n.toFixed(4)} (${Math.round(c.share_percent)} %)`;
+    })
+    .join('; ');
+}
+
 export interface CostAnomaly {
   anomaly_id: string;
   sequence: number;
