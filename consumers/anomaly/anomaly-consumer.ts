@@ -274,10 +274,8 @@ export class AnomalyConsumer {
 
   /** Starts scoped budgets of a partition from the ledger: its events below `beforeOffset` in the current period. */
   private async seedScoped(partition: number, beforeOffset: number, budgets: readonly ScopedBudget[]): Promise<void> {
-    for (const b of budgets) {
-      const { periodStart, spent } = await retry(() => ledgerSpend(this.o.pool, b, partition, beforeOffset, Date.now()));
-      this.engine.seedScopedSpend(partition, b, periodStart, spent);
-    }
+    const spends = await retry(() => ledgerSpend(this.o.pool, budgets, partition, beforeOffset, Date.now(), (p) => this.reference.teamOf(p)));
+    for (const [b, { periodStart, spent }] of spends) this.engine.seedScopedSpend(partition, b, periodStart, spent);
   }
 
   private async refreshReference(): Promise<void> {

@@ -33,24 +33,64 @@ export function currentPeriod(b: ScopedBudget, now: number): [number, number] {
 }
 
 /**
- * Spend of a scoped budget's current period in the ledger (cost_events) among the events of one
- * input partition below `beforeOffset`: those this consumer will not read from the topic. A new or
- * restarted consumer starts each budget from here, not from the topic's retention.
+ * Spend of every scoped budget's current period in the ledger (cost_events) among the events of
+ * one input partition below `beforeOffset`: those this consumer will not read from the topic. A
+ * new or restarted consumer starts each budget from here, not from the topic's retention. One
+ * query per partition sums by (persona, service, model) for the month and the day; personas, teams,
+ * services, models and global are summed from it, tag budgets are read one query each.
  */
-export async function ledgerSpend(pool: Pool, b: ScopedBudget, partition: number, beforeOffset: number, now: number): Promise<{ periodStart: number; spent: bigint }> {
-  const [start, end] = currentPeriod(b, now);
-  const cond = scopeCondition(b, 5);
-  const params: unknown[] = [partition, beforeOffset, new Date(start), new Date(end)];
-  if (cond.value !== null) params.push(cond.value);
+export async function ledgerSpend(
+  pool: Pool, budgets: readonly ScopedBudget[], partition: number, beforeOffset: number, now: number, teamOf: (personaId: string) => string | undefined,
+): Promise<Map<ScopedBudget, { periodStart: number; spent: bigint }>> {
+  const out = new Map<ScopedBudget, { periodStart: number; spent: bigint }>();
+  if (budgets.length === 0 || beforeOffset <= 0) return out;
+  const day = utcDayStart(now);
+  const month = utcMonthStart(now);
+  const monthEnd = utcMonthEnd(month);
   try {
     const { rows } = await pool.query(
-      `SELECT coalesce(sum(amount_usd), 0)::text AS spent FROM cost_events
-       WHERE kafka_partition = $1 AND kafka_offset < $2 AND event_time >= $3 AND event_time < $4 AND ${cond.sql}`,
-      params,
+      `SELECT persona_id, service, model, sum(amount_usd)::text AS month, coalesce(sum(amount_usd) FILTER (WHERE event_time >= $4), 0)::text AS day
+       FROM cost_events WHERE kafka_partition = $1 AND kafka_offset < $2 AND event_time >= $3 AND event_time < $5
+       GROUP BY 1, 2, 3`,
+      [partition, beforeOffset, new Date(month), new Date(day), new Date(monthEnd)],
     );
-    return { periodStart: start, spent: nanoFromNumericText(rows[0].spent) };
+    const sums = new Map<string, { day: bigint; month: bigint }>();
+    const add = (key: string, d: bigint, m: bigint) => {
+      const cur = sums.get(key) ?? { day: 0n, month: 0n };
+      cur.day += d;
+      cur.month += m;
+      sums.set(key, cur);
+    };
+    for (const r of rows) {
+      const d = nanoFromNumericText(r.day);
+      const m = nanoFromNumericText(r.month);
+      add(`persona:${r.persona_id}`, d, m);
+      add('global:', d, m);
+      const team = teamOf(r.persona_id);
+      if (team !== undefined) add(`team:${team}`, d, m);
+      if (r.service) add(`service:${r.service}`, d, m);
+      if (r.model) add(`model:${r.model}`, d, m);
+    }
+    for (const b of budgets) {
+      const [start, end] = currentPeriod(b, now);
+      let spent: bigint;
+      if (b.kind === 'tag') {
+        const cond = scopeCondition(b, 5);
+        const { rows: t } = await pool.query(
+          `SELECT coalesce(sum(amount_usd), 0)::text AS spent FROM cost_events
+           WHERE kafka_partition = $1 AND kafka_offset < $2 AND event_time >= $3 AND event_time < $4 AND ${cond.sql}`,
+          [partition, beforeOffset, new Date(start), new Date(end), cond.value],
+        );
+        spent = nanoFromNumericText(t[0].spent);
+      } else {
+        const s = sums.get(`${b.kind}:${b.value}`);
+        spent = s ? (b.period === 'daily' ? s.day : s.month) : 0n;
+      }
+      out.set(b, { periodStart: start, spent });
+    }
+    return out;
   } catch (err) {
-    throw new DependencyError('postgres', `reading the ledger spend of a scoped budget: ${(err as Error).message}`, { cause: err });
+    throw new DependencyError('postgres', `reading the ledger spend of scoped budgets: ${(err as Error).message}`, { cause: err });
   }
 }
 
