@@ -107,6 +107,10 @@ export class AnomalyEngine {
     const wm = this.watermark(p, wall);
     this.windows.close(persona, wm, wall, out);
     this.cohorts.close(persona, wm, wall, out);
+    // What expired resolves on the persona's next input too, not only on the wall-clock tick: a
+    // backlog read faster than the tick would otherwise fold a later spike into an earlier one.
+    this.windows.resolveExpired(persona, wm, wall, out);
+    this.budgets.resolveExpired(persona, wm, wall, out);
     return { persona, wm };
   }
 

@@ -138,3 +138,16 @@ describe('cost spikes on a two-week daily cycle (×4 between night and day, ±20
     expect(a.root_causes![0].share_percent).toBeGreaterThan(50);
   });
 });
+
+describe('a backlog read faster than the wall-clock tick', () => {
+  it('resolves an expired spike on the next event, so a later spike is a new anomaly', () => {
+    const h = replayEngine({ ANOMALY_SEASONAL: 'off' });
+    const t0 = Date.UTC(2026, 0, 5, 12);
+    const spikeAt = [30, 90];
+    for (let m = 0; m < 120; m++) {
+      h.feed(llmCost('burst', t0 + m * MINUTE + 1000, spikeAt.includes(m) ? 500_000_000n : 100_000_000n)); // no tick at all
+    }
+    const states = h.out.filter((a) => a.anomaly_type === 'cost_spike').map((a) => `${a.status}@${a.window_start.toISOString().slice(11, 16)}`);
+    expect(states).toEqual(['open@12:30', 'resolved@12:30', 'open@13:30', 'resolved@13:30']);
+  });
+});
