@@ -111,6 +111,28 @@ export class ScopedBudgets {
     this.fp = { halfLifeMinutes: s.forecastHalfLifeMinutes };
   }
 
+  /** Per budget object (replaced on every reload): its state and its thresholds as exact nano-USD amounts. */
+  private readonly fast = new WeakMap<ScopedBudget, { st: ScopeSpend; levels: { key: string; nano: bigint; th: BudgetThreshold }[] }>();
+
+  private levels(b: ScopedBudget): { key: string; nano: bigint; th: BudgetThreshold }[] {
+    // spent / limit ≥ p / 100  ⇔  spent ≥ ⌈limit · p.units / (100 · 10^p.scale)⌉
+    return b.thresholds.map((th) => {
+      const den = 100n * 10n ** BigInt(th.percent.scale);
+      const num = b.limit * th.percent.units;
+      return { key: decimalText(th.percent), nano: (num + den - 1n) / den, th };
+    });
+  }
+
+  private stateFast(b: ScopedBudget, t: number): { st: ScopeSpend; levels: { key: string; nano: bigint; th: BudgetThreshold }[] } | null {
+    const f = this.fast.get(b);
+    if (f && t >= f.st.periodStart && t < f.st.periodEnd && this.spends.get(f.st.id) === f.st) return f;
+    const st = this.state(b, t);
+    if (!st) return null;
+    const entry = { st, levels: this.levels(b) };
+    this.fast.set(b, entry);
+    return entry;
+  }
+
   private state(b: ScopedBudget, t: number): ScopeSpend | null {
     const id = budgetId(b);
     const [start, end] = periodOf(b.period, t);
@@ -157,13 +179,19 @@ export class ScopedBudgets {
       const budgets = this.ref.scopedBudgets(key);
       if (!budgets) continue;
       for (const b of budgets) {
-        const st = this.state(b, t);
-        if (!st) continue;
+        const f = this.stateFast(b, t);
+        if (!f) continue;
+        const st = f.st;
         st.byPartition.set(partition, (st.byPartition.get(partition) ?? 0n) + e.amount);
         st.spent += e.amount;
         addContribution(st.contrib, e);
+        const minute = st.forecast.minute;
         observeSpend(st.forecast, t, Number(e.amount), this.fp);
-        this.judge(st, b, t, [e.event_id], publishedAt, wall, out);
+        // Thresholds: one exact comparison each; the forecast moves only when a minute is folded in.
+        let crossed = false;
+        for (const l of f.levels) if (st.spent >= l.nano && !st.open.has(l.key)) crossed = true;
+        if (crossed) this.judge(st, b, t, [e.event_id], publishedAt, wall, out, false);
+        if (minute !== st.forecast.minute || st.last === null) this.judgeForecast(st, b, t, [e.event_id], publishedAt, wall, out);
       }
     }
   }
@@ -205,7 +233,7 @@ export class ScopedBudgets {
     };
   }
 
-  private judge(st: ScopeSpend, b: ScopedBudget, t: number, ids: string[], publishedAt: number | null, wall: number, out: AnomalyRecord[]): void {
+  private judge(st: ScopeSpend, b: ScopedBudget, t: number, ids: string[], publishedAt: number | null, wall: number, out: AnomalyRecord[], forecast = true): void {
     const subject = scopeSubjectOf(b.kind, b.value);
     for (const th of b.thresholds) {
       const key = decimalText(th.percent);
@@ -217,7 +245,7 @@ export class ScopedBudgets {
       st.open.set(key, r.anomaly);
       if (r.emitted) out.push(r.emitted);
     }
-    this.judgeForecast(st, b, t, ids, publishedAt, wall, out);
+    if (forecast) this.judgeForecast(st, b, t, ids, publishedAt, wall, out);
   }
 
   private judgeForecast(st: ScopeSpend, b: ScopedBudget, t: number, ids: string[], publishedAt: number | null, wall: number, out: AnomalyRecord[]): void {

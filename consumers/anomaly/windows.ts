@@ -3,7 +3,7 @@ import { SpikeDetector } from './detectors/spike-detector';
 import { resolve } from './lifecycle';
 import { applyReport, ClosedWindow, medianSpend, OpenWindow, PersonaState, windowAt } from './persona-state';
 import { addContribution, rootCauses } from './root-causes';
-import { addWindow, newSeasonal, seasonalBaseline } from './seasonal';
+import { addWindow, newSeasonal, SeasonalBaseline, seasonalBaseline } from './seasonal';
 import { AnomalySettings } from './settings';
 import { AnomalyRecord } from './types';
 
@@ -17,6 +17,11 @@ export type SeasonalSwitch = (personaId: string) => boolean | undefined;
 export class Windows {
   private readonly spike: SpikeDetector;
   private readonly historyMax: number;
+  /**
+   * A window's seasonal baseline, looked up once: it depends only on the window's hour and on
+   * hours already folded into the profile before that hour began.
+   */
+  private readonly seasonalOf = new WeakMap<OpenWindow, SeasonalBaseline | null>();
 
   constructor(private readonly s: AnomalySettings, private readonly seasonalFor: SeasonalSwitch = () => undefined) {
     this.spike = new SpikeDetector({ spike: s.spike, minBaselineNano: s.minBaselineNano, minSpendNano: s.minSpendNano, minBaselineWindows: s.minBaselineWindows });
@@ -68,7 +73,15 @@ export class Windows {
 
   /** The baseline a window is judged against: its hour's seasonal median when there is one, else the rolling median. */
   private baselineOf(persona: PersonaState, w: OpenWindow): { baseline: bigint | null; windows: number; floor: number; kind: string } {
-    const seasonal = persona.seasonal && this.seasonalOn(persona.personaId) ? seasonalBaseline(persona.seasonal, w.start, this.s.seasonalMinWeeks) : null;
+    let seasonal: SeasonalBaseline | null = null;
+    if (persona.seasonal && this.seasonalOn(persona.personaId)) {
+      const cached = this.seasonalOf.get(w);
+      if (cached !== undefined) seasonal = cached;
+      else {
+        seasonal = seasonalBaseline(persona.seasonal, w.start, this.s.seasonalMinWeeks);
+        this.seasonalOf.set(w, seasonal);
+      }
+    }
     if (seasonal && persona.spikeBaselineWindows >= this.s.minBaselineWindows) {
       // The higher of what this hour usually spends and the rolling median: the first minutes of an
       // hour that is usually quiet still follow a busy hour (hour buckets are coarser than windows).
