@@ -14,6 +14,7 @@ import { anomalyRoutes } from './routes/anomalies';
 import { auditRoutes } from './routes/audit';
 import { breakdownRoutes } from './routes/breakdown';
 import { budgetRoutes } from './routes/budgets';
+import { scopedBudgetRoutes } from './routes/scoped-budgets';
 import { controlRoutes } from './routes/controls';
 import { opsRoutes, PUBLIC_ROUTES } from './routes/ops';
 import { ledgerRoutes } from './routes/ledger';
@@ -91,6 +92,7 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   anomalyRoutes(app, ctx);
   controlRoutes(app, ctx);
   budgetRoutes(app, ctx);
+  scopedBudgetRoutes(app, ctx);
   auditRoutes(app, ctx);
   ledgerRoutes(app, ctx);
   await app.ready();

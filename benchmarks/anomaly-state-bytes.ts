@@ -1,10 +1,15 @@
 /**
  * V8 heap held per post by the anomaly engine: 100,000 posts of 1,000 personas, each with a cost
  * event, and (second figure) a cumulative outcome as well; with the partition's recent-id set full.
+ * Also: the memory (V8 heap + typed-array stores) one persona's seasonal profile adds, and one
+ * scoped budget (spend, forecast, contributors): 1,000 personas with a window every 5 minutes over
+ * 3 hours, fed the same with the feature on and off.
  * Run: node --expose-gc --import tsx benchmarks/anomaly-state-bytes.ts
  */
 import { randomUUID } from 'node:crypto';
 import { AnomalyEngine } from '../consumers/anomaly/engine';
+import { decimal } from '../consumers/anomaly/exact';
+import { ScopedBudget } from '../consumers/anomaly/scoped-budgets';
 import { anomalySettings } from '../consumers/anomaly/settings';
 import { CostEvent, PostOutcome } from '../src/events';
 
@@ -48,6 +53,50 @@ function outcome(persona: number, post: string, t: number): PostOutcome {
   return { event_id: randomUUID(), post_id: post, persona_id: `persona-${persona}`, occurred_at: new Date(t), follows: 3, engagements: 120, revenue: 50_000_000n, currency: 'USD', is_final: false };
 }
 
+/** Heap (and typed-array backing stores) held after feeding `feed` to a fresh engine, the same traffic with and without the feature. */
+function held(make: () => AnomalyEngine, feed: (e: AnomalyEngine) => void): number {
+  const bytes = () => {
+    heap();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const before = bytes();
+  const engine = make();
+  feed(engine);
+  const after = bytes();
+  if (engine.stats().personas !== 1000) throw new Error('expected 1,000 personas');
+  return after - before;
+}
+
+/** 1,000 personas with a window every 5 minutes over 3 hours. */
+const threeHours = (e: AnomalyEngine) => {
+  const start = now - 4 * 3_600_000;
+  for (let m = 0; m < 180; m += 5) for (let i = 0; i < 1000; i++) e.onCost(i % 6, cost(i, start + m * 60_000, null), now);
+  e.tick();
+};
+
+function seasonalPerPersona(): number {
+  const make = (seasonal: 'on' | 'off') => () => new AnomalyEngine(anomalySettings({ ANOMALY_SEASONAL: seasonal, ANOMALY_MAX_CLOCK_SKEW_MS: 10 * 86_400_000 }), ref, () => now);
+  held(make('off'), threeHours); // warm-up
+  return (held(make('on'), threeHours) - held(make('off'), threeHours)) / 1000;
+}
+
+function scopedPerBudget(): number {
+  const budgets = new Map<string, ScopedBudget[]>();
+  for (let i = 0; i < 1000; i++) {
+    budgets.set(`persona:persona-${i}`, [{ kind: 'persona', value: `persona-${i}`, period: 'daily', limit: 10n ** 15n, thresholds: [50, 80, 90, 100].map((p) => ({ percent: decimal(String(p)), severity: 'medium', control: null })) }]);
+  }
+  const make = (on: boolean) => () =>
+    new AnomalyEngine(anomalySettings({ ANOMALY_SEASONAL: 'off', ANOMALY_MAX_CLOCK_SKEW_MS: 10 * 86_400_000 }), { ...ref, scopedBudgets: (k: string) => budgets.get(k), hasScopedBudgets: () => on, teamOf: () => undefined }, () => now);
+  held(make(false), threeHours);
+  return (held(make(true), threeHours) - held(make(false), threeHours)) / 1000;
+}
+
+const seasonalBytes = seasonalPerPersona();
+const scopedBytes = scopedPerBudget();
 const costOnly = measure(false);
 const withOutcome = measure(true);
-process.stdout.write(`${JSON.stringify({ posts: POSTS, bytes_per_post_cost_only: Math.round(costOnly), bytes_per_post_with_outcome: Math.round(withOutcome) })}\n`);
+process.stdout.write(`${JSON.stringify({
+  posts: POSTS, bytes_per_post_cost_only: Math.round(costOnly), bytes_per_post_with_outcome: Math.round(withOutcome),
+  seasonal_bytes_per_persona: Math.round(seasonalBytes), bytes_per_scoped_budget: Math.round(scopedBytes),
+})}\n`);

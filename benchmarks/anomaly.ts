@@ -11,6 +11,10 @@
  *    Kafka timestamp of the event that crossed the threshold (trigger_published_at).
  * 3. rss_mb is the child's peak resident set over the whole run (VmHWM from /proc), i.e. the
  *    consumer's own memory.
+ * Seasonal baselines are on (the default), and unless BENCH_ANOMALY_SCOPED=off every event is
+ * also checked against three scoped budgets: its persona's, its team's (10 teams of 100 personas
+ * through persona_teams) and a global one, each with four thresholds and a burn-rate forecast
+ * (limits far above the traffic, so none fires). Run it on a migrated database (DATABASE_URL).
  * The last line printed is one JSON object.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -25,6 +29,7 @@ import { CostEvent } from '../src/events';
 import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
 import { usdToNano } from '../src/money';
 import { sleep } from '../src/retry';
+import { createPool } from '../src/db/pool';
 import { AnomalyRecord } from '../consumers/anomaly/types';
 import { nodeOptions } from '../k8s/resources';
 import { runNames } from '../testkit/run-names';
@@ -64,6 +69,23 @@ async function main(): Promise<void> {
     return { key: e.persona_id, value: AvroCodec.encode(costSchemaId, costType, e) };
   };
   const send = (messages: Message[]) => producer.sendBatch({ topicMessages: [{ topic: t.costEvents, messages }], acks: -1, compression: CompressionTypes.None });
+
+  const scoped = process.env.BENCH_ANOMALY_SCOPED !== 'off';
+  const pool = createPool({}, 'bench-anomaly');
+  const cleanupScoped = async () => {
+    await pool.query("DELETE FROM scoped_budgets WHERE scope_value LIKE $1 OR (scope_kind = 'global' AND limit_usd = 10000000000)", [`${id}-%`]).catch(() => undefined);
+    await pool.query('DELETE FROM persona_teams WHERE persona_id LIKE $1', [`${id}-%`]).catch(() => undefined);
+    await pool.end();
+  };
+  if (scoped) {
+    const thresholds = JSON.stringify([{ percent: '50', severity: 'low' }, { percent: '80', severity: 'medium' }, { percent: '90', severity: 'high', control: 'throttle' }, { percent: '100', severity: 'critical', control: 'pause' }]);
+    const personas = Array.from({ length: PERSONAS }, (_, i) => persona(i));
+    await pool.query('INSERT INTO persona_teams (persona_id, team) SELECT p, $2 || \'-team-\' || (ord % 10) FROM unnest($1::text[]) WITH ORDINALITY AS u(p, ord)', [personas, id]);
+    await pool.query("INSERT INTO scoped_budgets (scope_kind, scope_value, period, limit_usd, thresholds) SELECT 'persona', p, 'daily', 1000000, $2::jsonb FROM unnest($1::text[]) p", [personas, thresholds]);
+    await pool.query("INSERT INTO scoped_budgets (scope_kind, scope_value, period, limit_usd, thresholds) SELECT 'team', $1 || '-team-' || g, 'daily', 100000000, $2::jsonb FROM generate_series(0, 9) g", [id, thresholds]);
+    await pool.query("INSERT INTO scoped_budgets (scope_kind, scope_value, period, limit_usd, thresholds) VALUES ('global', '', 'daily', 10000000000, $1::jsonb) ON CONFLICT DO NOTHING", [thresholds]);
+    say(`scoped budgets: ${PERSONAS} persona, 10 team, 1 global (each event checked against 3)`);
+  }
 
   // ── 1. backlog ─────────────────────────────────────────────────────────────────────────────
   const B = Math.floor((Date.now() - (HISTORY_WINDOWS + 2) * WINDOW_MS) / WINDOW_MS) * WINDOW_MS;
@@ -198,6 +220,7 @@ async function main(): Promise<void> {
   await admin.connect();
   await admin.deleteTopics({ topics: Object.values(t) }).catch(() => undefined);
   await admin.disconnect();
+  await cleanupScoped();
 
   process.stdout.write(
     `${JSON.stringify({
@@ -209,6 +232,8 @@ async function main(): Promise<void> {
       detection_p50_ms: pct(0.5),
       detection_p99_ms: pct(0.99),
       rss_mb: Math.round(rssMb),
+      seasonal: process.env.ANOMALY_SEASONAL ?? 'on',
+      scoped_budgets: scoped ? 'on' : 'off',
     })}\n`,
   );
 }

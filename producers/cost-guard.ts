@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { Overrides } from '../src/config';
 import { redisTls } from '../src/redis/tls';
-import { CONTROL_CHANNEL, CONTROL_KEY_PREFIX, ControlLevel, ControlState } from '../src/contracts/controls';
+import { CONTROL_CHANNEL, CONTROL_KEY_PREFIX, ControlLevel, ControlState, PERSONA_TEAM_KEY_PREFIX, scopeSubject } from '../src/contracts/controls';
 import { logger } from '../src/logging';
 import { sleep } from '../src/retry';
 import { counter, gauge } from '../src/metrics';
@@ -33,6 +33,7 @@ interface Cached {
 }
 
 const MAX_CACHED_PERSONAS = 10_000;
+const LEVEL_RANK: Record<ControlLevel, number> = { normal: 0, throttle: 1, switch_model: 2, pause: 3, page: 4 };
 
 function guardMetrics() {
   return {
@@ -58,6 +59,8 @@ export class CostGuard {
   private readonly redis: Redis;
   private readonly sub: Redis;
   private readonly cache = new Map<string, Cached>();
+  /** Persona → team (null: none), as the API mirrors persona_teams into Redis. */
+  private readonly teams = new Map<string, { team: string | null; at: number }>();
   private redisUp = true;
   private started = false;
 
@@ -77,10 +80,14 @@ export class CostGuard {
     this.sub.on('error', () => undefined);
     this.redis.on('ready', () => this.markUp());
     // After a reconnect a notice may have been missed: forget everything cached.
-    this.sub.on('ready', () => this.cache.clear());
-    this.sub.on('message', (_channel: string, personaId: string) => {
+    this.sub.on('ready', () => {
+      this.cache.clear();
+      this.teams.clear();
+    });
+    this.sub.on('message', (_channel: string, subject: string) => {
       this.metrics.notices.inc();
-      this.cache.delete(personaId);
+      this.cache.delete(subject);
+      this.teams.delete(subject);
     });
     this.metrics.redisUp.set(1);
   }
@@ -133,7 +140,7 @@ export class CostGuard {
   }
 
   /** The control in force for a persona (null: none), from the cache when fresh. */
-  async control(personaId: string): Promise<{ control: ControlState | null; degraded: boolean }> {
+  async control(personaId: string, quiet = false): Promise<{ control: ControlState | null; degraded: boolean }> {
     const now = Date.now();
     const hit = this.cache.get(personaId);
     if (hit && now - hit.at < this.s.cacheTtlMs) return { control: hit.control, degraded: false };
@@ -141,6 +148,8 @@ export class CostGuard {
     try {
       raw = await this.redis.get(CONTROL_KEY_PREFIX + personaId);
     } catch (err) {
+      // Scope controls fall back to what was cached: the persona's own read applies the failure policy once.
+      if (quiet) return { control: hit?.control ?? null, degraded: true };
       return this.unavailable(err, personaId);
     }
     this.markUpIfDown();
@@ -148,6 +157,46 @@ export class CostGuard {
     if (this.cache.size >= MAX_CACHED_PERSONAS) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(personaId, { control, at: now });
     return { control, degraded: false };
+  }
+
+  private async teamOf(personaId: string): Promise<string | null> {
+    const now = Date.now();
+    const hit = this.teams.get(personaId);
+    if (hit && now - hit.at < this.s.cacheTtlMs) return hit.team;
+    let team: string | null;
+    try {
+      team = await this.redis.get(PERSONA_TEAM_KEY_PREFIX + personaId);
+    } catch {
+      return hit?.team ?? null; // the persona's own control decides the failure policy
+    }
+    if (this.teams.size >= MAX_CACHED_PERSONAS) this.teams.delete(this.teams.keys().next().value as string);
+    this.teams.set(personaId, { team, at: now });
+    return team;
+  }
+
+  /**
+   * The strictest control in force over a call: the persona's own, and those of the budget scopes
+   * covering it (everything, the model, the persona's team). Returns the subject whose control won.
+   */
+  private async strictest(personaId: string, model: string): Promise<{ control: ControlState | null; subject: string; degraded: boolean }> {
+    const team = await this.teamOf(personaId);
+    const subjects = [personaId, scopeSubject('global', ''), scopeSubject('model', model)];
+    if (team) subjects.push(scopeSubject('team', team));
+    const got = await Promise.all(subjects.map((s, i) => this.control(s, i > 0)));
+    const now = Date.now();
+    let best: { control: ControlState | null; subject: string } = { control: got[0].control, subject: personaId };
+    let bestRank = -1;
+    got.forEach((g, i) => {
+      const c = g.control;
+      if (!c || c.level === 'normal' || (c.expires_at && Date.parse(c.expires_at) <= now)) return;
+      const paused = c.paused_until !== null && Date.parse(c.paused_until) > now;
+      const rank = (paused ? 1e9 : 0) + LEVEL_RANK[c.level] * 1e6 - (c.requests_per_minute ?? 0);
+      if (rank > bestRank) {
+        bestRank = rank;
+        best = { control: c, subject: subjects[i] };
+      }
+    });
+    return { ...best, degraded: got.some((g) => g.degraded) };
   }
 
   private markUpIfDown(): void {
@@ -162,7 +211,7 @@ export class CostGuard {
   async acquire(personaId: string, model: string, opts: { maxWaitMs?: number } = {}): Promise<GuardDecision> {
     const started = Date.now();
     const maxWaitMs = opts.maxWaitMs ?? this.s.maxWaitMs;
-    const { control, degraded } = await this.control(personaId);
+    const { control, subject, degraded } = await this.strictest(personaId, model);
     const now = Date.now();
     if (!control || control.level === 'normal' || (control.expires_at && Date.parse(control.expires_at) <= now)) {
       this.metrics.decisions.inc({ decision: 'allow' });
@@ -179,7 +228,8 @@ export class CostGuard {
       const { intervalMs, burst } = bucketParams(control.requests_per_minute, this.s.burstSeconds);
       let result: [number, number];
       try {
-        result = (await this.redis.eval(GCRA_SCRIPT, 1, BUCKET_KEY_PREFIX + personaId, intervalMs, burst, maxWaitMs)) as [number, number];
+        // A scope's throttle is one bucket shared by every persona in the scope.
+        result = (await this.redis.eval(GCRA_SCRIPT, 1, BUCKET_KEY_PREFIX + subject, intervalMs, burst, maxWaitMs)) as [number, number];
       } catch (err) {
         this.unavailable(err, personaId);
         result = [1, 0];

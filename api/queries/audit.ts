@@ -1,6 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
 
-export type AuditAction = 'budget.create' | 'budget.replace' | 'budget.delete' | 'control.resume' | 'control.override' | 'ledger.reprice';
+export type AuditAction =
+  | 'budget.create' | 'budget.replace' | 'budget.delete' | 'control.resume' | 'control.override' | 'ledger.reprice'
+  | 'scoped_budget.create' | 'scoped_budget.replace' | 'scoped_budget.delete' | 'team.assign' | 'team.unassign';
 
 /** Who did it: the token's configured name and its id (a SHA-256 prefix), and the request. */
 export interface Actor {

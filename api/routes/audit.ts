@@ -19,7 +19,7 @@ export function auditRoutes(app: FastifyInstance, ctx: ApiContext): void {
           additionalProperties: false,
           properties: {
             persona_id: { type: 'string', minLength: 1, maxLength: 256 },
-            action: { type: 'string', enum: ['budget.create', 'budget.replace', 'budget.delete', 'control.resume', 'control.override', 'ledger.reprice'] },
+            action: { type: 'string', enum: ['budget.create', 'budget.replace', 'budget.delete', 'control.resume', 'control.override', 'ledger.reprice', 'scoped_budget.create', 'scoped_budget.replace', 'scoped_budget.delete', 'team.assign', 'team.unassign'] },
             actor: { type: 'string', minLength: 1, maxLength: 256, description: 'token name' },
             since: { type: 'string', description: 'ISO date or timestamp with zone' },
             limit: { type: 'string', description: '1–1000, default 100' },

@@ -3,6 +3,7 @@ import type { ApiContext } from '../context';
 import { actorOf, errorResponses } from '../context';
 import { notFound } from '../../src/http/http-errors';
 import { deleteBudget, listBudgets, putBudget } from '../queries/budgets';
+import { listScopedBudgets } from '../queries/scoped-budgets';
 import { parseLimitUsd } from '../validation';
 
 const PERIOD = { type: 'string', enum: ['daily', 'monthly'] } as const;
@@ -13,7 +14,7 @@ export function budgetRoutes(app: FastifyInstance, ctx: ApiContext): void {
     {
       config: { scope: 'read' },
       schema: {
-        summary: 'Budgets with spend so far in the current UTC period',
+        summary: 'Budgets with spend so far in the current UTC period; scoped budgets (filtered by period) with spend, forecast and projected exhaustion',
         tags: ['budgets'],
         querystring: { type: 'object', additionalProperties: false, properties: { persona_id: { type: 'string', minLength: 1, maxLength: 256 }, period: PERIOD } },
         response: { 200: { type: 'object', additionalProperties: true }, ...errorResponses(400, 401, 403) },
@@ -21,7 +22,8 @@ export function budgetRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     async (req) => {
       const budgets = await listBudgets(ctx.pool, req.query.persona_id, req.query.period);
-      return { count: budgets.length, budgets };
+      const scoped = await listScopedBudgets(ctx.pool, req.query.persona_id === undefined ? { period: req.query.period } : { kind: 'persona', value: req.query.persona_id, period: req.query.period });
+      return { count: budgets.length, budgets, scoped_budgets: scoped };
     },
   );
 

@@ -1,5 +1,5 @@
 import { Notification, Origin } from '../../src/notify/notification';
-import { CostAnomaly, Severity } from '../../src/contracts/anomaly';
+import { CostAnomaly, rootCauseLine, Severity } from '../../src/contracts/anomaly';
 
 export function formatCost(observed: string, unit: string): string {
   return unit === 'usd' ? `$${observed}` : `${observed} ${unit}`;
@@ -15,6 +15,9 @@ function anomalyLines(a: CostAnomaly): [string, string][] {
   if (a.multiplier != null) lines.push(['Multiplier', `${a.multiplier.toFixed(2)}x baseline`]);
   if (a.baseline != null) lines.push(['Baseline', formatCost(a.baseline, a.unit)]);
   if (a.post_id) lines.push(['Post', a.post_id]);
+  if (a.scope_kind && a.scope_kind !== 'persona') lines.push(['Budget scope', a.scope_kind === 'global' ? 'global' : `${a.scope_kind} ${a.scope_value}`]);
+  const causes = rootCauseLine(a.root_causes);
+  if (causes) lines.push(['Root causes', causes]);
   return lines;
 }
 

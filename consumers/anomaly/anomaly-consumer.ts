@@ -17,6 +17,8 @@ import { CoPartitionedAssigner } from './co-partitioned-assigner';
 import { AnomalyEngine } from './engine';
 import { anomalyMetrics } from './metrics';
 import { ReferenceStore } from './reference-store';
+import { ledgerSpend, writeBudgetStatus } from './scoped-budget-ledger';
+import { budgetId, ScopedBudget } from './scoped-budgets';
 import { AnomalySettings } from './settings';
 import { parseSnapshot, serializeSnapshot } from './snapshot';
 import { AnomalyRecord } from './types';
@@ -71,6 +73,8 @@ export class AnomalyConsumer {
   private readonly metrics = anomalyMetrics();
   private readonly positions = new Map<number, Positions>();
   private readonly restoring = new Map<number, Promise<void>>();
+  /** Partitions whose scoped budgets were started from the ledger, with the offset they were read below. */
+  private readonly seeded = new Map<number, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly out: AnomalyRecord[] = [];
   private schemaId = 0;
@@ -119,6 +123,7 @@ export class AnomalyConsumer {
     this.every(this.o.checkpointIntervalMs, () => this.checkpoint());
     this.every(this.o.referenceRefreshMs, () => this.refreshReference());
     this.every(2000, async () => this.observeState());
+    this.every(this.o.referenceRefreshMs, () => writeBudgetStatus(this.o.pool, this.engine.scopedBudgets()));
     this.every(500, () => this.refreshLag());
   }
 
@@ -152,6 +157,7 @@ export class AnomalyConsumer {
         this.engine.dropPartition(p);
         this.positions.delete(p);
         this.restoring.delete(p);
+        this.seeded.delete(p);
       }
     }
   }
@@ -186,6 +192,13 @@ export class AnomalyConsumer {
     const partition = batch.partition;
     await this.ensureRestored(partition);
     const kind = batch.topic === this.o.costTopic ? 'cost' : 'outcome';
+    if (kind === 'cost' && !this.seeded.has(partition) && batch.messages.length > 0) {
+      const pos = this.positions.get(partition);
+      if (!pos) return;
+      // Events below the first offset this consumer reads (or its checkpoint) come from the ledger.
+      await this.seedScoped(partition, Math.max(pos.cost, Number(batch.messages[0].offset)), this.reference.allScopedBudgets());
+      this.seeded.set(partition, Math.max(pos.cost, Number(batch.messages[0].offset)));
+    }
     for (let start = 0; start < batch.messages.length; start += CHUNK) {
       if (!isRunning() || isStale()) return;
       const pos = this.positions.get(partition);
@@ -245,8 +258,20 @@ export class AnomalyConsumer {
     await this.publisher.flush();
   }
 
+  /** Starts scoped budgets of a partition from the ledger: its events below `beforeOffset` in the current period. */
+  private async seedScoped(partition: number, beforeOffset: number, budgets: readonly ScopedBudget[]): Promise<void> {
+    const spends = await retry(() => ledgerSpend(this.o.pool, budgets, partition, beforeOffset, Date.now(), (p) => this.reference.teamOf(p)));
+    for (const [b, { periodStart, spent }] of spends) this.engine.seedScopedSpend(partition, b, periodStart, spent);
+  }
+
   private async refreshReference(): Promise<void> {
+    const known = new Set(this.reference.allScopedBudgets().map(budgetId));
     if (!(await this.reference.refresh())) return;
+    // A budget new to this instance starts from the ledger for what was read before it existed.
+    const added = this.reference.allScopedBudgets().filter((b) => !known.has(budgetId(b)));
+    if (added.length > 0) {
+      for (const [partition, pos] of this.positions) if (this.seeded.has(partition) && pos.cost >= 0) await this.seedScoped(partition, pos.cost, added);
+    }
     this.engine.onReferenceChanged(this.out);
     this.publisher.enqueue(this.out.splice(0));
     await this.publisher.flush();

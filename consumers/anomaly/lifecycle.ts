@@ -54,6 +54,9 @@ function record(a: OpenAnomaly, personaId: string, status: AnomalyRecord['status
     trigger_published_at: triggerPublishedAt === null ? null : new Date(triggerPublishedAt),
     message: f.message,
     details: f.details,
+    scope_kind: f.scope?.kind ?? null,
+    scope_value: f.scope?.value ?? null,
+    root_causes: f.rootCauses ?? [],
   };
 }
 

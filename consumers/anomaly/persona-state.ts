@@ -1,4 +1,7 @@
-import { OpenAnomaly } from './lifecycle';
+import { OpenAnomaly, report, Report } from './lifecycle';
+import { Contribution } from './root-causes';
+import { SeasonalState } from './seasonal';
+import { AnomalyRecord } from './types';
 
 /** What a closed window leaves behind for the spike baseline. */
 export interface ClosedWindow {
@@ -35,6 +38,8 @@ export interface OpenWindow extends ClosedWindow {
   lastIds: string[];
   /** Kafka timestamp of the latest event that added spend (not checkpointed: judging at close then reports none). */
   lastPublishedAt?: number;
+  /** Spend by (model, operation, service): the root causes of a spike (absent in older checkpoints). */
+  contrib?: Contribution[];
 }
 
 export type PersonaSlot = 'cost_spike' | 'efficiency_drop' | 'negative_roi' | 'budget_threshold:daily' | 'budget_threshold:monthly';
@@ -62,6 +67,10 @@ export interface PersonaState {
   monthStart: number;
   monthSpend: bigint;
   anomalies: Partial<Record<PersonaSlot, OpenAnomaly>>;
+  /** Hour-of-week profile of window spend (seasonal baselines on), or null. */
+  seasonal?: SeasonalState | null;
+  /** Spend by contributor of the last closed window: the mix a spike's excess is measured against. */
+  lastMix?: Contribution[];
 }
 
 /** A post not yet in a cohort (no cost seen yet), or one whose first cost came after its period was judged. */
@@ -114,7 +123,7 @@ export function windowAt(p: PersonaState, start: number): OpenWindow {
   let i = p.open.length - 1;
   while (i >= 0 && p.open[i].start > start) i--;
   if (i >= 0 && p.open[i].start === start) return p.open[i];
-  const w: OpenWindow = { start, cost: 0n, lastIds: [] };
+  const w: OpenWindow = { start, cost: 0n, lastIds: [], contrib: [] };
   p.open.splice(i + 1, 0, w);
   return w;
 }
@@ -167,4 +176,11 @@ export function mergeCohorts(a: CohortSums, b: CohortSums): CohortSums {
     start: a.start, end: b.end, posts: a.posts + b.posts, cost: a.cost + b.cost, engagements: a.engagements + b.engagements,
     follows: a.follows + b.follows, revenue: a.revenue + b.revenue,
   };
+}
+
+/** Opens, extends or escalates the anomaly in a persona's slot; what it emits goes to `out`. */
+export function applyReport(persona: PersonaState, slot: PersonaSlot, r: Report, out: AnomalyRecord[]): void {
+  const { anomaly, emitted } = report(persona.anomalies[slot], r);
+  persona.anomalies[slot] = anomaly;
+  if (emitted) out.push(emitted);
 }

@@ -39,6 +39,13 @@ export interface AnomalySettings {
   maxPosts: number;
   maxTriggeringIds: number;
   recentIdsPerPartition: number;
+  seasonal: boolean;
+  seasonalWeeks: number;
+  seasonalMinWeeks: number;
+  seasonalSpreadZ: number;
+  forecastMarginPercent: number;
+  forecastMinMinutes: number;
+  forecastHalfLifeMinutes: number;
 }
 
 function graded(overrides: Overrides, names: [SettingName, SettingName, SettingName]): Graded {
@@ -76,6 +83,13 @@ export function anomalySettings(overrides: Overrides = {}): AnomalySettings {
     maxPosts: intSetting('ANOMALY_MAX_POSTS', overrides, { min: 1 }),
     maxTriggeringIds: intSetting('ANOMALY_MAX_TRIGGERING_IDS', overrides, { min: 1, max: 1000 }),
     recentIdsPerPartition: intSetting('ANOMALY_RECENT_IDS_PER_PARTITION', overrides, { min: 2, max: 50_000_000 }),
+    seasonal: enumSetting('ANOMALY_SEASONAL', ['on', 'off'] as const, overrides) === 'on',
+    seasonalWeeks: intSetting('ANOMALY_SEASONAL_WEEKS', overrides, { min: 1, max: 12 }),
+    seasonalMinWeeks: intSetting('ANOMALY_SEASONAL_MIN_WEEKS', overrides, { min: 1, max: 12 }),
+    seasonalSpreadZ: intSetting('ANOMALY_SEASONAL_SPREAD_Z', overrides, { min: 0, max: 100 }),
+    forecastMarginPercent: intSetting('ANOMALY_FORECAST_MARGIN_PERCENT', overrides, { min: 0, max: 1000 }),
+    forecastMinMinutes: intSetting('ANOMALY_FORECAST_MIN_MINUTES', overrides, { min: 1, max: 100_000 }),
+    forecastHalfLifeMinutes: intSetting('ANOMALY_FORECAST_HALF_LIFE_MINUTES', overrides, { min: 1, max: 100_000 }),
   };
 }
 

@@ -1,6 +1,7 @@
-import type { PartitionState } from './engine';
+import type { PartitionState } from './clock';
 import { OpenAnomaly } from './lifecycle';
 import { NO_COHORT, PersonaState, PostState } from './persona-state';
+import { seasonalFromJson, SeasonalJson, SeasonalState, seasonalToJson } from './seasonal';
 
 /** Everything the engine holds for one partition number, at given input offsets. */
 export interface PartitionSnapshot {
@@ -39,8 +40,11 @@ function fromPostRow(partition: number, r: PostRow): PostState {
 // control characters, so no genuine string can be mistaken for one.
 const BIGINT_TAG = '\u0001';
 
-const tagBigInts = (_key: string, value: unknown) => (typeof value === 'bigint' ? BIGINT_TAG + value.toString() : value);
-const untagBigInts = (_key: string, value: unknown) => (typeof value === 'string' && value.charCodeAt(0) === 1 ? BigInt(value.slice(1)) : value);
+// A persona's seasonal profile (typed arrays) goes as base64 under the key `seasonal`.
+const tagBigInts = (key: string, value: unknown) =>
+  typeof value === 'bigint' ? BIGINT_TAG + value.toString() : key === 'seasonal' && value ? seasonalToJson(value as SeasonalState) : value;
+const untagBigInts = (key: string, value: unknown) =>
+  typeof value === 'string' && value.charCodeAt(0) === 1 ? BigInt(value.slice(1)) : key === 'seasonal' && value ? seasonalFromJson(value as SeasonalJson) : value;
 
 /** Personas (few, nested) through a bigint-tagging replacer; posts (many, flat) as plain tuples, which is much faster. */
 export function serializeSnapshot(s: PartitionSnapshot): string {

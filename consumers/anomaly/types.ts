@@ -1,6 +1,6 @@
 /** What the anomaly detectors produce and the consumer publishes (schemas/cost-anomaly.avsc). */
 
-import type { AnomalyMeasure, AnomalyUnits, CostAnomaly, DetectedAnomalyType, Severity } from '../../src/contracts/anomaly';
+import type { AnomalyMeasure, AnomalyUnits, BudgetScopeKind, CostAnomaly, DetectedAnomalyType, RootCause, Severity } from '../../src/contracts/anomaly';
 export type { AnomalyStatus, Severity } from '../../src/contracts/anomaly';
 /** The types this consumer detects (the wire type also admits `other`). */
 export type AnomalyType = DetectedAnomalyType;
@@ -13,6 +13,10 @@ interface FindingFields {
   multiplier: number | null;
   message: string;
   details: Record<string, string>;
+  /** Budget anomalies on a scope. */
+  scope?: { kind: BudgetScopeKind; value: string };
+  /** Top contributors (cost anomalies), largest first. */
+  rootCauses?: RootCause[];
 }
 
 /** A detector's verdict that a condition holds now. Values are exact decimal text in `unit` (see src/contracts/anomaly.ts). */

@@ -74,7 +74,16 @@ export interface BreakerState {
   seen: Record<string, number>;
 }
 
-export type AnomalyInput = Pick<AnomalyFields, 'anomaly_id' | 'sequence' | 'status' | 'severity' | 'observed' | 'baseline' | 'multiplier'> & AnomalyMeasure;
+export type AnomalyInput = Pick<AnomalyFields, 'anomaly_id' | 'sequence' | 'status' | 'severity' | 'observed' | 'baseline' | 'multiplier'> & AnomalyMeasure & {
+  /** `details.control`: the level a scoped budget's threshold asks for (see configuredLevel). */
+  details?: Record<string, string>;
+};
+
+/** The control level a scoped budget threshold configured for its scope, if any. */
+export function configuredLevel(a: AnomalyInput): ControlLevel | null {
+  const c = a.details?.control;
+  return c === 'throttle' || c === 'switch_model' || c === 'pause' || c === 'page' ? c : null;
+}
 
 export type BreakerInput =
   | { kind: 'anomaly'; anomaly: AnomalyInput; now: number }
@@ -140,6 +149,7 @@ function budgetUseAtLeast(a: AnomalyInput & { anomaly_type: 'budget_threshold' }
 /** Does this anomaly call for a control? Seed triggers: spike ≥ 3×, budget ≥ 90 %, ROI ≤ −60 %, any critical. */
 export function isTrigger(a: AnomalyInput, cfg: BreakerConfig): boolean {
   if (a.status === 'resolved') return false;
+  if (configuredLevel(a)) return true;
   if (a.severity === 'critical') return true;
   switch (a.anomaly_type) {
     case 'cost_spike':
@@ -269,6 +279,13 @@ function onAnomaly(s0: BreakerState, a: AnomalyInput, cfg: BreakerConfig, now: n
   const floor = triggerLevel(a, cfg);
 
   if (s1.manual && s1.level !== 'normal') return none(s1, true); // an operator holds this persona
+  const want = configuredLevel(a);
+  if (want && !s1.probing) {
+    // A budget threshold names its level: go there at once (no stepping), never down.
+    if (levelRank(want) <= levelRank(s1.level)) return none(s1, true);
+    const cause: Cause = s1.level === 'normal' ? 'trigger' : 'escalate';
+    return move(s1, { to: want, cause, reason: `${want} as configured for the budget: ${why}`, anomaly: a, patch: { manual: false } }, cfg, now);
+  }
   if (s1.level === 'normal') return move(s1, { to: floor, cause: 'trigger', reason: `${floor === 'pause' ? 'paused' : 'throttled'}: ${why}`, anomaly: a, patch: { manual: false } }, cfg, now);
   if (s1.probing) {
     const back = higher(s1.reopen_level ?? 'throttle', floor);

@@ -438,6 +438,28 @@ export const defaults = {
    */
   ANOMALY_RECENT_IDS_PER_PARTITION: '50000',
   /**
+   * Seasonal spike baselines (docs/anomaly-detection.md): on, a window is judged against the median
+   * of its hour-of-week bucket over the last ANOMALY_SEASONAL_WEEKS weeks (the same hour of earlier
+   * days while a bucket has no earlier week; the rolling median while there is neither). Per persona
+   * or team it can be turned on or off in the table anomaly_seasonal_settings.
+   */
+  ANOMALY_SEASONAL: 'on',
+  /** Weeks of hour-of-week history kept per persona: 168 × weeks × 6 bytes (4 032 bytes for 4). */
+  ANOMALY_SEASONAL_WEEKS: '4',
+  /** Earlier weeks a bucket needs before its own median is used (else the hour-of-day profile). */
+  ANOMALY_SEASONAL_MIN_WEEKS: '1',
+  /** A seasonal spike must also exceed the bucket median by this many robust deviations (1.4826 × MAD). */
+  ANOMALY_SEASONAL_SPREAD_Z: '3',
+  /**
+   * Burn-rate forecast of scoped budgets (a discounted least-squares line through the spend per
+   * minute, weights halving every ANOMALY_FORECAST_HALF_LIFE_MINUTES): budget_forecast
+   * fires when the projected period spend is at least the limit plus this margin, after at least
+   * ANOMALY_FORECAST_MIN_MINUTES minutes of spend, and resolves when it falls back below the limit.
+   */
+  ANOMALY_FORECAST_MARGIN_PERCENT: '10',
+  ANOMALY_FORECAST_MIN_MINUTES: '30',
+  ANOMALY_FORECAST_HALF_LIFE_MINUTES: '240',
+  /**
    * Fetch sizes of the anomaly consumer. Fetched bytes wait in memory until processed, so they count
    * against the pod's memory; 1 MiB a fetch (256 KiB per partition) keeps ~30k events/s on one core.
    */

@@ -15,8 +15,40 @@ export function severityRank(s: Severity): number {
 
 export type AnomalyStatus = 'open' | 'escalated' | 'resolved';
 
+/** What a budget covers: one persona, a service, a team (persona → team mapping), a model, a metadata tag key=value, or everything. */
+export type BudgetScopeKind = 'persona' | 'service' | 'team' | 'model' | 'tag' | 'global';
+export const BUDGET_SCOPE_KINDS: readonly BudgetScopeKind[] = ['persona', 'service', 'team', 'model', 'tag', 'global'];
+
+/**
+ * One contributor to a cost anomaly: the spend of one (model, operation, service) in the anomaly's
+ * window or period, above what the baseline expected of it, with its share of the whole excess.
+ * `post_id` is the post that spent most within it, when known.
+ */
+export interface RootCause {
+  model: string | null;
+  operation: string | null;
+  service: string | null;
+  post_id: string | null;
+  /** Exact decimal USD above the contributor's baseline share. */
+  excess_usd: string;
+  /** Share of the anomaly's total excess, percent (display). */
+  share_percent: number;
+}
+
+/** Root causes in one line for people: "gpt-4o hook_generation (post p1): +$0.41 (83 %); …". */
+export function rootCauseLine(causes: readonly RootCause[] | undefined): string {
+  if (!causes || causes.length === 0) return '';
+  return causes
+    .map((c) => {
+      const what = [c.model, c.operation, c.service].filter((x) => x !== null && x !== '').join(' ') || 'other';
+      const n = Number(c.excess_usd); // display only
+      return `${what}${c.post_id ? ` (post ${c.post_id})` : ''}: +$${n >= 0.01 ? n.toFixed(2) : n.toFixed(4)} (${Math.round(c.share_percent)} %)`;
+    })
+    .join('; ');
+}
+
 /** The types the anomaly consumer detects. */
-export const DETECTED_ANOMALY_TYPES = ['cost_spike', 'efficiency_drop', 'negative_roi', 'budget_threshold', 'post_cost_threshold'] as const;
+export const DETECTED_ANOMALY_TYPES = ['cost_spike', 'efficiency_drop', 'negative_roi', 'budget_threshold', 'budget_forecast', 'post_cost_threshold'] as const;
 export type DetectedAnomalyType = (typeof DETECTED_ANOMALY_TYPES)[number];
 /** `other` is the schema's default for types a reader does not know yet. */
 export type AnomalyType = DetectedAnomalyType | 'other';
@@ -30,6 +62,7 @@ export type AnomalyType = DetectedAnomalyType | 'other';
  * | efficiency_drop     | usd_per_follow or usd_per_engagement | cost per action now / before | baseline ÷ now efficiency  |
  * | negative_roi        | percent                              | ROI % / none                 | none                       |
  * | budget_threshold    | usd                                  | period spend / budget        | use ratio (spend ÷ budget) |
+ * | budget_forecast     | usd                                  | projected spend / budget     | projected ÷ budget         |
  * | post_cost_threshold | usd                                  | post cost / target           | cost ÷ target              |
  *
  * (A spike's `threshold` is the multiplier level crossed; every other threshold is in `unit`.)
@@ -39,6 +72,7 @@ export interface AnomalyUnits {
   efficiency_drop: 'usd_per_follow' | 'usd_per_engagement';
   negative_roi: 'percent';
   budget_threshold: 'usd';
+  budget_forecast: 'usd';
   post_cost_threshold: 'usd';
   other: AnomalyUnit;
 }
@@ -69,6 +103,11 @@ export interface AnomalyFields {
   trigger_published_at: Date | null;
   message: string;
   details: Record<string, string>;
+  /** The budget scope of budget anomalies; null for the others (and in records written before scopes). */
+  scope_kind?: BudgetScopeKind | null;
+  scope_value?: string | null;
+  /** Top contributors of a cost anomaly, largest first; empty when not attributed. */
+  root_causes?: RootCause[];
 }
 
 export type CostAnomaly = AnomalyFields & AnomalyMeasure;

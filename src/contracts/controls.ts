@@ -9,6 +9,18 @@
 export const CONTROL_KEY_PREFIX = 'finops:control:';
 export const CONTROL_CHANNEL = 'finops:controls';
 
+/**
+ * A control on a budget scope (a team, a model, everything) is held like a persona's, under the
+ * subject `scope:<kind>:<value>`: the breaker keys its state by it, and the guard reads the
+ * subjects covering a call (the persona, its team, the model, global) and enforces the strictest.
+ */
+export function scopeSubject(kind: string, value: string): string {
+  return `scope:${kind}:${value}`;
+}
+
+/** Redis key of a persona's team (kept by the API from the persona_teams table): the guard reads it. */
+export const PERSONA_TEAM_KEY_PREFIX = 'finops:persona-team:';
+
 /** Graduated levels, in escalation order. */
 export const CONTROL_LEVELS = ['normal', 'throttle', 'switch_model', 'pause', 'page'] as const;
 export type ControlLevel = (typeof CONTROL_LEVELS)[number];

@@ -6,7 +6,7 @@ export const ERROR_CODES = [
   // 400
   'bad_request', 'invalid_json', 'empty_body', 'invalid_content_length', 'invalid_url', 'control_character',
   'unknown_parameter', 'unknown_field', 'missing_parameter', 'invalid_value', 'invalid_date', 'invalid_range',
-  'range_too_large', 'invalid_limit', 'invalid_cursor', 'invalid_limit_usd', 'invalid_input',
+  'range_too_large', 'invalid_limit', 'invalid_cursor', 'invalid_limit_usd', 'invalid_input', 'invalid_thresholds', 'invalid_scope',
   'invalid_event', 'empty_batch', // POST /events (role ingest)
   'unauthorized', // 401
   'forbidden', // 403

@@ -1,0 +1,79 @@
+import { BudgetDetector } from './detectors/budget-detector';
+import { resolve } from './lifecycle';
+import { applyReport, PersonaState, utcDayStart, utcMonthEnd, utcMonthStart } from './persona-state';
+import { AnomalySettings } from './settings';
+import { AnomalyRecord } from './types';
+
+import type { ScopedReference } from './scoped-budgets';
+
+/** Budgets and post targets, kept current from Postgres by the adapter; scoped budgets and per-persona switches where the adapter has them. */
+export interface ReferenceData extends Partial<ScopedReference> {
+  budget(personaId: string, period: 'daily' | 'monthly'): bigint | undefined;
+  hasBudget(personaId: string): boolean;
+  postTarget(personaId: string): bigint;
+  /** Seasonal baselines on or off for this persona (its own setting, else its team's); undefined: the default. */
+  seasonalFor?(personaId: string): boolean | undefined;
+}
+
+/** Per-persona spend in the current UTC day and month, judged against the persona's budgets. */
+export class Budgets {
+  private readonly detector: BudgetDetector;
+
+  constructor(s: AnomalySettings, private readonly ref: ReferenceData) {
+    this.detector = new BudgetDetector(s.budget);
+  }
+
+  addSpend(persona: PersonaState, t: number, amount: bigint): void {
+    const day = utcDayStart(t);
+    if (day > persona.dayStart) {
+      persona.dayStart = day;
+      persona.daySpend = 0n;
+    }
+    if (day === persona.dayStart) persona.daySpend += amount;
+    const month = utcMonthStart(t);
+    if (month > persona.monthStart) {
+      persona.monthStart = month;
+      persona.monthSpend = 0n;
+    }
+    if (month === persona.monthStart) persona.monthSpend += amount;
+  }
+
+  evaluate(persona: PersonaState, ids: string[], publishedAt: number | null, wall: number, out: AnomalyRecord[], mayResolve = false): void {
+    for (const period of ['daily', 'monthly'] as const) {
+      const slot = `budget_threshold:${period}` as const;
+      const limit = this.ref.budget(persona.personaId, period);
+      const open = persona.anomalies[slot];
+      const spend = period === 'daily' ? persona.daySpend : persona.monthSpend;
+      const start = period === 'daily' ? persona.dayStart : persona.monthStart;
+      if (start === 0) continue;
+      const finding = limit === undefined ? null : this.detector.evaluate({ period, spend, limit });
+      if (finding) {
+        // A new period is a new anomaly: the old one is resolved by the period end (resolveExpired).
+        if (open && open.windowStart !== start) continue;
+        const end = period === 'daily' ? start + 86_400_000 : utcMonthEnd(start);
+        applyReport(persona, slot, {
+          personaId: persona.personaId, slot, windowKey: start, windowStart: start, windowEnd: end,
+          postId: null, finding, triggeringIds: ids, triggerPublishedAt: publishedAt, now: wall,
+        }, out);
+      } else if (open && mayResolve && open.windowStart === start) {
+        out.push(resolve(open, persona.personaId, wall, 'the budget was raised or removed'));
+        delete persona.anomalies[slot];
+      }
+    }
+  }
+
+  resolveExpired(persona: PersonaState, wm: number, wall: number, out: AnomalyRecord[]): void {
+    for (const slot of ['budget_threshold:daily', 'budget_threshold:monthly'] as const) {
+      const b = persona.anomalies[slot];
+      if (b && wm >= b.windowEnd) {
+        out.push(resolve(b, persona.personaId, wall, 'the budget period ended'));
+        delete persona.anomalies[slot];
+      }
+    }
+  }
+
+  /** Budgeted personas keep their period spend; their number is bounded by the budgets table. */
+  holdsState(personaId: string): boolean {
+    return this.ref.hasBudget(personaId);
+  }
+}
