@@ -76,14 +76,6 @@ export async function writeLedgerRows(pool: Pool, spec: LedgerRowsSpec): Promise
        SET total_usd = persona_daily_costs.total_usd + excluded.total_usd, event_count = persona_daily_costs.event_count + excluded.event_count`,
     [like],
   );
-  await pool.query(
-    `INSERT INTO post_costs (post_id, persona_id, total_usd, openai_api_usd, kubernetes_usd, vector_db_usd, event_count, first_event_at, last_event_at)
-     SELECT post_id, min(persona_id), sum(amount_usd),
-            coalesce(sum(amount_usd) FILTER (WHERE cost_type = 'openai_api'), 0), coalesce(sum(amount_usd) FILTER (WHERE cost_type = 'kubernetes'), 0),
-            coalesce(sum(amount_usd) FILTER (WHERE cost_type = 'vector_db'), 0), count(*), min(event_time), max(event_time)
-     FROM cost_events WHERE persona_id LIKE $1 AND post_id IS NOT NULL GROUP BY 1
-     ON CONFLICT (post_id) DO UPDATE SET total_usd = post_costs.total_usd + excluded.total_usd, event_count = post_costs.event_count + excluded.event_count`,
-    [like],
-  );
+  // post_costs is a view over the events (sql/090, 091).
   return spec.count;
 }

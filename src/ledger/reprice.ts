@@ -192,17 +192,12 @@ export async function reprice(pool: Pool, book: PriceBook, req: RepriceRequest, 
          FROM (SELECT persona_id, day, cost_type, model, sum(new_amount_usd - old_amount_usd) AS delta FROM ins GROUP BY 1, 2, 3, 4) x
          WHERE d.persona_id = x.persona_id AND d.day = x.day AND d.cost_type = x.cost_type AND d.model = x.model
          RETURNING 1
-       ),
-       posts AS (
-         UPDATE post_costs p SET adjustment_usd = p.adjustment_usd + x.delta, updated_at = now()
-         FROM (SELECT post_id, sum(new_amount_usd - old_amount_usd) AS delta FROM ins WHERE post_id IS NOT NULL GROUP BY 1) x
-         WHERE p.post_id = x.post_id
-         RETURNING 1
        )
+       -- post_costs is a view over the events and these adjustments (sql/091): nothing to update there.
        SELECT GROUPING(model) AS g_model, GROUPING(persona_id) AS g_persona, GROUPING(day) AS g_day,
               model, persona_id, to_char(day, 'YYYY-MM-DD') AS day,
               count(*) AS events, sum(old_amount_usd) AS old_usd, sum(new_amount_usd) AS new_usd, sum(new_amount_usd - old_amount_usd) AS delta_usd,
-              (SELECT count(*) FROM daily) AS daily_rows, (SELECT count(*) FROM posts) AS post_rows
+              (SELECT count(*) FROM daily) AS daily_rows
        FROM ins
        GROUP BY GROUPING SETS ((), (model), (persona_id), (day))`,
       [...t.params, book.version, runId, req.actor, req.reason],
