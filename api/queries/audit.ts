@@ -62,8 +62,9 @@ export async function listAudit(pool: Pool, f: AuditFilter) {
   if (f.beforeId !== undefined) add((n) => `audit_id < ${n}::bigint`, f.beforeId);
   params.push(f.limit + 1);
   const { rows } = await pool.query<AuditRow>(
+    // ORDER BY names the table's column: the bare name would sort the text alias ("10" before "9").
     `SELECT audit_id::text AS audit_id, at, actor, token_id, action, persona_id, target, before, after, request_id
-     FROM api_audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY audit_id DESC LIMIT $${params.length}`,
+     FROM api_audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY api_audit_log.audit_id DESC LIMIT $${params.length}`,
     params,
   );
   return {
