@@ -50,7 +50,10 @@ describe('alert grouping, dead letters and channel isolation', () => {
     expect(summary.body.text).toContain('Repeats: 4 in 1 min');
     // g0 and the higher-severity g4 were sent on their own; g1, g2, g3, g5 folded into the summary.
     expect(forPersona().filter((r) => r.body.text.startsWith('🚨'))).toHaveLength(2);
-    expect(http.accepted('/pagerduty').filter((r) => r.body.payload?.component === persona)).toHaveLength(2); // g4 (high) and the summary
+    // Channels deliver side by side: PagerDuty's copy of the summary may land just after Slack's.
+    const paged = () => http.accepted('/pagerduty').filter((r) => r.body.payload?.component === persona);
+    await waitFor(() => paged().length >= 2, { what: 'PagerDuty: g4 and the summary', timeoutMs: 10_000 });
+    expect(paged()).toHaveLength(2); // g4 (high) and the summary
     const folded = await env.pool.query("SELECT count(*)::int AS n FROM alert_deliveries WHERE persona_id = $1 AND outcome = 'folded'", [persona]);
     expect(folded.rows[0].n).toBe(4);
   });
