@@ -1,7 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import swagger from '@fastify/swagger';
 import { logger } from '../src/logging';
 import { counter } from '../src/metrics';
 import { installBearerAuth, installRateLimit } from '../src/http/request-guards';
@@ -19,6 +18,7 @@ import { controlRoutes } from './routes/controls';
 import { opsRoutes, PUBLIC_ROUTES } from './routes/ops';
 import { ledgerRoutes } from './routes/ledger';
 import { postCostRoutes } from './routes/post-costs';
+import { registerOpenApi } from '../src/http/openapi';
 
 const authFailures = counter('finops_api_auth_failures_total', 'Requests refused by authentication or scope, by reason (missing, malformed, unknown_token, missing_scope).', ['reason']);
 const rateLimited = counter('finops_api_rate_limited_total', 'Requests refused with 429, by kind of client (token, anonymous).', ['client']);
@@ -55,18 +55,11 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   app.addHook('onRoute', (r) => routes.add(r.method, r.url));
   installErrorHandling(app, log, errorOpts, routes);
 
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'FinOps cost query API',
-        version: '1.0.0',
-        description:
-          'Money is returned as exact USD decimal strings with 9 decimals. Bearer tokens carry the read or operator scope. ' +
-          'Errors are {"error": snake_case code, "message": text}; 429 and 503 carry Retry-After. See docs/api.md and docs/security.md.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
+  await registerOpenApi(app, {
+    title: 'FinOps cost query API',
+    description:
+      'Money is returned as exact USD decimal strings with 9 decimals. Bearer tokens carry the read or operator scope. ' +
+      'Errors are {"error": snake_case code, "message": text}; 429 and 503 carry Retry-After. See docs/api.md and docs/security.md.',
   });
 
   // Rate limit first (before auth), keyed by token, so failed-auth floods are limited per address.

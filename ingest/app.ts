@@ -1,5 +1,4 @@
 import Fastify, { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import swagger from '@fastify/swagger';
 import type Redis from 'ioredis';
 import { CostEvent, CostEventDraft } from '../src/events';
 import { DeliveryTimeoutError, InvalidInputError } from '../src/errors';
@@ -12,6 +11,7 @@ import { ingestMetrics } from './metrics';
 import { BatchError, CLOUDEVENT_BATCH_TYPE, CLOUDEVENT_TYPE, COST_EVENT_CE_TYPE, EventProblem, JSON_TYPE, parseBatch, problemOf } from './request-body';
 import type { IngestSettings } from './settings';
 import { COST_EVENT_JSON_SCHEMA, CLOUDEVENT_JSON_SCHEMA } from './openapi';
+import { registerOpenApi } from '../src/http/openapi';
 
 /** What the ingest app needs of the SDK's cost tracker: the same completion and the same producer. */
 export interface CostPublisher {
@@ -68,18 +68,11 @@ export async function buildIngestApp(ctx: IngestContext): Promise<FastifyInstanc
   app.addHook('onRoute', (r) => routes.add(r.method, r.url));
   installErrorHandling(app, log, errorOpts, routes);
 
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'FinOps HTTP ingest',
-        version: '1.0.0',
-        description:
-          'POST /events publishes a batch of cost events to Kafka as Avro, through the same validation, pricing and producer as the SDK. ' +
-          'Bearer tokens carry the ingest scope. Errors are {"error": snake_case code, "message": text}; 429 and 503 carry Retry-After. See docs/ingest.md.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
+  await registerOpenApi(app, {
+    title: 'FinOps HTTP ingest',
+    description:
+      'POST /events publishes a batch of cost events to Kafka as Avro, through the same validation, pricing and producer as the SDK. ' +
+      'Bearer tokens carry the ingest scope. Errors are {"error": snake_case code, "message": text}; 429 and 503 carry Retry-After. See docs/ingest.md.',
   });
 
   await installRateLimit(app, {
