@@ -11,10 +11,10 @@ import { Dispatcher } from './dispatcher';
 import { alertMetrics } from './metrics';
 import { OffsetTracker } from './offset-tracker';
 import { consumerOptions } from '../../src/kafka/options';
+import { AlertSettings } from './settings';
 
 export interface AlertConsumerOptions {
-  /** KAFKA_SESSION_TIMEOUT_MS: how long the group waits for a silent member. */
-  sessionTimeoutMs: number;
+  settings: Pick<AlertSettings, 'groupId' | 'sessionTimeoutMs' | 'tickMs' | 'maxInFlight'>;
   kafka: Kafka;
   codec: AvroCodec;
   dispatcher: Dispatcher;
@@ -22,10 +22,6 @@ export interface AlertConsumerOptions {
   log: Logger;
   topic: string;
   deadLetterTopic: string;
-  groupId: string;
-  /** Anomalies whose deliveries may be in flight at once before fetching pauses. */
-  maxInFlight?: number;
-  groupFlushMs?: number;
 }
 
 /**
@@ -46,8 +42,9 @@ export class AlertConsumer {
   private stopped = false;
 
   constructor(private readonly o: AlertConsumerOptions) {
-    this.consumer = o.kafka.consumer(consumerOptions({ groupId: o.groupId, sessionTimeoutMs: o.sessionTimeoutMs }));
-    superviseConsumer(this.consumer, { groupId: o.groupId, log: o.log });
+    const { groupId, sessionTimeoutMs } = o.settings;
+    this.consumer = o.kafka.consumer(consumerOptions({ groupId, sessionTimeoutMs }));
+    superviseConsumer(this.consumer, { groupId, log: o.log });
   }
 
   async start(): Promise<void> {
@@ -72,7 +69,7 @@ export class AlertConsumer {
       })()
         .catch((err) => this.o.log.warn({ err }, 'alert housekeeping failed; retrying'))
         .finally(() => this.schedule());
-    }, this.o.groupFlushMs ?? 200);
+    }, this.o.settings.tickMs);
   }
 
   /** Executes coalesced follow-ups that are due (all held ones when `all`); their offsets are released once sent. */
@@ -128,7 +125,7 @@ export class AlertConsumer {
     const { value: anomaly, deadLetter } = await decodeOrDeadLetter<CostAnomaly>({ topic, partition }, message, { codec: this.o.codec, reader: this.reader, log: this.o.log });
     if (deadLetter) {
       this.metrics.anomalies.inc({ outcome: 'dead_letter' });
-      await publishDeadLetters(this.o.dlq, this.o.deadLetterTopic, this.o.groupId, [deadLetter]);
+      await publishDeadLetters(this.o.dlq, this.o.deadLetterTopic, this.o.settings.groupId, [deadLetter]);
       finish();
       return;
     }
@@ -140,6 +137,6 @@ export class AlertConsumer {
       return;
     }
     this.track(this.o.dispatcher.execute(plan), anomaly.anomaly_id, finish);
-    while (this.inFlight.size >= (this.o.maxInFlight ?? 500)) await Promise.race(this.inFlight);
+    while (this.inFlight.size >= this.o.settings.maxInFlight) await Promise.race(this.inFlight);
   }
 }

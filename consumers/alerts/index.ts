@@ -3,41 +3,42 @@ import Redis from 'ioredis';
 import { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
 import { AvroCodec } from '../../src/avro/codec';
-import { intSetting, jsonSetting, Overrides, setting, topics } from '../../src/config';
+import { Overrides, setting, topics } from '../../src/config';
 import { redisTls } from '../../src/redis/tls';
 import { createPool } from '../../src/db/pool';
 import { createKafka } from '../../src/kafka/client';
-import { producerOptions, sessionTimeoutMs } from '../../src/kafka/options';
 import { logger, Logger } from '../../src/logging';
 import { Role, RoleContext } from '../../src/roles';
 import { Channel, ChannelName, createNotifier, Notifier } from '../../src/notify';
 import { AlertConsumer } from './alert-consumer';
 import { Dispatcher } from './dispatcher';
 import { Grouper } from './grouping';
-import { parseRouting } from './routing';
+import { AlertSettings, alertSettings } from './settings';
 
 export { AlertConsumer } from './alert-consumer';
 export { Dispatcher } from './dispatcher';
 export type { CostAnomaly } from '../../src/contracts/anomaly';
+export { alertSettings } from './settings';
+export type { AlertSettings } from './settings';
 
 export interface AlertStack {
   notifier: Notifier;
   dispatcher: Dispatcher;
 }
 
-/** The alert consumer's notifier (ALERT_* settings, its own consumer group) with routing, grouping and escalation coalescing. */
-export async function createAlertStack(deps: { overrides: Overrides; redis: Redis; pool: Pool; kafka: Kafka; log: Logger; channels?: Map<ChannelName, Channel> }): Promise<AlertStack> {
-  const { overrides: o } = deps;
-  const notifier = await createNotifier({ ...deps, scope: 'alerts', groupId: setting('ALERT_GROUP_ID', o) });
-  const routing = parseRouting(jsonSetting('ALERT_ROUTES', o), jsonSetting('ALERT_SEVERITY_ROUTING', o));
-  const dispatcher = new Dispatcher({ redis: deps.redis, deliverer: notifier.deliverer, grouper: new Grouper(deps.redis, intSetting('ALERT_GROUP_INTERVAL_MS', o)), routing, log: deps.log,
-    coalesceMs: intSetting('ALERT_ESCALATION_COALESCE_MS', o),
+/** The alert consumer's notifier (its own consumer group) with routing, grouping and escalation coalescing, per `settings`. */
+export async function createAlertStack(deps: { settings: AlertSettings; overrides: Overrides; redis: Redis; pool: Pool; kafka: Kafka; log: Logger; channels?: Map<ChannelName, Channel> }): Promise<AlertStack> {
+  const { settings: s } = deps;
+  const notifier = await createNotifier({ ...deps, scope: 'alerts', groupId: s.groupId });
+  const dispatcher = new Dispatcher({
+    redis: deps.redis, deliverer: notifier.deliverer, grouper: new Grouper(deps.redis, s.groupIntervalMs), routing: s.routing, log: deps.log, coalesceMs: s.coalesceMs,
   });
   return { notifier, dispatcher };
 }
 
 export function alertsRole({ overrides, ops }: RoleContext): Role {
   const log = logger('alert-consumer');
+  const settings = alertSettings(overrides);
   const pool = createPool(overrides, 'finops-alerts', 'alerts');
   const redis = new Redis(setting('REDIS_URL', overrides), { ...redisTls(overrides), maxRetriesPerRequest: 3 });
   redis.on('error', (err) => log.warn({ err: err.message }, 'Redis error'));
@@ -53,11 +54,10 @@ export function alertsRole({ overrides, ops }: RoleContext): Role {
   return {
     name: 'alerts',
     async start() {
-      stack = await createAlertStack({ overrides, redis, pool, kafka, log });
+      stack = await createAlertStack({ settings, overrides, redis, pool, kafka, log });
       consumer = new AlertConsumer({
         kafka, codec: new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides), dispatcher: stack.dispatcher, dlq: stack.notifier.dlq, log,
-        topic: t.costAnomalies, deadLetterTopic: t.deadLetter, groupId: setting('ALERT_GROUP_ID', overrides),
-        sessionTimeoutMs: sessionTimeoutMs(overrides),
+        topic: t.costAnomalies, deadLetterTopic: t.deadLetter, settings,
       });
       await consumer.start();
       log.info({ topic: t.costAnomalies }, 'alert consumer started');

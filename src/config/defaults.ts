@@ -311,6 +311,10 @@ export const defaults = {
   ALERT_CLAIM_TTL_MS: '120000',
   /** Deliveries in flight per channel; a slow channel fills only its own slots. */
   ALERT_CHANNEL_CONCURRENCY: '16',
+  /** How often the alert consumer commits, sends closed group summaries and due follow-ups. */
+  ALERT_TICK_MS: '200',
+  /** Anomalies whose deliveries may be in flight at once before the alert consumer pauses fetching. */
+  ALERT_MAX_IN_FLIGHT: '500',
 
   // ── Circuit breaker (consumers/breaker) and the SDK's CostGuard ───────────────────────────
   BREAKER_GROUP_ID: 'finops-breaker',

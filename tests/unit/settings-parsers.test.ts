@@ -4,6 +4,7 @@ import {
 import { ConfigError } from '../../src/errors';
 import { breakerSettings, defaultBreakerConfig } from '../../consumers/breaker/settings';
 import { storageSettings } from '../../consumers/storage/settings';
+import { alertSettings } from '../../consumers/alerts/settings';
 import { anomalyRoleSettings } from '../../consumers/anomaly/settings';
 import { apiSettings } from '../../api/settings';
 import { costGuardSettings, trackerSettings } from '../../producers/settings';
@@ -71,6 +72,18 @@ describe('each area reads its settings through settings.ts', () => {
     });
     expect(() => breakerSettings({ BREAKER_THROTTLE_RPM: '{"critical":10}' })).toThrow(/BREAKER_THROTTLE_RPM=.* is not valid JSON of the expected shape/);
     expect(() => breakerSettings({ BREAKER_MODEL_MAP: '{"gpt-4o":4}' })).toThrow(/BREAKER_MODEL_MAP/);
+  });
+
+  it('the alerts: defaults from src/config/defaults.ts, refused values name the fix', () => {
+    expect(alertSettings({}, {})).toMatchObject({
+      groupId: 'finops-alerts', groupIntervalMs: 300_000, coalesceMs: 3000, tickMs: 200, maxInFlight: 500,
+      routing: { rules: [], bySeverity: { critical: ['slack', 'pagerduty', 'email'], high: ['slack', 'pagerduty'], medium: ['slack'], low: ['email'] } },
+    });
+    expect(alertSettings({}, { ALERT_ESCALATION_COALESCE_MS: '0' }).coalesceMs).toBe(0);
+    expect(() => alertSettings({ ALERT_ESCALATION_COALESCE_MS: '3s' })).toThrow(/ALERT_ESCALATION_COALESCE_MS="3s" is not a duration in whole milliseconds.*set ALERT_ESCALATION_COALESCE_MS to a whole number of milliseconds \(default 3000\)/);
+    expect(() => alertSettings({ ALERT_TICK_MS: 1 })).toThrow(/ALERT_TICK_MS="1" is not a duration in whole milliseconds of at least 10/);
+    expect(() => alertSettings({ ALERT_ROUTES: '{"match":{}}' })).toThrow(/ALERT_ROUTES must be a JSON array/);
+    expect(() => alertSettings({ ALERT_SEVERITY_ROUTING: '{"critical":["sms"]}' })).toThrow(/ALERT_SEVERITY_ROUTING.critical: channels must be a list of slack, pagerduty, email/);
   });
 
   it('storage, anomaly, API and SDK settings parse with their bounds', () => {
