@@ -6,7 +6,8 @@ import { isTransientFault } from '../dependency-faults';
 import { isRetriable } from '../errors';
 import { deadLetterMessage } from '../kafka/dead-letter';
 import { Logger } from '../logging';
-import { retry, sleep } from '../retry';
+import { keepRedisLock, releaseRedisLock, tryAcquireRedisLock } from '../redis/lock';
+import { retry } from '../retry';
 import { Channel, DeliveryError } from './channels';
 import { notifyMetrics } from './metrics';
 import { ChannelName, Notification } from './notification';
@@ -39,11 +40,6 @@ export interface DelivererOptions {
 /** Outcomes after which a (notification, channel) is never sent again. */
 const FINAL = new Set(['delivered', 'dead_lettered', 'skipped', 'coalesced']);
 
-/** Extends a claim only while this worker still holds it (its token is the value). */
-const RENEW_CLAIM = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
-/** Releases a claim only if this worker still holds it. */
-const RELEASE_CLAIM = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
-
 /**
  * Delivers one notification on one channel exactly once per (alert, state, channel): a Redis claim
  * (SET NX with expiry, renewed while the delivery waits for a slot or retries, so it never lapses
@@ -65,31 +61,17 @@ export class Deliverer {
 
   /** Claims the delivery; returns its token, or null if it is already done (by us earlier, or another worker). */
   private async claim(key: string, n: Notification, channel: ChannelName): Promise<string | null> {
-    const token = `claimed:${randomUUID()}`;
-    const deadline = Date.now() + this.o.claimTtlMs + 1000;
-    for (;;) {
-      if ((await this.o.redis.set(key, token, 'PX', this.o.claimTtlMs, 'NX')) === 'OK') break;
-      const held = await this.o.redis.get(key);
-      if (held && FINAL.has(held)) return null;
-      if (Date.now() > deadline) throw new Error(`delivery claim ${key} never released`);
-      await sleep(100); // another worker is on it; wait for its outcome or its claim to lapse
-    }
+    // Another worker on it: wait for its outcome, or for its claim to lapse.
+    const token = await tryAcquireRedisLock(this.o.redis, key, {
+      token: `claimed:${randomUUID()}`, ttlMs: this.o.claimTtlMs, waitMs: this.o.claimTtlMs + 1000, firstPollMs: 100, maxPollMs: 100, settled: (held) => FINAL.has(held),
+    });
+    if (token === null) return null;
     const { rows } = await this.o.pool.query<{ outcome: string }>('SELECT outcome FROM alert_deliveries WHERE alert_id = $1 AND sequence = $2 AND channel = $3', [n.alert_id, n.sequence, channel]);
     if (rows[0] && FINAL.has(rows[0].outcome)) {
       await this.o.redis.set(key, rows[0].outcome, 'EX', this.o.dedupTtlSeconds);
       return null;
     }
     return token;
-  }
-
-  /** Keeps the claim alive while the delivery waits for a slot or backs off; stop() ends it. */
-  private holdClaim(key: string, token: string): { stop(): void } {
-    const every = Math.max(50, Math.floor(this.o.claimTtlMs / 3));
-    const timer = setInterval(() => {
-      this.o.redis.eval(RENEW_CLAIM, 1, key, token, this.o.claimTtlMs).catch((err) => this.o.log.warn({ err: (err as Error).message, key }, 'could not renew a delivery claim'));
-    }, every);
-    timer.unref();
-    return { stop: () => clearInterval(timer) };
   }
 
   private async audit(n: Notification, channel: ChannelName, row: { outcome: string; attempts: number; status?: number; error?: string; latencyMs?: number; firstAttemptAt?: Date }) {
@@ -142,12 +124,12 @@ export class Deliverer {
       this.metrics.deliveries.inc({ channel: channelName, outcome: 'skipped' });
       return 'skipped';
     }
-    const hold = this.holdClaim(key, token);
+    const hold = keepRedisLock(this.o.redis, key, token, this.o.claimTtlMs, (err) => this.o.log.warn({ err: err.message, key }, 'could not renew a delivery claim'));
     try {
       return await this.slots.get(channelName)!.run(() => this.attempt(n, channel, key));
     } catch (err) {
       // Neither delivered nor dead-lettered (e.g. Postgres gone for good): free the claim so the redelivery can try.
-      await this.o.redis.eval(RELEASE_CLAIM, 1, key, token).catch(() => undefined);
+      await releaseRedisLock(this.o.redis, key, token).catch(() => undefined);
       throw err;
     } finally {
       hold.stop();
