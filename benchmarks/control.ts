@@ -5,11 +5,20 @@
  *
  * BENCH_PERSONAS (default 100) personas each spend a steady baseline (two 60 s pod records per
  * 2 s window) for BENCH_BASELINE_WINDOWS (4) windows; then, BENCH_RATE (20) personas a second,
- * each persona's spend spikes: one runaway record worth 10 baseline windows, which the anomaly
- * consumer reports as one critical cost_spike (→ Slack, PagerDuty, email; → throttle).
+ * each persona's spend spikes by a runaway worth 10 baseline windows. BENCH_SPIKE says how it
+ * arrives: `staircase` (default), three records 400 ms apart (6, 3 and 11 units) that the anomaly
+ * consumer reports as one cost_spike opening at about 3-4× and escalating to critical within a
+ * second, the burst escalation coalescing exists for; `jump`, one record, reported as one
+ * critical cost_spike at once (→ Slack, PagerDuty, email; → throttle).
  *
- *  - anomaly_to_delivery: Kafka timestamp of the anomaly record → the receiver accepting it, per
- *    (anomaly, channel) delivery of the open state.
+ *  - Alert delivery, split in two (benchmarks/alert-latency.ts), because escalation coalescing
+ *    (ALERT_ESCALATION_COALESCE_MS, default 3 s) holds an anomaly's escalations on purpose:
+ *    - first_notice: Kafka timestamp of the anomaly's open record → the receiver accepting its
+ *      first notice, per channel the open state routes to. Coalescing never holds it; the ≤ 1 s bar.
+ *    - follow_up: for an anomaly that escalated (a spike reported at 3.06× opens medium, then
+ *      escalates to high and critical), the receiver accepting the one follow-up at the highest
+ *      severity, per channel of that severity: from the open record (about the coalescing window
+ *      by design) and from the record of the last escalation it stands for.
  *  - spike_to_guard: the anomaly's trigger_published_at (Kafka timestamp of the cost event that
  *    crossed the threshold, set by the anomaly consumer) → a CostGuard, notified over pub/sub as
  *    in a service, answering with the control in force. Also reported from the bench's own send
@@ -20,6 +29,7 @@
  */
 import { FAST_ANOMALY_SETTINGS, localAlertChannels } from '../testkit/pipeline-settings';
 import type { CostAnomaly } from '../src/contracts/anomaly';
+import { alertLatency, Notice, quantile as p } from './alert-latency';
 import { sleep } from '../src/retry'; // logs nothing, so safe before LOG_LEVEL is set
 
 process.env.LOG_LEVEL ??= 'error';
@@ -27,11 +37,11 @@ process.env.LOG_LEVEL ??= 'error';
 const PERSONAS = Number(process.env.BENCH_PERSONAS ?? 100);
 const RATE = Number(process.env.BENCH_RATE ?? 20);
 const BASELINE_WINDOWS = Number(process.env.BENCH_BASELINE_WINDOWS ?? 4);
+/** The runaway's records: [ms after the first, units of 2 cores / 4 GB for 60 s]. */
+const SPIKE_STEPS: [number, number][] = process.env.BENCH_SPIKE === 'jump' ? [[0, 20]] : [[0, 6], [400, 3], [800, 11]];
 const WINDOW_MS = 2000;
 const TICK_MS = 100;
-const CHANNELS = ['slack', 'pagerduty', 'email'] as const; // a critical anomaly goes to all three
 const say = (msg: string) => process.stderr.write(`[bench:control] ${msg}\n`);
-const p = (xs: number[], q: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * q) - 1)] : null);
 
 async function main(): Promise<void> {
   const { default: Redis } = await import('ioredis');
@@ -45,6 +55,7 @@ async function main(): Promise<void> {
   const { loadSchema } = await import('../src/avro/schemas');
   const { createTestEnv } = await import('../testkit/fixtures');
   const { HttpReceiver, SmtpReceiver } = await import('../testkit/receivers');
+  const { alertSettings } = await import('../consumers/alerts/settings');
 
   // A database of its own, migrated.
   const dbUrl = await migratedDatabase('finops_control_bench');
@@ -99,13 +110,13 @@ async function main(): Promise<void> {
 
   // Traffic on a 100 ms tick: baseline for every persona not yet spiked; then spikes at RATE/s.
   const unit = { cpuCores: '2', memoryGb: '4', durationMs: 60_000 } as const; // ≈ $0.001336
-  const spikeRecord = { cpuCores: '40', memoryGb: '80', durationMs: 60_000 } as const; // 20 units ≈ 10 baseline windows
+  const runaway: { persona: string; at: number; units: number }[] = [];
   await sleep(WINDOW_MS - (Date.now() % WINDOW_MS)); // pace to a window boundary
   const started = Date.now();
   const spikeFrom = started + BASELINE_WINDOWS * WINDOW_MS;
-  say(`${PERSONAS} personas, baseline for ${BASELINE_WINDOWS} windows of ${WINDOW_MS} ms, then ${RATE} spikes/s`);
+  say(`${PERSONAS} personas, baseline for ${BASELINE_WINDOWS} windows of ${WINDOW_MS} ms, then ${RATE} spikes/s as ${JSON.stringify(SPIKE_STEPS)}`);
   let next = 0;
-  for (let tick = 0; next < PERSONAS; tick++) {
+  for (let tick = 0; next < PERSONAS || runaway.length; tick++) {
     const t = started + tick * TICK_MS;
     if (t > Date.now()) await sleep(t - Date.now());
     const sends: Promise<unknown>[] = [];
@@ -113,7 +124,12 @@ async function main(): Promise<void> {
     for (; next < due; next++) {
       const persona = personas[next];
       sentAt.set(persona, Date.now());
-      sends.push(tracker.trackInfrastructureCost({ ...spikeRecord, operation: 'runaway_render', personaId: persona, service: 'render' }));
+      for (const [after, units] of SPIKE_STEPS) runaway.push({ persona, at: Date.now() + after, units });
+    }
+    for (const step of runaway.filter((r) => r.at <= Date.now())) {
+      runaway.splice(runaway.indexOf(step), 1);
+      const record = { cpuCores: String(2 * step.units), memoryGb: String(4 * step.units), durationMs: 60_000 };
+      sends.push(tracker.trackInfrastructureCost({ ...record, operation: 'runaway_render', personaId: step.persona, service: 'render' }));
     }
     for (let i = next; i < PERSONAS; i++) {
       if ((tick + i) % 10 === 0) sends.push(tracker.trackInfrastructureCost({ ...unit, operation: 'render', personaId: personas[i], service: 'render' }));
@@ -122,36 +138,29 @@ async function main(): Promise<void> {
   }
   say(`all ${PERSONAS} spikes sent after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-  const open = () => records.filter((r) => r.value.status !== 'resolved');
-  const personaOf = new Map<string, string>();
-  const collect = () => {
-    for (const r of records) personaOf.set(r.value.anomaly_id, r.value.persona_id);
-    const got: { key: string; at: number }[] = [];
-    for (const r of http.accepted('/slack')) got.push({ key: `${/Persona: (\S+)/.exec(r.body.text)?.[1]}|slack|${r.body.text.includes('RESOLVED') ? 'resolved' : 'open'}`, at: r.at });
-    for (const r of http.accepted('/pagerduty')) got.push({ key: `${personaOf.get(r.body.dedup_key)}|pagerduty|${r.body.event_action === 'resolve' ? 'resolved' : 'open'}`, at: r.at });
-    for (const m of smtp.messages) got.push({ key: `${personaOf.get(m.alertId)}|email|${records.find((r) => r.value.anomaly_id === m.alertId && String(r.value.sequence) === m.sequence)?.value.status === 'resolved' ? 'resolved' : 'open'}`, at: m.at });
-    return got;
+  const { routing, coalesceMs } = alertSettings(env.overrides);
+  const notices = (): Notice[] => {
+    const anomalyOf = new Map(records.filter((r) => r.value.status === 'open').map((r) => [r.value.persona_id, r.value.anomaly_id] as const));
+    const resolvedState = new Set(records.filter((r) => r.value.status === 'resolved').map((r) => `${r.value.anomaly_id}:${r.value.sequence}`));
+    return [
+      ...http.accepted('/slack').map((r) => ({ anomalyId: anomalyOf.get(/Persona: (\S+)/.exec(r.body.text)?.[1] ?? '') ?? '', channel: 'slack' as const, resolved: r.body.text.includes('RESOLVED'), body: r.body.text, at: r.at })),
+      ...http.accepted('/pagerduty').map((r) => ({ anomalyId: r.body.dedup_key, channel: 'pagerduty' as const, resolved: r.body.event_action === 'resolve', body: JSON.stringify(r.body), at: r.at })),
+      ...smtp.messages.map((m) => ({ anomalyId: m.alertId, channel: 'email' as const, resolved: resolvedState.has(`${m.alertId}:${m.sequence}`), body: m.sequence, at: m.at })),
+    ];
   };
-  const expected = new Set(personas.flatMap((persona) => CHANNELS.map((c) => `${persona}|${c}|open`)));
+  const measure = () => alertLatency(records, notices(), routing, coalesceMs);
   const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline && ([...expected].some((k) => !collect().some((g) => g.key === k)) || guardSeen.size < PERSONAS)) await sleep(200);
-  await sleep(1000); // a late duplicate would show up here
+  for (let m = measure(); Date.now() < deadline && (m.anomalies < PERSONAS || m.lost > 0 || guardSeen.size < PERSONAS); m = measure()) await sleep(200);
+  await sleep(coalesceMs + 1000); // the last follow-up, and a late duplicate, would show up here
+  const m = measure();
 
-  const got = collect();
-  const counts = new Map<string, number>();
-  for (const g of got) counts.set(g.key, (counts.get(g.key) ?? 0) + 1);
-  const duplicates = [...counts.values()].reduce((s, n) => s + Math.max(0, n - 1), 0);
-  const lost = [...expected].filter((k) => !counts.has(k)).length;
-  const firstAt = new Map<string, number>();
-  for (const g of got) if (expected.has(g.key) && (!firstAt.has(g.key) || firstAt.get(g.key)! > g.at)) firstAt.set(g.key, g.at);
-  const anomalyAt = new Map(open().map((r) => [r.value.persona_id, r] as const));
-  const deliveryLatency = [...firstAt].map(([k, at]) => at - anomalyAt.get(k.split('|')[0])!.at);
+  const anomalyAt = new Map(records.filter((r) => r.value.status === 'open').map((r) => [r.value.persona_id, r] as const));
   const guardLatency = [...guardSeen].map(([persona, at]) => at - anomalyAt.get(persona)!.value.trigger_published_at!.getTime());
   const guardFromSend = [...guardSeen].map(([persona, at]) => at - sentAt.get(persona)!);
   const severities = new Map<string, number>();
-  for (const r of open()) severities.set(`${r.value.status}:${r.value.severity}`, (severities.get(`${r.value.status}:${r.value.severity}`) ?? 0) + 1);
-  say(`anomaly states ${JSON.stringify(Object.fromEntries(severities))}; deliveries ${firstAt.size}/${expected.size}; guard saw ${guardSeen.size}/${PERSONAS} controls`);
-  say(`p50 anomaly→delivery ${p(deliveryLatency, 0.5)} ms, p50 crossing→guard ${p(guardLatency, 0.5)} ms`);
+  for (const r of records) severities.set(`${r.value.status}:${r.value.severity}`, (severities.get(`${r.value.status}:${r.value.severity}`) ?? 0) + 1);
+  say(`anomaly states ${JSON.stringify(Object.fromEntries(severities))}; deliveries ${m.delivered}/${m.expected} (${m.superseded_by_resolution} superseded by a resolution within the window); guard saw ${guardSeen.size}/${PERSONAS} controls`);
+  say(`p50 first notice ${p(m.first_notice_ms, 0.5)} ms, p50 follow-up from open ${p(m.follow_up_from_open_ms, 0.5)} ms (coalescing ${coalesceMs} ms), p50 crossing→guard ${p(guardLatency, 0.5)} ms`);
 
   await sub.quit();
   await reader.disconnect();
@@ -162,15 +171,25 @@ async function main(): Promise<void> {
   await smtp.stop();
   await env.close();
   process.stdout.write(`${JSON.stringify({
-    anomalies: open().length,
-    deliveries: firstAt.size,
-    duplicates,
-    lost,
-    anomaly_to_delivery_p99_ms: p(deliveryLatency, 0.99),
+    anomalies: m.anomalies,
+    anomaly_states: m.anomaly_states,
+    deliveries: m.delivered,
+    expected_deliveries: m.expected,
+    duplicates: m.duplicates,
+    lost: m.lost,
+    superseded_by_resolution: m.superseded_by_resolution,
+    first_notice_p50_ms: p(m.first_notice_ms, 0.5),
+    first_notice_p99_ms: p(m.first_notice_ms, 0.99),
+    escalation_coalesce_ms: coalesceMs,
+    follow_up_from_open_p50_ms: p(m.follow_up_from_open_ms, 0.5),
+    follow_up_from_open_p99_ms: p(m.follow_up_from_open_ms, 0.99),
+    follow_up_from_last_escalation_p99_ms: p(m.follow_up_from_last_escalation_ms, 0.99),
+    notices_per_anomaly_max: m.notices_per_anomaly_max,
     spike_to_guard_p99_ms: p(guardLatency, 0.99),
     spike_to_guard_measured_from: 'trigger_published_at (Kafka timestamp of the cost event that crossed the threshold)',
     spike_to_guard_from_send_p99_ms: p(guardFromSend, 0.99),
     personas: PERSONAS,
+    spike: process.env.BENCH_SPIKE === 'jump' ? 'jump' : 'staircase',
     guard_enforced: guardSeen.size,
   })}\n`);
   process.exit(0);
