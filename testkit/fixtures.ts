@@ -6,10 +6,12 @@ import { loadSchema } from '../src/avro/schemas';
 import { Overrides, setting, topics } from '../src/config';
 import { createPool } from '../src/db/pool';
 import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
+import { runNames } from './run-names';
 
 /**
- * Integration fixtures. Each test file gets uniquely named topics and consumer groups (so files
- * never see each other's messages) and registers its own clean-up. The stack itself comes from
+ * Integration fixtures. Each test file gets uniquely named topics and consumer groups
+ * (`test.<id>.cost-events`, `test.<id>.alerts`, …: runNames) so files never see each other's
+ * messages or join each other's groups, and registers its own clean-up. The stack itself comes from
  * `bash stack/stack.sh up`; the database is the test database prepared by tests/helpers/global-setup.ts.
  */
 export interface TestEnv {
@@ -29,12 +31,7 @@ export function uniqueId(prefix = 't'): string {
 export async function createTestEnv(name: string, extra: Overrides = {}): Promise<TestEnv> {
   const id = uniqueId(name.replace(/[^a-z0-9]/gi, '').slice(0, 12).toLowerCase());
   const overrides: Overrides = {
-    TOPIC_COST_EVENTS: `test.${id}.cost-events`,
-    TOPIC_POST_OUTCOMES: `test.${id}.post-outcomes`,
-    TOPIC_COST_ANOMALIES: `test.${id}.cost-anomalies`,
-    TOPIC_COST_CONTROLS: `test.${id}.cost-controls`,
-    TOPIC_DEAD_LETTER: `test.${id}.dead-letter`,
-    STORAGE_GROUP_ID: `test.${id}.storage`,
+    ...runNames('test', id),
     KAFKA_CLIENT_ID: `test-${id}`,
     ...extra,
   };

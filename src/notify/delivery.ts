@@ -12,6 +12,7 @@ import { Channel, DeliveryError } from './channels';
 import { notifyMetrics } from './metrics';
 import { ChannelName, Notification } from './notification';
 import { Semaphore } from './semaphore';
+import type { NotifierSettings } from './settings';
 
 export const SENT_PREFIX = 'finops:alerts:sent:';
 export const NOTIFIED_PREFIX = 'finops:alerts:notified:';
@@ -20,7 +21,8 @@ export type DeliveryOutcome = 'delivered' | 'dead_lettered' | 'skipped' | 'dupli
 /** A routed delivery that is not sent on its own: folded into a group summary, or into a later follow-up. */
 export type SupersededOutcome = 'folded' | 'coalesced';
 
-export interface DelivererOptions {
+/** The notifier's settings (src/notify/settings.ts, but the channels, which come built) and its I/O. */
+export interface DelivererOptions extends Omit<NotifierSettings, 'channels'> {
   redis: Redis;
   pool: Pool;
   dlq: Producer;
@@ -29,12 +31,6 @@ export interface DelivererOptions {
   groupId: string;
   log: Logger;
   channels: Map<ChannelName, Channel>;
-  maxAttempts: number;
-  retryInitialMs: number;
-  retryMaxMs: number;
-  claimTtlMs: number;
-  dedupTtlSeconds: number;
-  concurrency: number;
 }
 
 /** Outcomes after which a (notification, channel) is never sent again. */

@@ -40,7 +40,7 @@ export async function createNotifier(deps: {
   log: Logger;
   channels?: Map<ChannelName, Channel>;
 }): Promise<Notifier> {
-  const s = notifierSettings(deps.scope, deps.overrides);
+  const { channels, ...s } = notifierSettings(deps.scope, deps.overrides);
   const dlq = deps.kafka.producer(producerOptions());
   await dlq.connect();
   const deliverer = new Deliverer({
@@ -50,13 +50,8 @@ export async function createNotifier(deps: {
     deadLetterTopic: topics(deps.overrides).deadLetter,
     groupId: deps.groupId,
     log: deps.log,
-    channels: deps.channels ?? createChannels(s.channels),
-    maxAttempts: s.maxAttempts,
-    retryInitialMs: s.retryInitialMs,
-    retryMaxMs: s.retryMaxMs,
-    claimTtlMs: s.claimTtlMs,
-    dedupTtlSeconds: s.dedupTtlSeconds,
-    concurrency: s.concurrency,
+    channels: deps.channels ?? createChannels(channels),
+    ...s,
   });
   return {
     deliverer,

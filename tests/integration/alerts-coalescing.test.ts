@@ -5,6 +5,7 @@ import { OpsServer } from '../../src/http/ops-server';
 import { Role } from '../../src/roles';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { AnomalyPublisher, anomaly, HttpReceiver, SmtpReceiver } from '../../testkit/receivers';
+import { alertReceivers, committedAll } from '../../testkit/in-process';
 import { waitFor } from '../../testkit/wait-for';
 
 const WINDOW_MS = 1500;
@@ -37,37 +38,13 @@ describe('escalation coalescing on the real stack (ALERT_ESCALATION_COALESCE_MS)
   const pagerDutyFor = (id: string) => http.accepted('/pagerduty').filter((r) => r.body.dedup_key === id);
   const mailFor = (id: string) => smtp.messages.filter((m) => m.alertId === id);
 
-  async function committedEverything(groupId: string): Promise<boolean> {
-    const admin = env.kafka.admin();
-    await admin.connect();
-    try {
-      const t = topics(env.overrides).costAnomalies;
-      const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(t), admin.fetchOffsets({ groupId, topics: [t] })]);
-      return ends.every((e) => Number(e.high) === 0 || Number(committed.partitions.find((p) => p.partition === e.partition)?.offset) === Number(e.high));
-    } finally {
-      await admin.disconnect();
-    }
-  }
+  const committedEverything = (groupId: string) => committedAll(env, groupId, topics(env.overrides).costAnomalies);
 
   beforeAll(async () => {
-    http = new HttpReceiver();
-    smtp = new SmtpReceiver();
-    const [url, smtpUrl] = await Promise.all([http.start(), smtp.start()]);
     env = await createTestEnv('alertcoal');
-    Object.assign(env.overrides, {
-      ALERT_GROUP_ID: `test.${env.id}.alerts`,
-      ALERT_SLACK_WEBHOOK_URL: `${url}/slack`,
-      ALERT_PAGERDUTY_URL: `${url}/pagerduty`,
-      ALERT_PAGERDUTY_ROUTING_KEY: 'R0123456789abcdef0123456789abcdE',
-      ALERT_SMTP_URL: smtpUrl,
-      ALERT_EMAIL_TO: 'oncall@example.test',
-      ALERT_RETRY_INITIAL_MS: 50,
-      ALERT_GROUP_INTERVAL_MS: 0,
-      ALERT_ESCALATION_COALESCE_MS: WINDOW_MS,
-    });
+    ({ http, smtp } = await alertReceivers(env));
+    Object.assign(env.overrides, { ALERT_RETRY_INITIAL_MS: 50, ALERT_ESCALATION_COALESCE_MS: WINDOW_MS });
     publisher = await new AnomalyPublisher(env).start();
-    env.cleanup(() => http.stop());
-    env.cleanup(() => smtp.stop());
     env.cleanup(async () => {
       for (const r of [...roles]) await stopRole(r);
     });

@@ -5,6 +5,7 @@ import { OpsServer } from '../../src/http/ops-server';
 import { Role } from '../../src/roles';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { AnomalyPublisher, anomaly, HttpReceiver, SmtpReceiver } from '../../testkit/receivers';
+import { alertReceivers, committedAll } from '../../testkit/in-process';
 import { waitFor } from '../../testkit/wait-for';
 
 const ROUTES: Record<Severity, string[]> = { critical: ['slack', 'pagerduty', 'email'], high: ['slack', 'pagerduty'], medium: ['slack'], low: ['email'] };
@@ -24,16 +25,10 @@ describe('alert consumer → real Slack/PagerDuty HTTP and SMTP receivers', () =
   };
 
   beforeAll(async () => {
-    http = new HttpReceiver();
-    smtp = new SmtpReceiver();
-    const [url, smtpUrl] = await Promise.all([http.start(), smtp.start()]);
-    env = await createTestEnv('alerts', {});
-    groupId = `test.${env.id}.alerts`;
+    env = await createTestEnv('alerts');
+    groupId = String(env.overrides.ALERT_GROUP_ID);
+    ({ http, smtp } = await alertReceivers(env));
     Object.assign(env.overrides, {
-      ALERT_GROUP_ID: groupId,
-      ALERT_SLACK_WEBHOOK_URL: `${url}/slack`,
-      ALERT_PAGERDUTY_URL: `${url}/pagerduty`,
-      ALERT_SMTP_URL: smtpUrl,
       ALERT_EMAIL_TO: 'oncall@example.test,finops@example.test',
       ALERT_SLACK_TIMEOUT_MS: 400,
       ALERT_PAGERDUTY_TIMEOUT_MS: 400,
@@ -41,29 +36,12 @@ describe('alert consumer → real Slack/PagerDuty HTTP and SMTP receivers', () =
       ALERT_RETRY_INITIAL_MS: 50,
       ALERT_RETRY_MAX_MS: 1500,
       ALERT_MAX_ATTEMPTS: 8,
-      ALERT_GROUP_INTERVAL_MS: 0,
     });
-    env.overrides.ALERT_PAGERDUTY_ROUTING_KEY = 'R0123456789abcdef0123456789abcdE'; // 32 characters, as PagerDuty requires
     publisher = await new AnomalyPublisher(env).start();
-    env.cleanup(() => http.stop());
-    env.cleanup(() => smtp.stop());
   });
   afterAll(() => env.close());
 
-  async function committedEverything(): Promise<boolean> {
-    const admin = env.kafka.admin();
-    await admin.connect();
-    try {
-      const t = topics(env.overrides).costAnomalies;
-      const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(t), admin.fetchOffsets({ groupId, topics: [t] })]);
-      return ends.every((e) => {
-        const c = committed.partitions.find((p) => p.partition === e.partition);
-        return Number(e.high) === 0 || (c !== undefined && Number(c.offset) === Number(e.high));
-      });
-    } finally {
-      await admin.disconnect();
-    }
-  }
+  const committedEverything = () => committedAll(env, groupId, topics(env.overrides).costAnomalies);
 
   it('delivers every routed alert exactly once per channel despite 500s, 429s, hangs, SMTP 451s, redeliveries and a restart', async () => {
     http.plan('/slack', 500, 429, 500, 'hang');

@@ -3,6 +3,7 @@ import { topics } from '../../src/config';
 import { OpsServer } from '../../src/http/ops-server';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { AnomalyPublisher, anomaly, HttpReceiver, SmtpReceiver } from '../../testkit/receivers';
+import { alertReceivers, readDeadLetters } from '../../testkit/in-process';
 import { waitFor } from '../../testkit/wait-for';
 
 describe('alert grouping, dead letters and channel isolation', () => {
@@ -12,17 +13,9 @@ describe('alert grouping, dead letters and channel isolation', () => {
   let publisher: AnomalyPublisher;
 
   beforeAll(async () => {
-    http = new HttpReceiver();
-    smtp = new SmtpReceiver();
-    const [url, smtpUrl] = await Promise.all([http.start(), smtp.start()]);
     env = await createTestEnv('alertgrp');
+    ({ http, smtp } = await alertReceivers(env));
     Object.assign(env.overrides, {
-      ALERT_GROUP_ID: `test.${env.id}.alerts`,
-      ALERT_SLACK_WEBHOOK_URL: `${url}/slack`,
-      ALERT_PAGERDUTY_URL: `${url}/pagerduty`,
-      ALERT_PAGERDUTY_ROUTING_KEY: 'R0123456789abcdef0123456789abcdE',
-      ALERT_SMTP_URL: smtpUrl,
-      ALERT_EMAIL_TO: 'oncall@example.test',
       ALERT_SLACK_TIMEOUT_MS: 300,
       ALERT_PAGERDUTY_TIMEOUT_MS: 300,
       ALERT_RETRY_INITIAL_MS: 50,
@@ -34,8 +27,6 @@ describe('alert grouping, dead letters and channel isolation', () => {
     const role = alertsRole({ overrides: env.overrides, ops: new OpsServer() });
     await role.start();
     env.cleanup(() => role.stop());
-    env.cleanup(() => http.stop());
-    env.cleanup(() => smtp.stop());
   });
   afterAll(() => env.close());
 
@@ -72,14 +63,9 @@ describe('alert grouping, dead letters and channel isolation', () => {
     expect(row.attempts).toBe(3);
     expect(http.requests.filter((r) => r.path === '/slack' && r.status === 'hung' && JSON.stringify(r.body).includes(persona))).toHaveLength(3);
 
-    const consumer = env.kafka.consumer({ groupId: `test.${env.id}.dlq-reader` });
-    await consumer.connect();
-    env.cleanup(() => consumer.disconnect());
-    const headers: Record<string, string>[] = [];
-    await consumer.subscribe({ topics: [topics(env.overrides).deadLetter], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void headers.push(Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]))) });
-    const dl = await waitFor(() => headers.find((h) => h['alert.id'] === `${env.id}-d1`), { what: 'dead-letter record' });
-    expect(dl).toMatchObject({ 'alert.channel': 'slack', 'alert.attempts': '3', 'dlq.reason': 'alert.delivery_retries_exhausted', 'dlq.origin.topic': topics(env.overrides).costAnomalies });
+    const deadLetters = await readDeadLetters(env);
+    const dl = await waitFor(() => deadLetters.find((d) => d.headers['alert.id'] === `${env.id}-d1`), { what: 'dead-letter record' });
+    expect(dl.headers).toMatchObject({ 'alert.channel': 'slack', 'alert.attempts': '3', 'dlq.reason': 'alert.delivery_retries_exhausted', 'dlq.origin.topic': topics(env.overrides).costAnomalies });
     http.when(undefined);
   });
 });

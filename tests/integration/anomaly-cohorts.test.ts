@@ -84,8 +84,7 @@ describe('efficiency and ROI per post cohort, with outcomes arriving late (real 
 
   beforeAll(async () => {
     env = await createTestEnv('cohorts');
-    collector = new AnomalyCollector(env);
-    await collector.start();
+    collector = await new AnomalyCollector(env).start();
     await env.pool.query(
       `INSERT INTO persona_targets (persona_id, target_cost_per_post_usd) SELECT unnest($1::text[]), 1`,
       [['drop', 'roi70', 'roi20', 'silent'].map(p)],

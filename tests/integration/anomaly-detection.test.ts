@@ -1,9 +1,9 @@
 import { CostTracker } from '../../producers';
 import { AnomalyRecord } from '../../consumers/anomaly/types';
 import { topics } from '../../src/config';
-import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { TestEnv } from '../../testkit/fixtures';
 import { waitFor } from '../../testkit/wait-for';
-import { AnomalyCollector, startAnomaly, Timeline } from './anomaly-support';
+import { AnomalyCollector, anomalyTestEnv, startAnomaly, Timeline } from './anomaly-support';
 
 const W = 2000;
 
@@ -14,11 +14,7 @@ describe('anomaly consumer on the real stack: each scenario detected once, with 
   const p = (name: string) => `${env.id}-${name}`;
 
   beforeAll(async () => {
-    env = await createTestEnv('anomaly');
-    tracker = new CostTracker({ overrides: env.overrides });
-    env.cleanup(() => tracker.close());
-    collector = new AnomalyCollector(env);
-    await collector.start();
+    ({ env, tracker, collector } = await anomalyTestEnv('anomaly'));
   });
   afterAll(() => env.close());
 

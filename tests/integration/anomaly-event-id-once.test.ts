@@ -1,8 +1,8 @@
 import { CostTracker } from '../../producers';
 import { utcMonthStart } from '../../consumers/anomaly/persona-state';
-import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { TestEnv } from '../../testkit/fixtures';
 import { waitFor } from '../../testkit/wait-for';
-import { AnomalyCollector, costEvent, startAnomaly } from './anomaly-support';
+import { AnomalyCollector, anomalyTestEnv, costEvent, startAnomaly } from './anomaly-support';
 
 /**
  * One event id counts once in the anomaly consumer, whatever its event time: a caller's retry a
@@ -15,11 +15,7 @@ describe('anomaly consumer: an event id published 3 times with 3 event times cou
   const p = (name: string) => `${env.id}-${name}`;
 
   beforeAll(async () => {
-    env = await createTestEnv('eventidonce');
-    tracker = new CostTracker({ overrides: env.overrides });
-    env.cleanup(() => tracker.close());
-    collector = new AnomalyCollector(env);
-    await collector.start();
+    ({ env, tracker, collector } = await anomalyTestEnv('eventidonce'));
   });
   afterAll(() => env.close());
 

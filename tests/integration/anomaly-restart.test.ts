@@ -1,7 +1,7 @@
 import { CostTracker } from '../../producers';
-import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { TestEnv } from '../../testkit/fixtures';
 import { waitFor } from '../../testkit/wait-for';
-import { AnomalyCollector, spawnAnomalyProcess, Timeline } from './anomaly-support';
+import { AnomalyCollector, anomalyTestEnv, spawnAnomalyProcess, Timeline } from './anomaly-support';
 
 const W = 2000;
 
@@ -12,11 +12,7 @@ describe('anomaly consumer killed (SIGKILL) and restarted mid-scenario', () => {
   const p = (name: string) => `${env.id}-${name}`;
 
   beforeAll(async () => {
-    env = await createTestEnv('anomrestart');
-    tracker = new CostTracker({ overrides: env.overrides });
-    env.cleanup(() => tracker.close());
-    collector = new AnomalyCollector(env);
-    await collector.start();
+    ({ env, tracker, collector } = await anomalyTestEnv('anomrestart'));
   });
   afterAll(() => env.close());
 

@@ -12,7 +12,9 @@ import { CostEvent, PostOutcome } from '../../src/events';
 import { OpsServer } from '../../src/http/ops-server';
 import { usdToNano } from '../../src/money';
 import { Role } from '../../src/roles';
-import { TestEnv } from '../../testkit/fixtures';
+import { CostTracker } from '../../producers';
+import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { trackerFor } from '../../testkit/in-process';
 
 /** Small windows so a scenario takes seconds: 2 s windows, 300 ms lateness, 3-window baselines. */
 export const FAST_ANOMALY_SETTINGS = {
@@ -31,7 +33,7 @@ export const FAST_ANOMALY_SETTINGS = {
 };
 
 export async function startAnomaly(env: TestEnv, extra: Record<string, string> = {}): Promise<Role> {
-  const role = anomalyRole({ overrides: { ...env.overrides, ...FAST_ANOMALY_SETTINGS, ANOMALY_GROUP_ID: `test.${env.id}.anomaly`, ...extra }, ops: new OpsServer() });
+  const role = anomalyRole({ overrides: { ...env.overrides, ...FAST_ANOMALY_SETTINGS, ...extra }, ops: new OpsServer() });
   await role.start();
   env.cleanup(() => role.stop());
   return role;
@@ -51,6 +53,12 @@ export function postOutcome(persona: string, post: string, time: number, engagem
   };
 }
 
+/** A test env with an SDK tracker and a collector of the anomaly states published on it. */
+export async function anomalyTestEnv(name: string): Promise<{ env: TestEnv; tracker: CostTracker; collector: AnomalyCollector }> {
+  const env = await createTestEnv(name);
+  return { env, tracker: trackerFor(env), collector: await new AnomalyCollector(env).start() };
+}
+
 /** Reads every anomaly state published on the env's anomalies topic. */
 export class AnomalyCollector {
   readonly records: AnomalyRecord[] = [];
@@ -59,7 +67,7 @@ export class AnomalyCollector {
 
   constructor(private readonly env: TestEnv) {}
 
-  async start(): Promise<void> {
+  async start(): Promise<this> {
     const codec = new AvroCodec((this.env.codec as AvroCodec).registryUrl);
     this.consumer = this.env.kafka.consumer({ groupId: `test.${this.env.id}.collector.${randomUUID()}`, maxWaitTimeInMs: 50 });
     await this.consumer.connect();
@@ -70,6 +78,7 @@ export class AnomalyCollector {
       },
     });
     this.env.cleanup(() => this.consumer?.disconnect());
+    return this;
   }
 
   forPersona(persona: string): AnomalyRecord[] {
@@ -117,7 +126,7 @@ export interface AnomalyProcess {
 export function spawnAnomalyProcess(env: TestEnv, extra: Record<string, string> = {}): AnomalyProcess {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, METRICS_PORT: '0', LOG_LEVEL: 'info' };
   delete childEnv.JEST_WORKER_ID;
-  const settings = { ...env.overrides, ...FAST_ANOMALY_SETTINGS, ANOMALY_GROUP_ID: `test.${env.id}.anomaly`, ...extra };
+  const settings = { ...env.overrides, ...FAST_ANOMALY_SETTINGS, ...extra };
   for (const [k, v] of Object.entries(settings)) childEnv[k] = String(v);
   const root = path.resolve(__dirname, '../..');
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'app/cli.ts'), 'run', 'anomaly'], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,14 +1,13 @@
 import type avro from 'avsc';
 import Redis from 'ioredis';
-import { alertsRole } from '../../consumers/alerts';
-import { breakerRole, createControlAdmin } from '../../consumers/breaker';
+import { createControlAdmin } from '../../consumers/breaker';
 import { CostGuard, PausedError, ThrottledError } from '../../producers';
 import { avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
 import { setting, topics } from '../../src/config';
-import { OpsServer } from '../../src/http/ops-server';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { AnomalyPublisher, anomaly, HttpReceiver, SmtpReceiver } from '../../testkit/receivers';
+import { alertReceivers, guardFor, startRoles } from '../../testkit/in-process';
 import { waitFor } from '../../testkit/wait-for';
 
 /**
@@ -25,19 +24,9 @@ describe('spike → alerts and graduated controls obeyed by the SDK guard → re
   let redis: Redis;
 
   beforeAll(async () => {
-    http = new HttpReceiver();
-    smtp = new SmtpReceiver();
-    const [url, smtpUrl] = await Promise.all([http.start(), smtp.start()]);
     env = await createTestEnv('controle2e');
+    ({ http, smtp } = await alertReceivers(env));
     Object.assign(env.overrides, {
-      ALERT_GROUP_ID: `test.${env.id}.alerts`,
-      BREAKER_GROUP_ID: `test.${env.id}.breaker`,
-      ALERT_SLACK_WEBHOOK_URL: `${url}/slack`,
-      ALERT_PAGERDUTY_URL: `${url}/pagerduty`,
-      ALERT_PAGERDUTY_ROUTING_KEY: 'R0123456789abcdef0123456789abcdE',
-      ALERT_SMTP_URL: smtpUrl,
-      ALERT_EMAIL_TO: 'oncall@example.test',
-      ALERT_GROUP_INTERVAL_MS: 0,
       BREAKER_THROTTLE_RPM: '{"critical":30,"high":40,"medium":45,"low":50}',
       BREAKER_ESCALATE_MIN_INTERVAL_MS: 100,
       BREAKER_PAUSE_SECONDS: 3,
@@ -46,16 +35,10 @@ describe('spike → alerts and graduated controls obeyed by the SDK guard → re
       BREAKER_TICK_MS: 100,
     });
     publisher = await new AnomalyPublisher(env).start();
-    for (const role of [alertsRole({ overrides: env.overrides, ops: new OpsServer() }), breakerRole({ overrides: env.overrides, ops: new OpsServer() })]) {
-      await role.start();
-      env.cleanup(() => role.stop());
-    }
-    guard = await new CostGuard({ overrides: env.overrides }).start();
+    await startRoles(env, ['alerts', 'breaker']);
+    guard = await guardFor(env);
     redis = new Redis(setting('REDIS_URL', env.overrides));
-    env.cleanup(() => guard.close());
     env.cleanup(() => redis.disconnect());
-    env.cleanup(() => http.stop());
-    env.cleanup(() => smtp.stop());
   });
   afterAll(() => env.close());
 

@@ -1,11 +1,9 @@
-import { FAST_ANOMALY_SETTINGS, localAlertChannels } from '../../testkit/pipeline-settings';
+import { FAST_ANOMALY_SETTINGS } from '../../testkit/pipeline-settings';
 import { CostGuard, CostTracker, PausedError, ThrottledError } from '../../producers';
 import { ControlLevel } from '../../src/contracts/controls';
-import { OpsServer } from '../../src/http/ops-server';
-import type { Role } from '../../src/roles';
-import { roleFactories } from '../../app/roles';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { HttpReceiver, SmtpReceiver } from '../../testkit/receivers';
+import { alertReceivers, guardFor, startRoles, trackerFor } from '../../testkit/in-process';
 import { waitFor } from '../../testkit/wait-for';
 import { AnomalyCollector } from './anomaly-support';
 
@@ -46,39 +44,23 @@ describe('real pipeline: cost spike via the SDK → anomaly consumer → alerts 
   let collector: AnomalyCollector;
 
   beforeAll(async () => {
-    http = new HttpReceiver();
-    smtp = new SmtpReceiver();
-    const [url, smtpUrl] = await Promise.all([http.start(), smtp.start()]);
     env = await createTestEnv('ctlpipe');
-    env.cleanup(() => http.stop());
-    env.cleanup(() => smtp.stop());
+    ({ http, smtp } = await alertReceivers(env));
     Object.assign(env.overrides, {
-      ANOMALY_GROUP_ID: `test.${env.id}.anomaly`,
-      ALERT_GROUP_ID: `test.${env.id}.alerts`,
-      BREAKER_GROUP_ID: `test.${env.id}.breaker`,
       ...FAST_ANOMALY_SETTINGS,
       ANOMALY_WINDOW_MS: String(WINDOW_MS),
       ANOMALY_BASELINE_WINDOWS: '20',
       ANOMALY_TICK_MS: '100',
-      ...localAlertChannels(url, smtpUrl),
       BREAKER_ESCALATE_MIN_INTERVAL_MS: '1000',
       BREAKER_PAUSE_SECONDS: '3',
       BREAKER_PROBE_SECONDS: '2',
       BREAKER_COOLDOWN_SECONDS: '600',
       BREAKER_TICK_MS: '100',
     });
-    const ops = new OpsServer();
-    for (const name of ['anomaly', 'alerts', 'breaker']) {
-      const role: Role = await (await roleFactories[name]())({ overrides: env.overrides, ops });
-      await role.start();
-      env.cleanup(() => role.stop());
-    }
-    collector = new AnomalyCollector(env);
-    await collector.start();
-    tracker = new CostTracker({ overrides: env.overrides });
-    env.cleanup(() => tracker.close());
-    guard = await new CostGuard({ overrides: env.overrides }).start();
-    env.cleanup(() => guard.close());
+    await startRoles(env, ['anomaly', 'alerts', 'breaker']);
+    collector = await new AnomalyCollector(env).start();
+    tracker = trackerFor(env);
+    guard = await guardFor(env);
   });
   afterAll(() => env?.close());
 

@@ -8,6 +8,7 @@ import { CONTROL_KEY_PREFIX, ControlState } from '../../src/contracts/controls';
 import { LlmProviderServer } from '../../testkit/llm-provider-server';
 import { createTestEnv, TestEnv, uniqueId } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
+import { trackerFor } from '../../testkit/in-process';
 import { waitFor } from '../../testkit/wait-for';
 
 /**
@@ -27,8 +28,7 @@ describe('instrument(): official LLM clients → cost events in the ledger', () 
 
   beforeAll(async () => {
     env = await createTestEnv('instrument');
-    tracker = new CostTracker({ overrides: env.overrides });
-    env.cleanup(() => tracker.close());
+    tracker = trackerFor(env);
     guard = await new CostGuard({ settings: { cacheTtlMs: 0 } }).start();
     env.cleanup(() => guard.close());
     await startStorage(env);

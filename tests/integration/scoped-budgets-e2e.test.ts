@@ -3,10 +3,8 @@ import { FAST_ANOMALY_SETTINGS } from '../../testkit/pipeline-settings';
 import { CostGuard, CostTracker, PausedError } from '../../producers';
 import { PERSONA_TEAM_KEY_PREFIX } from '../../src/contracts/controls';
 import { setting } from '../../src/config';
-import { OpsServer } from '../../src/http/ops-server';
-import type { Role } from '../../src/roles';
-import { roleFactories } from '../../app/roles';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { guardFor, startRoles, trackerFor } from '../../testkit/in-process';
 import { waitFor } from '../../testkit/wait-for';
 import { AnomalyCollector } from './anomaly-support';
 
@@ -27,8 +25,6 @@ describe('real pipeline: a team budget crossed by two personas together', () => 
   beforeAll(async () => {
     env = await createTestEnv('scoped');
     Object.assign(env.overrides, {
-      ANOMALY_GROUP_ID: `test.${env.id}.anomaly`,
-      BREAKER_GROUP_ID: `test.${env.id}.breaker`,
       ...FAST_ANOMALY_SETTINGS,
       ANOMALY_TICK_MS: '100',
       ANOMALY_REFERENCE_REFRESH_MS: '500',
@@ -54,18 +50,10 @@ describe('real pipeline: a team budget crossed by two personas together', () => 
     await redis.set(PERSONA_TEAM_KEY_PREFIX + `${env.id}-bob`, team);
     env.cleanup(() => redis.del(PERSONA_TEAM_KEY_PREFIX + `${env.id}-ann`, PERSONA_TEAM_KEY_PREFIX + `${env.id}-bob`).then(() => undefined));
 
-    const ops = new OpsServer();
-    for (const name of ['anomaly', 'breaker']) {
-      const role: Role = await (await roleFactories[name]())({ overrides: env.overrides, ops });
-      await role.start();
-      env.cleanup(() => role.stop());
-    }
-    collector = new AnomalyCollector(env);
-    await collector.start();
-    tracker = new CostTracker({ overrides: env.overrides });
-    env.cleanup(() => tracker.close());
-    guard = await new CostGuard({ overrides: env.overrides }).start();
-    env.cleanup(() => guard.close());
+    await startRoles(env, ['anomaly', 'breaker']);
+    collector = await new AnomalyCollector(env).start();
+    tracker = trackerFor(env);
+    guard = await guardFor(env);
   });
   afterAll(() => env?.close());
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { CostTracker } from '../../producers';
 import { CostEvent } from '../../src/events';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
+import { trackerFor } from '../../testkit/in-process';
 import { waitFor } from '../../testkit/wait-for';
 import { AnomalyCollector, startAnomaly } from './anomaly-support';
 import { dailyCycle } from '../unit/anomaly/synthetic';
@@ -24,11 +24,7 @@ function event(persona: string, t: number, nano: bigint, model: string, operatio
 async function pipeline(prefix: string, extra: Record<string, string>) {
   const env = await createTestEnv(prefix);
   await startAnomaly(env, { ANOMALY_WINDOW_MS: '60000', ANOMALY_ALLOWED_LATENESS_MS: '5000', ANOMALY_BASELINE_WINDOWS: '60', ANOMALY_MIN_BASELINE_WINDOWS: '5', ...extra });
-  const collector = new AnomalyCollector(env);
-  await collector.start();
-  const tracker = new CostTracker({ overrides: env.overrides });
-  env.cleanup(() => tracker.close());
-  return { env, collector, tracker };
+  return { env, collector: await new AnomalyCollector(env).start(), tracker: trackerFor(env) };
 }
 
 describe('compressed series through Kafka', () => {

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type avro from 'avsc';
-import { Consumer, Producer } from 'kafkajs';
+import { Producer } from 'kafkajs';
 import { AvroCodec, avroType } from '../../src/avro/codec';
 import { loadSchema } from '../../src/avro/schemas';
 import { topics } from '../../src/config';
 import { CostEvent } from '../../src/events';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
+import { costEventWriter, DeadLetter, readDeadLetters } from '../../testkit/in-process';
 import { waitFor } from '../../testkit/wait-for';
 
 /** A valid event to start from; each bad message changes one thing. */
@@ -22,29 +23,14 @@ function validEvent(persona: string, patch: Partial<CostEvent> = {}): CostEvent 
 describe('bad input is dead-lettered with its reason, and nothing is lost', () => {
   let env: TestEnv;
   let producer: Producer;
-  let dlqConsumer: Consumer;
   let costType: avro.Type;
   let schemaId: number;
-  const dlqRecords: { key: string; headers: Record<string, string> }[] = [];
+  let dlqRecords: DeadLetter[];
 
   beforeAll(async () => {
     env = await createTestEnv('deadletter');
-    producer = env.kafka.producer({ allowAutoTopicCreation: false });
-    await producer.connect();
-    env.cleanup(() => producer.disconnect());
-    costType = avroType(loadSchema('cost-event'));
-    schemaId = await env.codec.register(topics(env.overrides).costEvents, loadSchema('cost-event'));
-    dlqConsumer = env.kafka.consumer({ groupId: `${env.id}-dlq-reader` });
-    await dlqConsumer.connect();
-    env.cleanup(() => dlqConsumer.disconnect());
-    await dlqConsumer.subscribe({ topics: [topics(env.overrides).deadLetter], fromBeginning: true });
-    await dlqConsumer.run({
-      eachMessage: async ({ message }) => {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-        dlqRecords.push({ key: String(message.key), headers });
-      },
-    });
+    ({ producer, type: costType, schemaId } = await costEventWriter(env));
+    dlqRecords = await readDeadLetters(env);
     await startStorage(env);
   });
   afterAll(() => env.close());

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type avro from 'avsc';
-import { Consumer, Producer } from 'kafkajs';
+import { Producer } from 'kafkajs';
 import { CostTracker } from '../../producers';
-import { AvroCodec, avroType } from '../../src/avro/codec';
-import { loadSchema } from '../../src/avro/schemas';
+import { AvroCodec } from '../../src/avro/codec';
 import { topics } from '../../src/config';
 import { CostEvent } from '../../src/events';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
+import { costEventWriter, DeadLetter, readDeadLetters } from '../../testkit/in-process';
 import { waitFor } from '../../testkit/wait-for';
 import { eventFingerprint, eventKey } from '../../consumers/storage/event-key';
 
@@ -25,29 +25,14 @@ const monthStart = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMo
 describe('one row per event id, whatever its event time', () => {
   let env: TestEnv;
   let producer: Producer;
-  let dlq: Consumer;
   let type: avro.Type;
   let schemaId: number;
-  const dlqHeaders: Record<string, string>[] = [];
+  let deadLetters: DeadLetter[];
 
   beforeAll(async () => {
     env = await createTestEnv('eventid');
-    producer = env.kafka.producer({ allowAutoTopicCreation: false });
-    await producer.connect();
-    env.cleanup(() => producer.disconnect());
-    type = avroType(loadSchema('cost-event'));
-    schemaId = await env.codec.register(topics(env.overrides).costEvents, loadSchema('cost-event'));
-    dlq = env.kafka.consumer({ groupId: `${env.id}-dlq-reader` });
-    await dlq.connect();
-    env.cleanup(() => dlq.disconnect());
-    await dlq.subscribe({ topics: [topics(env.overrides).deadLetter], fromBeginning: true });
-    await dlq.run({
-      eachMessage: async ({ message }) => {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-        dlqHeaders.push(headers);
-      },
-    });
+    ({ producer, type, schemaId } = await costEventWriter(env));
+    deadLetters = await readDeadLetters(env);
     await startStorage(env);
   });
   afterAll(() => env.close());
@@ -128,8 +113,9 @@ describe('one row per event id, whatever its event time', () => {
     expect(await rows(persona)).toEqual([{ event_id: first.event_id, event_time: first.event_time, amount: '0.007500000' }]);
     expect(await rows(`${persona}-other`)).toEqual([]);
     expect((await rollups(persona)).post).toEqual({ total: '0.007500000', n: 1 });
-    await waitFor(() => dlqHeaders.filter((h) => h['dlq.reason'] === 'event_id.conflict').length === 3, { what: 'conflicts on the dead-letter topic' });
-    for (const h of dlqHeaders.filter((x) => x['dlq.reason'] === 'event_id.conflict')) {
+    const conflictRecords = () => deadLetters.map((d) => d.headers).filter((h) => h['dlq.reason'] === 'event_id.conflict');
+    await waitFor(() => conflictRecords().length === 3, { what: 'conflicts on the dead-letter topic' });
+    for (const h of conflictRecords()) {
       expect(h['dlq.origin.topic']).toBe(topics(env.overrides).costEvents);
       expect(h['dlq.origin.offset']).toMatch(/^\d+$/);
     }

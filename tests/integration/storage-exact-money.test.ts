@@ -4,6 +4,7 @@ import { CostEvent } from '../../src/events';
 import { formatUsd } from '../../src/money';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
+import { trackerFor } from '../../testkit/in-process';
 import { waitFor } from '../../testkit/wait-for';
 
 const EVENTS = 100_000;
@@ -15,8 +16,7 @@ describe('exact money through the whole path', () => {
 
   beforeAll(async () => {
     env = await createTestEnv('money');
-    tracker = new CostTracker({ overrides: env.overrides });
-    env.cleanup(() => tracker.close());
+    tracker = trackerFor(env);
     await tracker.start();
     await startStorage(env);
   });

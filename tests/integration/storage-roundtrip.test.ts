@@ -1,6 +1,7 @@
 import { CostTracker } from '../../producers';
 import { createTestEnv, TestEnv } from '../../testkit/fixtures';
 import { startStorage } from '../helpers/storage';
+import { trackerFor } from '../../testkit/in-process';
 import { waitFor } from '../../testkit/wait-for';
 
 describe('SDK → Kafka → storage consumer → Postgres', () => {
@@ -9,8 +10,7 @@ describe('SDK → Kafka → storage consumer → Postgres', () => {
 
   beforeAll(async () => {
     env = await createTestEnv('roundtrip');
-    tracker = new CostTracker({ overrides: env.overrides });
-    env.cleanup(() => tracker.close());
+    tracker = trackerFor(env);
     await startStorage(env);
   });
   afterAll(() => env.close());
