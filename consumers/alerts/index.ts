@@ -1,10 +1,10 @@
-import { readiness } from '../../src/http/readiness';
+import { watchConsumerDependencies } from '../../src/http/readiness';
 import Redis from 'ioredis';
 import { Kafka } from 'kafkajs';
 import { Pool } from 'pg';
 import { AvroCodec } from '../../src/avro/codec';
 import { Overrides, setting, topics } from '../../src/config';
-import { redisTls } from '../../src/redis/tls';
+import { roleRedis } from '../../src/redis/client';
 import { createPool } from '../../src/db/pool';
 import { createKafka } from '../../src/kafka/client';
 import { logger, Logger } from '../../src/logging';
@@ -40,17 +40,12 @@ export function alertsRole({ overrides, ops }: RoleContext): Role {
   const log = logger('alert-consumer');
   const settings = alertSettings(overrides);
   const pool = createPool(overrides, 'finops-alerts', 'alerts');
-  const redis = new Redis(setting('REDIS_URL', overrides), { ...redisTls(overrides), maxRetriesPerRequest: 3 });
-  redis.on('error', (err) => log.warn({ err: err.message }, 'Redis error'));
+  const redis = roleRedis(overrides, log);
   const kafka = createKafka(overrides, 'alerts');
   const t = topics(overrides);
   let consumer: AlertConsumer | undefined;
   let stack: AlertStack | undefined;
-  ops.addDependency('postgres', readiness.postgresSchema(pool));
-  ops.addDependency('redis', readiness.redis(redis));
-  ops.addDependency('kafka', readiness.kafka(kafka, [t.costAnomalies, t.deadLetter]));
-  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides), overrides));
-  ops.addReadinessCheck('kafka-consumer', readiness.kafkaConsumers());
+  watchConsumerDependencies(ops, { pool, redis, kafka, topics: [t.costAnomalies, t.deadLetter], overrides });
   return {
     name: 'alerts',
     async start() {

@@ -1,8 +1,7 @@
-import { readiness } from '../../src/http/readiness';
-import Redis from 'ioredis';
+import { watchConsumerDependencies } from '../../src/http/readiness';
 import { AvroCodec } from '../../src/avro/codec';
 import { setting, topics } from '../../src/config';
-import { redisTls } from '../../src/redis/tls';
+import { roleRedis } from '../../src/redis/client';
 import { createPool } from '../../src/db/pool';
 import { createKafka } from '../../src/kafka/client';
 import { producerOptions, sessionTimeoutMs } from '../../src/kafka/options';
@@ -21,8 +20,7 @@ export * from './state-machine';
 export function breakerRole({ overrides, ops }: RoleContext): Role {
   const log = logger('breaker');
   const pool = createPool(overrides, 'finops-breaker', 'breaker');
-  const redis = new Redis(setting('REDIS_URL', overrides), { ...redisTls(overrides), maxRetriesPerRequest: 3 });
-  redis.on('error', (err) => log.warn({ err: err.message }, 'Redis error'));
+  const redis = roleRedis(overrides, log);
   const kafka = createKafka(overrides, 'breaker');
   const t = topics(overrides);
   const producer = kafka.producer(producerOptions());
@@ -42,11 +40,7 @@ export function breakerRole({ overrides, ops }: RoleContext): Role {
     groupId: role.groupId, tickMs: role.tickMs,
     sessionTimeoutMs: sessionTimeoutMs(overrides),
   });
-  ops.addDependency('postgres', readiness.postgresSchema(pool));
-  ops.addDependency('redis', readiness.redis(redis));
-  ops.addDependency('kafka', readiness.kafka(kafka, [t.costAnomalies, t.costControls, t.deadLetter]));
-  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', overrides), overrides));
-  ops.addReadinessCheck('kafka-consumer', readiness.kafkaConsumers());
+  watchConsumerDependencies(ops, { pool, redis, kafka, topics: [t.costAnomalies, t.costControls, t.deadLetter], overrides });
   return {
     name: 'breaker',
     async start() {

@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { Client, type Pool } from 'pg';
 import { loadMigrations } from '../db/migrate';
 import type { ReadinessCheck } from './ops-server';
-import type { Overrides } from '../config';
+import { Overrides, setting } from '../config';
 import { registryTarget } from '../avro/registry-auth';
 
 let requiredVersion: number | undefined;
@@ -77,3 +77,19 @@ export const readiness = {
     };
   },
 };
+
+/**
+ * The dependencies of a consumer role, on its ops server: Postgres at this release's schema, Redis
+ * when it uses it, the broker with the topics it reads and writes, the schema registry, and its
+ * Kafka consumers still running.
+ */
+export function watchConsumerDependencies(
+  ops: { addDependency(name: string, check: ReadinessCheck): void; addReadinessCheck(name: string, check: ReadinessCheck): void },
+  d: { pool: Pool; redis?: { ping(): Promise<unknown> }; kafka: Kafka; topics: string[]; overrides: Overrides },
+): void {
+  ops.addDependency('postgres', readiness.postgresSchema(d.pool));
+  if (d.redis) ops.addDependency('redis', readiness.redis(d.redis));
+  ops.addDependency('kafka', readiness.kafka(d.kafka, d.topics));
+  ops.addDependency('schema-registry', readiness.schemaRegistry(setting('SCHEMA_REGISTRY_URL', d.overrides), d.overrides));
+  ops.addReadinessCheck('kafka-consumer', readiness.kafkaConsumers());
+}
