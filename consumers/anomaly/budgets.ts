@@ -23,6 +23,18 @@ export class Budgets {
     this.detector = new BudgetDetector(s.budget);
   }
 
+  /** The last month computed, [start, end): nearly every event falls in it, and needs no Date then. */
+  private monthStart = 0;
+  private monthEnd = 0;
+
+  private monthOf(t: number): number {
+    if (t < this.monthStart || t >= this.monthEnd) {
+      this.monthStart = utcMonthStart(t);
+      this.monthEnd = utcMonthEnd(this.monthStart);
+    }
+    return this.monthStart;
+  }
+
   addSpend(persona: PersonaState, t: number, amount: bigint): void {
     const day = utcDayStart(t);
     if (day > persona.dayStart) {
@@ -30,7 +42,7 @@ export class Budgets {
       persona.daySpend = 0n;
     }
     if (day === persona.dayStart) persona.daySpend += amount;
-    const month = utcMonthStart(t);
+    const month = this.monthOf(t);
     if (month > persona.monthStart) {
       persona.monthStart = month;
       persona.monthSpend = 0n;
@@ -39,6 +51,8 @@ export class Budgets {
   }
 
   evaluate(persona: PersonaState, ids: string[], publishedAt: number | null, wall: number, out: AnomalyRecord[], mayResolve = false): void {
+    // Without a budget there is nothing to open, and only a reference change may resolve.
+    if (!mayResolve && !this.ref.hasBudget(persona.personaId)) return;
     for (const period of ['daily', 'monthly'] as const) {
       const slot = `budget_threshold:${period}` as const;
       const limit = this.ref.budget(persona.personaId, period);
