@@ -65,13 +65,19 @@ export class Budgets {
         // A new period is a new anomaly: the old one is resolved by the period end (resolveExpired).
         if (open && open.windowStart !== start) continue;
         const end = period === 'daily' ? start + 86_400_000 : utcMonthEnd(start);
+        const n = persona.budgetReopened?.[`${slot}@${start}`] ?? 0;
         applyReport(persona, slot, {
-          personaId: persona.personaId, slot, windowKey: start, windowStart: start, windowEnd: end,
+          personaId: persona.personaId, slot, windowKey: n === 0 ? start : `${start}#${n}`, windowStart: start, windowEnd: end,
           postId: null, finding, triggeringIds: ids, triggerPublishedAt: publishedAt, now: wall,
         }, out);
       } else if (open && mayResolve && open.windowStart === start) {
         out.push(resolve(open, persona.personaId, wall, 'the budget was raised or removed'));
         delete persona.anomalies[slot];
+        // Only the current periods' counts are kept.
+        const kept: Record<string, number> = {};
+        for (const [k, v] of Object.entries(persona.budgetReopened ?? {})) if (k.endsWith(`@${persona.dayStart}`) || k.endsWith(`@${persona.monthStart}`)) kept[k] = v;
+        kept[`${slot}@${start}`] = (kept[`${slot}@${start}`] ?? 0) + 1;
+        persona.budgetReopened = kept;
       }
     }
   }
