@@ -20,7 +20,7 @@ import { ReferenceStore } from './reference-store';
 import { ledgerSpend, writeBudgetStatus } from './scoped-budget-ledger';
 import { budgetId, ScopedBudget } from './scoped-budgets';
 import { AnomalySettings } from './settings';
-import { parseSnapshot, serializeSnapshot } from './snapshot';
+import { parseSnapshot, serializeSnapshotParts } from './snapshot';
 import { AnomalyRecord } from './types';
 
 export interface AnomalyConsumerOptions {
@@ -345,11 +345,11 @@ export class AnomalyConsumer {
     for (const partition of [...this.positions.keys()]) {
       const pos = this.positions.get(partition);
       if (!pos) continue;
-      const cp = { partition, positions: { ...pos }, state: serializeSnapshot(this.engine.snapshot(partition, [...(this.scopedKnown.get(partition) ?? [])])) };
+      const cp = { partition, positions: { ...pos }, state: serializeSnapshotParts(this.engine.snapshot(partition, [...(this.scopedKnown.get(partition) ?? [])])) };
       this.publisher.enqueue(this.out.splice(0));
       await this.publisher.flush();
       await retry(() => this.checkpoints.save(cp));
-      bytes += cp.state.length;
+      bytes += cp.state.head.length + 1 + cp.state.posts.length;
       taken.push({ partition, positions: cp.positions });
     }
     if (taken.length === 0) return;

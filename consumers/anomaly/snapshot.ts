@@ -51,9 +51,18 @@ const untagBigInts = (key: string, value: unknown) =>
 
 /** Personas (few, nested) through a bigint-tagging replacer; posts (many, flat) as plain tuples, which is much faster. */
 export function serializeSnapshot(s: PartitionSnapshot): string {
-  const head = JSON.stringify({ partition: s.partition, clock: s.clock, inputMax: s.inputMax, personas: s.personas, recentIds: s.recentIds, scoped: s.scoped }, tagBigInts);
-  const posts = JSON.stringify(s.posts.map(postRow));
+  const { head, posts } = serializeSnapshotParts(s);
   return `${head}\n${posts}`;
+}
+
+/**
+ * The two lines of serializeSnapshot apart: the checkpoint store joins them in SQL, so the
+ * consumer never holds a third, flattened copy of megabytes of text (a partition's checkpoint is
+ * ~4 MB at 1,000 personas and 100,000 posts, and its copies were the consumer's peak RSS).
+ */
+export function serializeSnapshotParts(s: PartitionSnapshot): { head: string; posts: string } {
+  const head = JSON.stringify({ partition: s.partition, clock: s.clock, inputMax: s.inputMax, personas: s.personas, recentIds: s.recentIds, scoped: s.scoped }, tagBigInts);
+  return { head, posts: JSON.stringify(s.posts.map(postRow)) };
 }
 
 export function parseSnapshot(text: string): PartitionSnapshot {
