@@ -34,18 +34,23 @@ import { AnomalyRecord } from '../consumers/anomaly/types';
 import { nodeOptions } from '../k8s/resources';
 import { runNames } from '../testkit/run-names';
 
-const PERSONAS = 1000;
+const PERSONAS = Number(process.env.BENCH_ANOMALY_PERSONAS ?? 1000);
 const POSTS_PER_PERSONA = 100;
 const WINDOW_MS = 10_000;
 const HISTORY_WINDOWS = 6;
 const EVENTS_PER_WINDOW = 100;
-const LIVE_SECONDS = 20;
+const LIVE_SECONDS = Number(process.env.BENCH_ANOMALY_LIVE_SECONDS ?? 20);
 const LIVE_RATE = 5000;
 const SPIKES = 30;
 
 const say = (msg: string) => process.stderr.write(`[bench:anomaly] ${msg}\n`);
 
 async function main(): Promise<void> {
+  if (process.env.BENCH_ANOMALY_TSX !== '1') {
+    say('compiling (tsc -p tsconfig.build.json)');
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.resolve(__dirname, '../tsconfig.build.json')], { stdio: 'inherit' });
+  }
+
   const id = `b${Date.now().toString(36)}`;
   const overrides = runNames('bench', id);
   const t = topics(overrides);
@@ -122,8 +127,36 @@ async function main(): Promise<void> {
     NODE_OPTIONS: nodeOptions('anomaly'),
     ANOMALY_WINDOW_MS: String(WINDOW_MS), ANOMALY_ALLOWED_LATENESS_MS: '1000', ANOMALY_MIN_BASELINE_WINDOWS: '5',
   };
-  const entry = process.env.BENCH_ANOMALY_JS ? [path.join(root, 'dist/app/cli.js')] : ['--import', 'tsx', path.join(root, 'app/cli.ts')];
-  const child: ChildProcess = spawn(process.execPath, [...entry, 'run', '--setup', 'anomaly'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // As in the image: compiled JavaScript (tsx would add its loader thread and in-memory compilation
+  // to the consumer's CPU and RSS). BENCH_ANOMALY_TSX=1 runs the sources instead.
+  const entry = process.env.BENCH_ANOMALY_TSX === '1' ? ['--import', 'tsx', path.join(root, 'app/cli.ts')] : [path.join(root, 'dist/app/cli.js')];
+  // e.g. BENCH_ANOMALY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the consumer.
+  const nodeArgs = (process.env.BENCH_ANOMALY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...entry, 'run', '--setup', 'anomaly'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const currentRssMb = () => {
+    try {
+      return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    } catch {
+      return 0;
+    }
+  };
+  // Debugging aid (BENCH_ANOMALY_SMAPS=1): the child's resident memory by mapping at the highest RSS.
+  let peakMaps = '';
+  const residentByMapping = () => {
+    try {
+      const sums = new Map<string, number>();
+      let name = '';
+      for (const line of fs.readFileSync(`/proc/${child.pid}/smaps`, 'utf8').split('\n')) {
+        const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+        if (head) name = head[1] || '[anon]';
+        const rss = /^Rss:\s+(\d+) kB/.exec(line);
+        if (rss) sums.set(name, (sums.get(name) ?? 0) + Number(rss[1]));
+      }
+      return [...sums].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([n, kb]) => `${path.basename(n)} ${(kb / 1024).toFixed(1)} MB`).join(', ');
+    } catch {
+      return '';
+    }
+  };
   const peakRssMb = () => {
     try {
       return Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -131,7 +164,7 @@ async function main(): Promise<void> {
       return 0;
     }
   };
-  const scrape = async (): Promise<{ processed: number; posts: number; personas: number; heapMb: number }> => {
+  const scrape = async (): Promise<{ processed: number; posts: number; personas: number; heapMb: number; heapTotalMb: number; externalMb: number }> => {
     try {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
@@ -140,9 +173,11 @@ async function main(): Promise<void> {
         posts: num(/finops_anomaly_state_entries\{kind="posts"\} (\d+)/),
         personas: num(/finops_anomaly_state_entries\{kind="personas"\} (\d+)/),
         heapMb: num(/^nodejs_heap_size_used_bytes (\S+)/m) / 1048576,
+        heapTotalMb: num(/^nodejs_heap_size_total_bytes (\S+)/m) / 1048576,
+        externalMb: num(/^nodejs_external_memory_bytes (\S+)/m) / 1048576,
       };
     } catch {
-      return { processed: 0, posts: 0, personas: 0, heapMb: 0 };
+      return { processed: 0, posts: 0, personas: 0, heapMb: 0, heapTotalMb: 0, externalMb: 0 };
     }
   };
 
@@ -155,11 +190,25 @@ async function main(): Promise<void> {
   await reader.run({ eachMessage: async ({ message }) => void received.push({ r: (await codec.decode<AnomalyRecord>(message.value, anomalyType)).value, at: Date.now() }) });
 
   let first = 0;
+  let firstProcessed = 0;
   let done = 0;
+  // The V8 heap and external memory at the highest resident set sampled, to tell where RSS goes.
+  let peak = { rssMb: 0, heapMb: 0, heapTotalMb: 0, externalMb: 0 };
+  const sample = (m: { heapMb: number; heapTotalMb: number; externalMb: number }) => {
+    const rss = currentRssMb();
+    if (rss > peak.rssMb) {
+      peak = { rssMb: rss, heapMb: m.heapMb, heapTotalMb: m.heapTotalMb, externalMb: m.externalMb };
+      if (process.env.BENCH_ANOMALY_SMAPS === '1') peakMaps = residentByMapping();
+    }
+  };
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     const m = await scrape();
-    if (!first && m.processed > 0) first = Date.now();
+    sample(m);
+    if (!first && m.processed > 0) {
+      first = Date.now();
+      firstProcessed = m.processed;
+    }
     if (m.processed >= backlog) {
       done = Date.now();
       break;
@@ -167,9 +216,10 @@ async function main(): Promise<void> {
     await sleep(100);
   }
   if (!done) throw new Error('the consumer did not drain the backlog in 120 s');
-  // First and last scrape bracket the drain within ±100 ms; the first scrape already saw some processed.
-  const eventsPerS = backlog / ((done - first) / 1000);
-  say(`backlog drained: ${backlog} events in ${((done - first) / 1000).toFixed(1)} s`);
+  // The rate between the first scrape that saw events processed and the one that saw them all
+  // (scrapes 100 ms apart); what was processed before the first scrape is not counted.
+  const eventsPerS = (backlog - firstProcessed) / ((done - first) / 1000);
+  say(`backlog drained: ${backlog - firstProcessed} events in ${((done - first) / 1000).toFixed(1)} s after the first ${firstProcessed}`);
 
   // ── 3. live traffic with injected spikes ────────────────────────────────────────────────────
   const spiked = new Set<string>();
@@ -187,7 +237,7 @@ async function main(): Promise<void> {
     const now = Date.now();
     const windowLeft = WINDOW_MS - (now % WINDOW_MS);
     if (spikeIdx < SPIKES && now >= nextSpike && windowLeft > 1500) {
-      const victim = 7 + spikeIdx * 31; // distinct personas
+      const victim = (7 + spikeIdx * 31) % PERSONAS; // distinct personas
       spiked.add(persona(victim));
       for (let k = 0; k < 40; k++) batch.push(encode(victim, now, usdToNano('0.05'), null)); // $2 ≈ 10× baseline
       spikeIdx++;
@@ -195,6 +245,7 @@ async function main(): Promise<void> {
     }
     await send(batch);
     published += batch.length;
+    if (Math.floor(tick / 1000) !== Math.floor(Date.now() / 1000)) sample(await scrape());
     await sleep(Math.max(0, 100 - (Date.now() - tick)));
   }
   const liveEnd = Date.now();
@@ -209,9 +260,15 @@ async function main(): Promise<void> {
   const falsePositives = opens.length - detected;
   const latencies = hits.map((x) => x.at - (x.r.trigger_published_at?.getTime() ?? x.at)).sort((a, b) => a - b);
   const pct = (q: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] : null);
-  say(`live: ${published - backlog} events in ${((liveEnd - liveStart) / 1000).toFixed(1)} s; state: ${state.personas} personas, ${state.posts} posts, V8 heap used ${state.heapMb.toFixed(0)} MB; anomaly states received: ${received.length}`);
+  say(`live: ${published - backlog} events in ${((liveEnd - liveStart) / 1000).toFixed(1)} s; state: ${state.personas} personas, ${state.posts} posts, V8 heap used ${state.heapMb.toFixed(0)} MB of ${state.heapTotalMb.toFixed(0)} MB, external ${state.externalMb.toFixed(0)} MB; anomaly states received: ${received.length}`);
+  say(`highest RSS sampled ${peak.rssMb.toFixed(0)} MB: V8 heap used ${peak.heapMb.toFixed(0)} MB of ${peak.heapTotalMb.toFixed(0)} MB, external ${peak.externalMb.toFixed(0)} MB${peakMaps ? `; by mapping: ${peakMaps}` : ''}`);
   for (const x of opens.filter((o) => !hits.includes(o)).slice(0, 5)) say(`unexpected: ${x.r.persona_id} ${x.r.anomaly_type} ${x.r.severity} ${x.r.message}`);
 
+  if (process.env.BENCH_ANOMALY_HEAPSNAPSHOT === '1') {
+    // Debugging aid: the child writes Heap.*.heapsnapshot into the working directory (--heapsnapshot-signal=SIGUSR2 in BENCH_ANOMALY_NODE_ARGS).
+    child.kill('SIGUSR2');
+    await sleep(15_000);
+  }
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   await reader.disconnect();

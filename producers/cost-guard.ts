@@ -27,6 +27,14 @@ export interface CostGuardOptions {
   settings?: Partial<CostGuardSettings>;
 }
 
+/** What a call is attributed to beyond its persona and model: a budget on its service or one of its tags may control it. */
+export interface CallScope {
+  /** The service the cost event will name. */
+  service?: string | null;
+  /** The metadata the cost event will carry: each key=value is a tag scope. */
+  tags?: Record<string, string>;
+}
+
 interface Cached {
   control: ControlState | null;
   at: number;
@@ -176,12 +184,15 @@ export class CostGuard {
 
   /**
    * The strictest control in force over a call: the persona's own, and those of the budget scopes
-   * covering it (everything, the model, the persona's team). Returns the subject whose control won.
+   * covering it (everything, the model, the persona's team, and the service and tags the caller
+   * names). Returns the subject whose control won.
    */
-  private async strictest(personaId: string, model: string): Promise<{ control: ControlState | null; subject: string; degraded: boolean }> {
+  private async strictest(personaId: string, model: string, scope: CallScope): Promise<{ control: ControlState | null; subject: string; degraded: boolean }> {
     const team = await this.teamOf(personaId);
     const subjects = [personaId, scopeSubject('global', ''), scopeSubject('model', model)];
     if (team) subjects.push(scopeSubject('team', team));
+    if (scope.service) subjects.push(scopeSubject('service', scope.service));
+    if (scope.tags) for (const k of Object.keys(scope.tags)) subjects.push(scopeSubject('tag', `${k}=${scope.tags[k]}`));
     const got = await Promise.all(subjects.map((s, i) => this.control(s, i > 0)));
     const now = Date.now();
     let best: { control: ControlState | null; subject: string } = { control: got[0].control, subject: personaId };
@@ -208,10 +219,10 @@ export class CostGuard {
    * frees up within `maxWaitMs`; throws PausedError while paused, ThrottledError when the wait
    * would be longer, GuardUnavailableError when Redis is down and the policy is fail-closed.
    */
-  async acquire(personaId: string, model: string, opts: { maxWaitMs?: number } = {}): Promise<GuardDecision> {
+  async acquire(personaId: string, model: string, opts: { maxWaitMs?: number } & CallScope = {}): Promise<GuardDecision> {
     const started = Date.now();
     const maxWaitMs = opts.maxWaitMs ?? this.s.maxWaitMs;
-    const { control, subject, degraded } = await this.strictest(personaId, model);
+    const { control, subject, degraded } = await this.strictest(personaId, model, opts);
     const now = Date.now();
     if (!control || control.level === 'normal' || (control.expires_at && Date.parse(control.expires_at) <= now)) {
       this.metrics.decisions.inc({ decision: 'allow' });

@@ -9,7 +9,7 @@ import { Logger } from '../../src/logging';
 import { retry } from '../../src/retry';
 import { consumerOptions, producerOptions, sessionTimeoutMs } from '../../src/kafka/options';
 import { superviseConsumer } from '../../src/kafka/consumer-supervisor';
-import { decodeOrDeadLetter } from '../../src/kafka/decode';
+import { Decoded, decodeKnownOrDeadLetter, decodeOrDeadLetter, DecodeOptions } from '../../src/kafka/decode';
 import { AnomalyPublisher } from './anomaly-publisher';
 import { AnomalyStore } from './anomaly-store';
 import { CheckpointStore, Positions } from './checkpoint-store';
@@ -20,7 +20,7 @@ import { ReferenceStore } from './reference-store';
 import { ledgerSpend, writeBudgetStatus } from './scoped-budget-ledger';
 import { budgetId, ScopedBudget } from './scoped-budgets';
 import { AnomalySettings } from './settings';
-import { parseSnapshot, serializeSnapshot } from './snapshot';
+import { parseSnapshot, serializeSnapshotParts } from './snapshot';
 import { AnomalyRecord } from './types';
 
 export interface AnomalyConsumerOptions {
@@ -75,6 +75,8 @@ export class AnomalyConsumer {
   private readonly restoring = new Map<number, Promise<void>>();
   /** Partitions whose scoped budgets were started from the ledger, with the offset they were read below. */
   private readonly seeded = new Map<number, number>();
+  /** Per partition, the scoped budgets whose spend before its positions the engine holds (from its checkpoint or the ledger). */
+  private readonly scopedKnown = new Map<number, Set<string>>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly out: AnomalyRecord[] = [];
   private schemaId = 0;
@@ -102,6 +104,8 @@ export class AnomalyConsumer {
       topic: o.anomalyTopic, deadLetterTopic: o.deadLetterTopic, groupId: o.groupId, log: o.log,
     });
     this.validation = new ValidationClock(o.overrides);
+    this.costDecode = { codec: o.codec, log: o.log, reader: this.costReader, validate: (e) => validateCostEvent(e, this.validation.current()) };
+    this.outcomeDecode = { codec: o.codec, log: o.log, reader: this.outcomeReader, validate: (e) => validatePostOutcome(e, this.validation.current()) };
   }
 
   async start(): Promise<void> {
@@ -158,6 +162,7 @@ export class AnomalyConsumer {
         this.positions.delete(p);
         this.restoring.delete(p);
         this.seeded.delete(p);
+        this.scopedKnown.delete(p);
       }
     }
   }
@@ -178,9 +183,12 @@ export class AnomalyConsumer {
     const since = cp ? new Date(cp.takenAt.getTime() - 300_000) : new Date(Date.now() - 7 * 86_400_000);
     this.publisher.remember(await retry(() => this.anomalies.publishedSince(since)));
     if (cp) {
-      this.engine.restorePartition(parseSnapshot(cp.state));
+      const snap = parseSnapshot(cp.state);
+      this.engine.restorePartition(snap);
       this.positions.set(partition, cp.positions);
+      this.scopedKnown.set(partition, new Set(snap.scoped?.budgets ?? []));
     } else {
+      this.scopedKnown.set(partition, new Set());
       this.engine.dropPartition(partition);
       this.positions.set(partition, { cost: -1, outcome: -1 });
     }
@@ -195,8 +203,10 @@ export class AnomalyConsumer {
     if (kind === 'cost' && !this.seeded.has(partition) && batch.messages.length > 0) {
       const pos = this.positions.get(partition);
       if (!pos) return;
-      // Events below the first offset this consumer reads (or its checkpoint) come from the ledger.
-      await this.seedScoped(partition, Math.max(pos.cost, Number(batch.messages[0].offset)), this.reference.allScopedBudgets());
+      // Events below the first offset this consumer reads (or its checkpoint) come from the ledger,
+      // for the budgets whose spend the checkpoint does not already hold.
+      const known = this.scopedKnown.get(partition) ?? new Set();
+      await this.seedScoped(partition, Math.max(pos.cost, Number(batch.messages[0].offset)), this.reference.allScopedBudgets().filter((b) => !known.has(budgetId(b))));
       this.seeded.set(partition, Math.max(pos.cost, Number(batch.messages[0].offset)));
     }
     for (let start = 0; start < batch.messages.length; start += CHUNK) {
@@ -213,7 +223,8 @@ export class AnomalyConsumer {
           replayed++;
           continue;
         }
-        if (await this.handle(kind, batch.topic, partition, message)) processed++;
+        const handled = this.handle(kind, batch.topic, partition, message);
+        if (handled === true || (handled !== false && (await handled))) processed++;
         pos[kind] = offset + 1;
       }
       const lag = Number(batch.highWatermark) - Number(batch.messages[end - 1].offset) - 1;
@@ -228,24 +239,32 @@ export class AnomalyConsumer {
     }
   }
 
-  /** Feeds one message to the engine; a message that cannot be decoded or fails validation is dead-lettered. */
-  private async handle(kind: 'cost' | 'outcome', topic: string, partition: number, message: KafkaMessage): Promise<boolean> {
-    const publishedAt = Number(message.timestamp);
+  /** Decode options per input, made once: a consumer reads tens of thousands of messages a second. */
+  private readonly costDecode: DecodeOptions<CostEvent>;
+  private readonly outcomeDecode: DecodeOptions<PostOutcome>;
+
+  /**
+   * Feeds one message to the engine; a message that cannot be decoded or fails validation is
+   * dead-lettered. Synchronous when the writer schema is known (all but the first message of a
+   * schema id), so the hot path makes no promise per message.
+   */
+  private handle(kind: 'cost' | 'outcome', topic: string, partition: number, message: KafkaMessage): boolean | Promise<boolean> {
     const origin = { topic, partition };
-    const common = { codec: this.o.codec, log: this.o.log };
-    let deadLetter;
-    if (kind === 'cost') {
-      const r = await decodeOrDeadLetter<CostEvent>(origin, message, { ...common, reader: this.costReader, validate: (e) => validateCostEvent(e, this.validation.current()) });
-      if (!r.deadLetter) this.engine.onCost(partition, r.value, publishedAt, this.out);
-      deadLetter = r.deadLetter;
-    } else {
-      const r = await decodeOrDeadLetter<PostOutcome>(origin, message, { ...common, reader: this.outcomeReader, validate: (e) => validatePostOutcome(e, this.validation.current()) });
-      if (!r.deadLetter) this.engine.onOutcome(partition, r.value, publishedAt, this.out);
-      deadLetter = r.deadLetter;
+    const known = kind === 'cost' ? decodeKnownOrDeadLetter(origin, message, this.costDecode) : decodeKnownOrDeadLetter(origin, message, this.outcomeDecode);
+    if (known) return this.apply(kind, partition, message, known);
+    const pending: Promise<Decoded<CostEvent | PostOutcome>> = kind === 'cost' ? decodeOrDeadLetter(origin, message, this.costDecode) : decodeOrDeadLetter(origin, message, this.outcomeDecode);
+    return pending.then((r) => this.apply(kind, partition, message, r));
+  }
+
+  private apply(kind: 'cost' | 'outcome', partition: number, message: KafkaMessage, r: Decoded<CostEvent | PostOutcome>): boolean {
+    if (!r.deadLetter) {
+      const publishedAt = Number(message.timestamp);
+      if (kind === 'cost') this.engine.onCost(partition, r.value as CostEvent, publishedAt, this.out);
+      else this.engine.onOutcome(partition, r.value as PostOutcome, publishedAt, this.out);
+      return true;
     }
-    if (!deadLetter) return true;
     this.metrics.events.inc({ input: kind, outcome: 'dead_lettered' });
-    this.publisher.enqueueDeadLetter(deadLetter);
+    this.publisher.enqueueDeadLetter(r.deadLetter);
     return false;
   }
 
@@ -262,6 +281,9 @@ export class AnomalyConsumer {
   private async seedScoped(partition: number, beforeOffset: number, budgets: readonly ScopedBudget[]): Promise<void> {
     const spends = await retry(() => ledgerSpend(this.o.pool, budgets, partition, beforeOffset, Date.now(), (p) => this.reference.teamOf(p)));
     for (const [b, { periodStart, spent }] of spends) this.engine.seedScopedSpend(partition, b, periodStart, spent);
+    const known = this.scopedKnown.get(partition) ?? new Set();
+    for (const b of budgets) known.add(budgetId(b));
+    this.scopedKnown.set(partition, known);
   }
 
   private async refreshReference(): Promise<void> {
@@ -323,11 +345,11 @@ export class AnomalyConsumer {
     for (const partition of [...this.positions.keys()]) {
       const pos = this.positions.get(partition);
       if (!pos) continue;
-      const cp = { partition, positions: { ...pos }, state: serializeSnapshot(this.engine.snapshot(partition)) };
+      const cp = { partition, positions: { ...pos }, state: serializeSnapshotParts(this.engine.snapshot(partition, [...(this.scopedKnown.get(partition) ?? [])])) };
       this.publisher.enqueue(this.out.splice(0));
       await this.publisher.flush();
       await retry(() => this.checkpoints.save(cp));
-      bytes += cp.state.length;
+      bytes += cp.state.head.length + 1 + cp.state.posts.length;
       taken.push({ partition, positions: cp.positions });
     }
     if (taken.length === 0) return;

@@ -23,6 +23,18 @@ export class Budgets {
     this.detector = new BudgetDetector(s.budget);
   }
 
+  /** The last month computed, [start, end): nearly every event falls in it, and needs no Date then. */
+  private monthStart = 0;
+  private monthEnd = 0;
+
+  private monthOf(t: number): number {
+    if (t < this.monthStart || t >= this.monthEnd) {
+      this.monthStart = utcMonthStart(t);
+      this.monthEnd = utcMonthEnd(this.monthStart);
+    }
+    return this.monthStart;
+  }
+
   addSpend(persona: PersonaState, t: number, amount: bigint): void {
     const day = utcDayStart(t);
     if (day > persona.dayStart) {
@@ -30,7 +42,7 @@ export class Budgets {
       persona.daySpend = 0n;
     }
     if (day === persona.dayStart) persona.daySpend += amount;
-    const month = utcMonthStart(t);
+    const month = this.monthOf(t);
     if (month > persona.monthStart) {
       persona.monthStart = month;
       persona.monthSpend = 0n;
@@ -39,6 +51,8 @@ export class Budgets {
   }
 
   evaluate(persona: PersonaState, ids: string[], publishedAt: number | null, wall: number, out: AnomalyRecord[], mayResolve = false): void {
+    // Without a budget there is nothing to open, and only a reference change may resolve.
+    if (!mayResolve && !this.ref.hasBudget(persona.personaId)) return;
     for (const period of ['daily', 'monthly'] as const) {
       const slot = `budget_threshold:${period}` as const;
       const limit = this.ref.budget(persona.personaId, period);
@@ -51,13 +65,19 @@ export class Budgets {
         // A new period is a new anomaly: the old one is resolved by the period end (resolveExpired).
         if (open && open.windowStart !== start) continue;
         const end = period === 'daily' ? start + 86_400_000 : utcMonthEnd(start);
+        const n = persona.budgetReopened?.[`${slot}@${start}`] ?? 0;
         applyReport(persona, slot, {
-          personaId: persona.personaId, slot, windowKey: start, windowStart: start, windowEnd: end,
+          personaId: persona.personaId, slot, windowKey: n === 0 ? start : `${start}#${n}`, windowStart: start, windowEnd: end,
           postId: null, finding, triggeringIds: ids, triggerPublishedAt: publishedAt, now: wall,
         }, out);
       } else if (open && mayResolve && open.windowStart === start) {
         out.push(resolve(open, persona.personaId, wall, 'the budget was raised or removed'));
         delete persona.anomalies[slot];
+        // Only the current periods' counts are kept.
+        const kept: Record<string, number> = {};
+        for (const [k, v] of Object.entries(persona.budgetReopened ?? {})) if (k.endsWith(`@${persona.dayStart}`) || k.endsWith(`@${persona.monthStart}`)) kept[k] = v;
+        kept[`${slot}@${start}`] = (kept[`${slot}@${start}`] ?? 0) + 1;
+        persona.budgetReopened = kept;
       }
     }
   }

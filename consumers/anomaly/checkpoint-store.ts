@@ -34,16 +34,19 @@ export class CheckpointStore {
     }
   }
 
-  /** One partition's checkpoint; the state travels as a plain text parameter (no array-literal escaping of megabytes). */
-  async save(c: Omit<Checkpoint, 'takenAt'>): Promise<void> {
+  /**
+   * One partition's checkpoint; the state travels as plain text parameters (no array-literal
+   * escaping of megabytes), its two lines (serializeSnapshotParts) joined by Postgres.
+   */
+  async save(c: Omit<Checkpoint, 'takenAt' | 'state'> & { state: { head: string; posts: string } }): Promise<void> {
     try {
       await this.pool.query(
         `INSERT INTO anomaly_checkpoints AS c (group_id, cost_topic, outcome_topic, partition, cost_offset, outcome_offset, state, taken_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+         VALUES ($1, $2, $3, $4, $5, $6, $7::text || E'\n' || $8::text, now())
          ON CONFLICT (group_id, cost_topic, partition) DO UPDATE SET
            cost_offset = excluded.cost_offset, outcome_offset = excluded.outcome_offset, state = excluded.state, taken_at = excluded.taken_at
          WHERE c.cost_offset <= excluded.cost_offset AND c.outcome_offset <= excluded.outcome_offset`,
-        [this.groupId, this.costTopic, this.outcomeTopic, c.partition, c.positions.cost, c.positions.outcome, c.state],
+        [this.groupId, this.costTopic, this.outcomeTopic, c.partition, c.positions.cost, c.positions.outcome, c.state.head, c.state.posts],
       );
     } catch (err) {
       throw new DependencyError('postgres', `saving anomaly checkpoint: ${(err as Error).message}`, { cause: err });

@@ -62,6 +62,8 @@ export class AnomalyEngine {
       scopedBudgets: (key) => ref.scopedBudgets?.(key),
       hasScopedBudgets: () => ref.hasScopedBudgets?.() ?? false,
       teamOf: (personaId) => ref.teamOf?.(personaId),
+      personaScopeBudgets: ref.personaScopeBudgets ? (personaId) => ref.personaScopeBudgets!(personaId) : undefined,
+      hasScopedKind: ref.hasScopedKind ? (kind) => ref.hasScopedKind!(kind) : undefined,
     });
   }
 
@@ -230,10 +232,12 @@ export class AnomalyEngine {
     }
     this.partitions.set(snap.partition, p);
     this.postBook.restore(snap.posts);
+    if (snap.scoped) this.scoped.restore(snap.partition, snap.scoped);
   }
 
-  snapshot(n: number): PartitionSnapshot {
-    return takeSnapshot(this.partition(n), this.postBook.byKey.values());
+  /** `scopedBudgets`: ids of the scoped budgets whose spend before this partition's offsets the engine holds. */
+  snapshot(n: number, scopedBudgets: string[] = []): PartitionSnapshot {
+    return { ...takeSnapshot(this.partition(n), this.postBook.byKey.values()), scoped: this.scoped.snapshot(n, scopedBudgets) };
   }
 
   /** Drops the state of a partition this instance no longer owns (its new owner restores it). */

@@ -67,6 +67,11 @@ export interface PersonaState {
   monthStart: number;
   monthSpend: bigint;
   anomalies: Partial<Record<PersonaSlot, OpenAnomaly>>;
+  /**
+   * Budget anomalies resolved within their period (a raised budget), by `slot@periodStart`: a later
+   * crossing in that period is the n-th reopening, a new anomaly with a new id. Absent until then.
+   */
+  budgetReopened?: Record<string, number>;
   /** Hour-of-week profile of window spend (seasonal baselines on), or null. */
   seasonal?: SeasonalState | null;
   /** Spend by contributor of the last closed window: the mix a spike's excess is measured against. */

@@ -37,7 +37,9 @@ export class Posts {
     }
     if (t > post.lastEventTime) post.lastEventTime = t;
     if (t < post.firstEventTime) post.firstEventTime = t;
-    this.byKey.set(key, post);
+    // Keyed by the post's own string, not this event's copy of it: otherwise every post holds two
+    // copies of its id (a heap snapshot showed 200,901 id strings for 100,000 posts).
+    this.byKey.set(post.key, post);
     return post;
   }
 

@@ -9,6 +9,8 @@ import { BudgetThreshold, ScopedBudget, scopeKey } from './scoped-budgets';
 import { Severity } from './types';
 
 const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
+/** Personas whose covering budgets are memoised at once. */
+const MAX_COVERING = 50_000;
 const CONTROLS: readonly ControlLevel[] = ['throttle', 'switch_model', 'pause', 'page'];
 
 /** Thresholds as stored (the API validates them on the way in); a malformed entry is left out. */
@@ -43,6 +45,9 @@ export class ReferenceStore implements ReferenceData {
   private teams = new Map<string, string>();
   private seasonal = new Map<string, boolean>();
   private fingerprint = '';
+  /** personaScopeBudgets' memo (cleared on every change; bounded: cleared when full). */
+  private covering = new Map<string, readonly ScopedBudget[]>();
+  private scopedKinds = new Set<BudgetScopeKind>();
 
   constructor(private readonly pool: Pool, private readonly defaultTargetNano: bigint) {}
 
@@ -79,6 +84,8 @@ export class ReferenceStore implements ReferenceData {
       const key = scopeKey(b.kind, b.value);
       this.scoped.set(key, [...(this.scoped.get(key) ?? []), b]);
     }
+    this.covering = new Map();
+    this.scopedKinds = new Set(this.scopedList.map((b) => b.kind));
     this.teams = new Map(teams.rows.map((r) => [r.persona_id as string, r.team as string]));
     this.seasonal = new Map(seasonal.rows.map((r) => [`${r.scope_kind}:${r.scope_value}`, r.seasonal as boolean]));
     return true;
@@ -106,6 +113,23 @@ export class ReferenceStore implements ReferenceData {
 
   teamOf(personaId: string): string | undefined {
     return this.teams.get(personaId);
+  }
+
+  personaScopeBudgets(personaId: string): readonly ScopedBudget[] {
+    let list = this.covering.get(personaId);
+    if (list) return list;
+    const team = this.teams.get(personaId);
+    list = [
+      ...(this.scoped.get(scopeKey('persona', personaId)) ?? []), ...(this.scoped.get(scopeKey('global', '')) ?? []),
+      ...(team === undefined ? [] : this.scoped.get(scopeKey('team', team)) ?? []),
+    ];
+    if (this.covering.size >= MAX_COVERING) this.covering.clear();
+    this.covering.set(personaId, list);
+    return list;
+  }
+
+  hasScopedKind(kind: BudgetScopeKind): boolean {
+    return this.scopedKinds.has(kind);
   }
 
   seasonalFor(personaId: string): boolean | undefined {

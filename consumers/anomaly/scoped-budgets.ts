@@ -7,6 +7,7 @@ import { Forecast, ForecastParams, ForecastState, newForecast, observeSpend, pro
 import { OpenAnomaly, report, resolve } from './lifecycle';
 import { utcDayStart, utcMonthEnd, utcMonthStart } from './persona-state';
 import { addContribution, Contribution, rootCauses } from './root-causes';
+import { restoreScoped, ScopedSnapshot, snapshotScoped } from './scoped-snapshot';
 import { AnomalySettings } from './settings';
 import { AnomalyRecord, Finding, Severity } from './types';
 
@@ -45,6 +46,13 @@ export interface ScopedReference {
   /** Any scoped budget at all: with none, events skip the scope matching. */
   hasScopedBudgets(): boolean;
   teamOf(personaId: string): string | undefined;
+  /**
+   * The budgets on a persona, on global and on the persona's team, in that order, memoised by the
+   * adapter until its reference data changes; absent, each event looks them up by scope key.
+   */
+  personaScopeBudgets?(personaId: string): readonly ScopedBudget[];
+  /** Whether any budget is on this kind of scope (absent: assume so); events skip the kinds nobody budgets. */
+  hasScopedKind?(kind: BudgetScopeKind): boolean;
 }
 
 /** The scope keys covering an event: its persona, the persona's team, service, model, each tag, and global. */
@@ -75,6 +83,12 @@ export interface ScopeSpend {
   forecastAnomaly: OpenAnomaly | null;
   last: Forecast | null;
   contrib: Contribution[];
+  /**
+   * Per threshold percent text (and 'forecast'): how often it resolved within this period before
+   * its period ended (a raised budget, a forecast that fell back). A later crossing in the same
+   * period is a new anomaly, with a new id: the n-th reopening is keyed `periodStart#n`.
+   */
+  reopened: Map<string, number>;
 }
 
 export interface ScopedBudgetView {
@@ -87,7 +101,17 @@ export interface ScopedBudgetView {
   forecast: Forecast | null;
 }
 
-function periodOf(period: BudgetPeriod, t: number): [number, number] {
+const FORECAST_KEY = 'forecast';
+
+/** The id key of an anomaly of a threshold (or the forecast) in the current period; see ScopeSpend.reopened. */
+function occurrenceKey(st: ScopeSpend, key: string): string | number {
+  const n = st.reopened.get(key) ?? 0;
+  return n === 0 ? st.periodStart : `${st.periodStart}#${n}`;
+}
+
+const reopen = (st: ScopeSpend, key: string) => st.reopened.set(key, (st.reopened.get(key) ?? 0) + 1);
+
+export function periodOf(period: BudgetPeriod, t: number): [number, number] {
   if (period === 'daily') {
     const d = utcDayStart(t);
     return [d, d + 86_400_000];
@@ -137,16 +161,34 @@ export class ScopedBudgets {
     const id = budgetId(b);
     const [start, end] = periodOf(b.period, t);
     let st = this.spends.get(id);
-    if (!st) {
-      st = {
-        id, kind: b.kind, value: b.value, period: b.period, periodStart: start, periodEnd: end, byPartition: new Map(), spent: 0n,
-        open: new Map(), forecast: newForecast(), forecastAnomaly: null, last: null, contrib: [],
-      };
-      this.spends.set(id, st);
-    }
+    if (!st) st = this.create(id, b.kind, b.value, b.period, start, end);
     if (start < st.periodStart) return null; // an event of a period already over
     if (start > st.periodStart) this.rollOver(st, start, end);
     return st;
+  }
+
+  private create(id: string, kind: BudgetScopeKind, value: string, period: BudgetPeriod, start: number, end: number): ScopeSpend {
+    const st: ScopeSpend = {
+      id, kind, value, period, periodStart: start, periodEnd: end, byPartition: new Map(), spent: 0n,
+      open: new Map(), forecast: newForecast(), forecastAnomaly: null, last: null, contrib: [], reopened: new Map(),
+    };
+    this.spends.set(id, st);
+    return st;
+  }
+
+  /** A partition's part of every budget's state, for its checkpoint; `budgets`: the ids whose earlier spend it holds. */
+  snapshot(partition: number, budgets: string[]): ScopedSnapshot {
+    return snapshotScoped(this.spends.values(), partition, budgets);
+  }
+
+  /** Adds a checkpointed partition's part (after dropPartition took out what it had). */
+  restore(partition: number, snap: ScopedSnapshot): void {
+    restoreScoped(snap, partition, (x) => {
+      const st = this.spends.get(x.id);
+      if (!st) return this.create(x.id, x.kind, x.value, x.period, x.periodStart, x.periodEnd);
+      if (x.periodStart > st.periodStart) this.rollOver(st, x.periodStart, x.periodEnd);
+      return st;
+    });
   }
 
   private rollOver(st: ScopeSpend, start: number, end: number, wall?: number, out?: AnomalyRecord[]): void {
@@ -162,6 +204,7 @@ export class ScopedBudgets {
     st.forecast = newForecast();
     st.last = null;
     st.contrib = [];
+    st.reopened.clear();
   }
 
   private resolveAll(st: ScopeSpend, wall: number, out: AnomalyRecord[], reason: string): void {
@@ -175,25 +218,37 @@ export class ScopedBudgets {
   /** Adds an event to every budget covering it and judges them. */
   onCost(partition: number, e: CostEvent, t: number, publishedAt: number, wall: number, out: AnomalyRecord[]): void {
     if (!this.ref.hasScopedBudgets()) return;
-    for (const key of scopeKeysOf(e, (p) => this.ref.teamOf(p))) {
-      const budgets = this.ref.scopedBudgets(key);
-      if (!budgets) continue;
-      for (const b of budgets) {
-        const f = this.stateFast(b, t);
-        if (!f) continue;
-        const st = f.st;
-        st.byPartition.set(partition, (st.byPartition.get(partition) ?? 0n) + e.amount);
-        st.spent += e.amount;
-        addContribution(st.contrib, e);
-        const minute = st.forecast.minute;
-        observeSpend(st.forecast, t, Number(e.amount), this.fp);
-        // Thresholds: one exact comparison each; the forecast moves only when a minute is folded in.
-        let crossed = false;
-        for (const l of f.levels) if (st.spent >= l.nano && !st.open.has(l.key)) crossed = true;
-        if (crossed) this.judge(st, b, t, [e.event_id], publishedAt, wall, out, false);
-        if (minute !== st.forecast.minute || st.last === null) this.judgeForecast(st, b, t, [e.event_id], publishedAt, wall, out);
-      }
+    const fixed = this.ref.personaScopeBudgets?.(e.persona_id);
+    if (!fixed) {
+      for (const key of scopeKeysOf(e, (p) => this.ref.teamOf(p))) this.addToAll(this.ref.scopedBudgets(key), partition, e, t, publishedAt, wall, out);
+      return;
     }
+    // Same budgets in the same order as scopeKeysOf, without building a key per scope per event.
+    for (let i = 0; i < fixed.length; i++) this.addTo(fixed[i], partition, e, t, publishedAt, wall, out);
+    const has = (kind: BudgetScopeKind) => this.ref.hasScopedKind?.(kind) ?? true;
+    if (e.service && has('service')) this.addToAll(this.ref.scopedBudgets(scopeKey('service', e.service)), partition, e, t, publishedAt, wall, out);
+    if (e.llm_usage?.model && has('model')) this.addToAll(this.ref.scopedBudgets(scopeKey('model', e.llm_usage.model)), partition, e, t, publishedAt, wall, out);
+    if (has('tag')) for (const k in e.metadata) this.addToAll(this.ref.scopedBudgets(scopeKey('tag', `${k}=${e.metadata[k]}`)), partition, e, t, publishedAt, wall, out);
+  }
+
+  private addToAll(budgets: readonly ScopedBudget[] | undefined, partition: number, e: CostEvent, t: number, publishedAt: number, wall: number, out: AnomalyRecord[]): void {
+    if (budgets) for (let i = 0; i < budgets.length; i++) this.addTo(budgets[i], partition, e, t, publishedAt, wall, out);
+  }
+
+  private addTo(b: ScopedBudget, partition: number, e: CostEvent, t: number, publishedAt: number, wall: number, out: AnomalyRecord[]): void {
+    const f = this.stateFast(b, t);
+    if (!f) return;
+    const st = f.st;
+    st.byPartition.set(partition, (st.byPartition.get(partition) ?? 0n) + e.amount);
+    st.spent += e.amount;
+    addContribution(st.contrib, e);
+    const minute = st.forecast.minute;
+    observeSpend(st.forecast, t, Number(e.amount), this.fp);
+    // Thresholds: one exact comparison each; the forecast moves only when a minute is folded in.
+    let crossed = false;
+    for (const l of f.levels) if (st.spent >= l.nano && !st.open.has(l.key)) crossed = true;
+    if (crossed) this.judge(st, b, t, [e.event_id], publishedAt, wall, out, false);
+    if (minute !== st.forecast.minute || st.last === null) this.judgeForecast(st, b, t, [e.event_id], publishedAt, wall, out);
   }
 
   /**
@@ -239,7 +294,7 @@ export class ScopedBudgets {
       const key = decimalText(th.percent);
       if (st.open.has(key) || !ratioAtLeast(st.spent, b.limit, percentToFraction(th.percent))) continue;
       const r = report(undefined, {
-        personaId: subject, slot: `scoped_budget:${budgetId(b)}:${key}`, windowKey: st.periodStart, windowStart: st.periodStart, windowEnd: st.periodEnd,
+        personaId: subject, slot: `scoped_budget:${budgetId(b)}:${key}`, windowKey: occurrenceKey(st, key), windowStart: st.periodStart, windowEnd: st.periodEnd,
         postId: null, finding: this.finding(st, b, th), triggeringIds: ids, triggerPublishedAt: publishedAt, now: wall,
       });
       st.open.set(key, r.anomaly);
@@ -257,6 +312,7 @@ export class ScopedBudgets {
       if (f.expected < limit) {
         out.push(resolve(st.forecastAnomaly, subject, wall, `the forecast fell back to $${formatUsd(BigInt(Math.round(f.expected)))}, below the limit`));
         st.forecastAnomaly = null;
+        reopen(st, FORECAST_KEY);
       }
       return;
     }
@@ -276,7 +332,7 @@ export class ScopedBudgets {
       scope: { kind: b.kind, value: b.value }, rootCauses: rootCauses(st.contrib, null),
     };
     const r = report(undefined, {
-      personaId: subject, slot: `budget_forecast:${budgetId(b)}`, windowKey: st.periodStart, windowStart: st.periodStart, windowEnd: st.periodEnd,
+      personaId: subject, slot: `budget_forecast:${budgetId(b)}`, windowKey: occurrenceKey(st, FORECAST_KEY), windowStart: st.periodStart, windowEnd: st.periodEnd,
       postId: null, finding, triggeringIds: ids, triggerPublishedAt: publishedAt, now: wall,
     });
     st.forecastAnomaly = r.anomaly;
@@ -308,6 +364,7 @@ export class ScopedBudgets {
         if (!th || !ratioAtLeast(st.spent, b.limit, percentToFraction(th.percent))) {
           out.push(resolve(a, subject, wall, 'the budget was raised or the threshold removed'));
           st.open.delete(key);
+          reopen(st, key);
         }
       }
       this.judge(st, b, st.forecast.minute >= 0 ? st.forecast.minute * 60_000 : st.periodStart, [], null, wall, out);

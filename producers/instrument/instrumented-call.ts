@@ -70,7 +70,9 @@ class Call {
     const guard = await this.rt.guard();
     if (guard) {
       try {
-        const decision = await guard.acquire(personaId, this.requestedModel, { maxWaitMs: this.rt.options.maxGuardWaitMs });
+        // The service and tags its cost event will carry (see track below): their budgets' controls apply too.
+        const tags = { ...this.who.metadata, endpoint: this.endpoint.name };
+        const decision = await guard.acquire(personaId, this.requestedModel, { maxWaitMs: this.rt.options.maxGuardWaitMs, service: this.who.service, tags });
         if (decision.model !== this.requestedModel && this.requestedModel) {
           this.sentModel = decision.model;
           body = { ...body, model: decision.model };

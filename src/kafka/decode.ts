@@ -43,3 +43,20 @@ export async function decodeOrDeadLetter<T>(origin: { topic: string; partition: 
     throw err;
   }
 }
+
+/**
+ * As decodeOrDeadLetter without a promise, for a message whose writer schema the codec already
+ * holds (every message after the first of each schema id); undefined if the registry must be
+ * asked first, then the caller takes decodeOrDeadLetter.
+ */
+export function decodeKnownOrDeadLetter<T>(origin: { topic: string; partition: number }, message: KafkaMessage, o: DecodeOptions<T>): Decoded<T> | undefined {
+  try {
+    const known = o.codec.decodeKnown<T>(message.value, o.reader);
+    if (!known) return undefined;
+    o.validate?.(known.value);
+    return { value: known.value };
+  } catch (err) {
+    if (err instanceof InvalidInputError) return { deadLetter: refusedMessage(origin, message, err) };
+    throw err;
+  }
+}

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
-import { CostGuard, GuardUnavailableError, ThrottledError } from '../../producers';
-import { CONTROL_CHANNEL, CONTROL_KEY_PREFIX, ControlState } from '../../src/contracts/controls';
+import { CostGuard, GuardUnavailableError, PausedError, ThrottledError } from '../../producers';
+import { CONTROL_CHANNEL, CONTROL_KEY_PREFIX, ControlState, scopeSubject } from '../../src/contracts/controls';
 import { setting } from '../../src/config';
 import { registry } from '../../src/metrics';
 import { uniqueId } from '../../testkit/fixtures';
@@ -36,6 +36,21 @@ describe('CostGuard on real Redis', () => {
     await expect(a.acquire(persona, 'gpt-4o', { maxWaitMs: 0 })).rejects.toBeInstanceOf(ThrottledError);
     const waited = await b.acquire(persona, 'gpt-4o', { maxWaitMs: 1500 });
     expect(waited.waitedMs).toBeGreaterThan(500);
+  });
+
+  it('enforces the control of a service or tag scope on every persona whose call names it', async () => {
+    const service = uniqueId('svc');
+    const tag = `campaign=${uniqueId('spring')}`;
+    const until = new Date(Date.now() + 60_000).toISOString();
+    await redis.set(CONTROL_KEY_PREFIX + scopeSubject('service', service), JSON.stringify(control(scopeSubject('service', service), { level: 'pause', paused_until: until })), 'PX', 60_000);
+    await redis.set(CONTROL_KEY_PREFIX + scopeSubject('tag', tag), JSON.stringify(control(scopeSubject('tag', tag), { level: 'pause', paused_until: until })), 'PX', 60_000);
+    const g = await newGuard();
+    for (const persona of [uniqueId('ann'), uniqueId('bob')]) {
+      await expect(g.acquire(persona, 'gpt-4o', { maxWaitMs: 0, service })).rejects.toBeInstanceOf(PausedError);
+      await expect(g.acquire(persona, 'gpt-4o', { maxWaitMs: 0, tags: { campaign: tag.slice('campaign='.length) } })).rejects.toBeInstanceOf(PausedError);
+      // A call outside the scopes goes ahead.
+      expect((await g.acquire(persona, 'gpt-4o', { maxWaitMs: 0, service: `${service}-other`, tags: { campaign: 'autumn' } })).level).toBe('normal');
+    }
   });
 
   it('drops its cached control on a pub/sub notice, well within a second', async () => {

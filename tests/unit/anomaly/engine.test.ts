@@ -253,6 +253,11 @@ describe('AnomalyEngine', () => {
     ref.budgets.set('b/daily', usdToNano('100'));
     engine.onReferenceChanged(out);
     expect(out.map((r) => r.status)).toEqual(['open', 'escalated', 'resolved']);
+    // Crossed again in the same day (a lowered budget): a new anomaly, with a new id.
+    ref.budgets.set('b/daily', usdToNano('11'));
+    engine.onCost(0, cost('b', T0 + 4, '0.01'), 0, out);
+    expect(out.map((r) => [r.status, r.sequence])).toEqual([['open', 1], ['escalated', 2], ['resolved', 3], ['open', 1]]);
+    expect(out[3].anomaly_id).not.toBe(out[0].anomaly_id);
   });
 
   it('flags a post costing more than 2× its target once, and resolves it when the post goes idle', () => {

@@ -1,4 +1,5 @@
 import { scopeKeysOf } from '../../../consumers/anomaly/scoped-budgets';
+import { parseSnapshot, serializeSnapshot } from '../../../consumers/anomaly/snapshot';
 import { llmCost, replayEngine } from './synthetic';
 
 const MINUTE = 60_000;
@@ -60,6 +61,18 @@ describe('scoped budgets', () => {
     expect(out.filter((a) => a.status === 'resolved').map((a) => a.details.threshold_percent)).toEqual(['90', '50']);
   });
 
+  it('a threshold crossed again after a raise in the same period is a new anomaly, with a fresh id', () => {
+    const { engine, ref, out, feed } = replayEngine();
+    ref.addBudget('service', 'writer', 'monthly', '1', [['90', 'high']]);
+    for (let i = 0; i < 19; i++) feed(llmCost('p', day + i * MINUTE, usd(0.05), 'gpt-4o', 'reply', null, 'writer'));
+    ref.addBudget('service', 'writer', 'monthly', '1.5', [['90', 'high']]);
+    engine.onReferenceChanged(out);
+    for (let i = 19; i < 28; i++) feed(llmCost('p', day + i * MINUTE, usd(0.05), 'gpt-4o', 'reply', null, 'writer'));
+    const states = out.filter((a) => a.anomaly_type === 'budget_threshold').map((a) => [a.status, a.sequence, a.anomaly_id] as const);
+    expect(states.map(([status, seq]) => [status, seq])).toEqual([['open', 1], ['resolved', 2], ['open', 1]]);
+    expect(states[2][2]).not.toBe(states[0][2]);
+  });
+
   it('a linear ramp that will exhaust the daily budget: budget_forecast fires before 80 % is spent, exhaustion within 10 % of the truth; it resolves when the spend stops', () => {
     const { ref, out, feed } = replayEngine();
     ref.addBudget('tag', 'campaign=spring', 'daily', '100', [['80', 'medium'], ['100', 'critical']]);
@@ -101,5 +114,28 @@ describe('scoped budgets', () => {
     expect(out.filter((a) => a.status === 'open').map((a) => a.observed)).toEqual(['5.000000000']);
     engine.dropPartition(0);
     expect(engine.scopedBudgets()[0].spent).toBe(usd(1));
+  });
+
+  it('a checkpoint carries each partition\'s part of the spend and the open thresholds: a restored engine goes on from them', () => {
+    const a = replayEngine();
+    a.ref.addBudget('team', 'growth', 'daily', '1', [['50', 'low'], ['100', 'critical']]);
+    a.ref.teams.set('ann', 'growth').set('bob', 'growth');
+    for (let i = 0; i < 3; i++) a.feed(llmCost('ann', day + i * MINUTE, usd(0.1)), 0);
+    for (let i = 0; i < 3; i++) a.feed(llmCost('bob', day + i * MINUTE + 1, usd(0.1)), 1);
+    expect(a.out.map((r) => [r.details.threshold_percent, r.status])).toEqual([['50', 'open']]);
+    const snaps = [0, 1].map((n) => parseSnapshot(serializeSnapshot(a.engine.snapshot(n, ['team:growth/daily']))));
+
+    const b = replayEngine();
+    b.ref.scoped = a.ref.scoped;
+    b.ref.teams = a.ref.teams;
+    b.clock.now = a.clock.now;
+    for (const snap of snaps) b.engine.restorePartition(snap);
+    expect(b.engine.scopedBudgets()[0].spent).toBe(usd(0.6));
+    expect(snaps[1].scoped!.budgets).toEqual(['team:growth/daily']);
+    for (let i = 0; i < 4; i++) b.feed(llmCost('ann', day + (10 + i) * MINUTE, usd(0.1)), 0);
+    // 50 % is still open (no second notice); 100 % at $1.00 counts the spend from before the restore.
+    expect(b.out.map((r) => [r.details.threshold_percent, r.status, r.observed])).toEqual([['100', 'open', '1.000000000']]);
+    b.engine.dropPartition(1);
+    expect(b.engine.scopedBudgets()[0].spent).toBe(usd(0.7));
   });
 });
