@@ -11,19 +11,24 @@
  * from the start instead): on a 2-core machine the two processes would otherwise share the cores
  * that ingest is measured on, where in a cluster they are separate pods. bench:ingest measures storage.
  *
+ * It also reports (on stderr) the CPU time the ingest process and this load generator spent while
+ * posting, so a client that eats a core shows. BENCH_PROFILE_DIR writes a V8 CPU profile of the
+ * ingest process there (node --cpu-prof).
+ *
  * BENCH_EVENTS (200,000), BENCH_BATCH (500), BENCH_CLIENTS (4). Run under the shared bench lock:
  *   flock /tmp/finops-bench.lock npm run bench:http-ingest
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { Client } from 'pg';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { Agent, request } from 'undici';
 import { loadSchema } from '../src/avro/schemas';
 import { AvroCodec } from '../src/avro/codec';
 import { Overrides, setting, topics } from '../src/config';
 import { createPool } from '../src/db/pool';
-import { migrate } from '../src/db/migrate';
 import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
 import { RESOURCES } from '../k8s/resources';
+import { migratedDatabase } from '../testkit/bench-database';
 import { freePort } from '../testkit/free-port';
 import { spawnRoles } from '../testkit/role-process';
 
@@ -31,23 +36,11 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 const STORAGE_DURING = process.env.BENCH_STORAGE_DURING === '1';
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const TOKEN = `bench-ingest-${randomBytes(8).toString('hex')}`;
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'o3-mini'];
 
 const say = (msg: string) => process.stderr.write(`[bench:http-ingest] ${msg}\n`);
-
-async function prepareDatabase(url: string): Promise<void> {
-  const adminUrl = new URL(url);
-  adminUrl.pathname = '/postgres';
-  const admin = new Client({ connectionString: adminUrl.toString() });
-  await admin.connect();
-  if (!(await admin.query("SELECT 1 FROM pg_database WHERE datname = 'finops_http_ingest_bench'")).rowCount) await admin.query('CREATE DATABASE finops_http_ingest_bench');
-  await admin.end();
-  const pool = createPool({ DATABASE_URL: url });
-  await migrate(pool);
-  await pool.query('TRUNCATE cost_events, cost_event_ids, post_costs, persona_daily_costs, dead_letters');
-  await pool.end();
-}
 
 /** One batch body: a mix of LLM, Kubernetes and vector-DB events priced by the ingest role, and given amounts. */
 function batchBody(b: number, operation: string): string {
@@ -72,17 +65,36 @@ function batchBody(b: number, operation: string): string {
   return JSON.stringify(events);
 }
 
+/** User + system CPU seconds of a process so far (from /proc; 0 where there is none). */
+function processCpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** Busy and total CPU time of the whole machine so far, in clock ticks (from /proc/stat). */
+function machineCpu(): { busy: number; total: number } {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+    const total = ticks.reduce((a, b) => a + b, 0);
+    return { busy: total - ticks[3] - ticks[4], total }; // minus idle and iowait
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 async function main(): Promise<void> {
   const id = `bench${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  const dbUrl = (() => {
-    const u = new URL(setting('DATABASE_URL'));
-    u.pathname = '/finops_http_ingest_bench';
-    return u.toString();
-  })();
+  say(`preparing database and topics (${id})`);
+  // post_costs is a view over cost_events (sql/090): emptied with it.
+  const dbUrl = await migratedDatabase('finops_http_ingest_bench', ['cost_events', 'cost_event_ids', 'persona_daily_costs', 'dead_letters']);
   const overrides: Overrides = {
     DATABASE_URL: dbUrl,
     TOPIC_COST_EVENTS: `bench.${id}.cost-events`,
@@ -92,8 +104,6 @@ async function main(): Promise<void> {
     TOPIC_DEAD_LETTER: `bench.${id}.dead-letter`,
     STORAGE_GROUP_ID: `bench.${id}.storage`,
   };
-  say(`preparing database and topics (${id})`);
-  await prepareDatabase(dbUrl);
   const kafka = createKafka(overrides, 'bench');
   await ensureTopics(kafka, pipelineTopicSpecs(overrides), overrides);
   const codec = new AvroCodec(setting('SCHEMA_REGISTRY_URL', overrides), overrides);
@@ -101,7 +111,11 @@ async function main(): Promise<void> {
   await codec.register(topics(overrides).postOutcomes, loadSchema('post-outcome'));
 
   const ingestPort = await freePort();
-  const ingest = spawnRoles(['ingest'], { ...overrides, INGEST_PORT: ingestPort, INGEST_HOST: '127.0.0.1', API_INGEST_TOKENS: TOKEN, INGEST_REDIS_PREFIX: `bench:${id}:` }, { logFile: '/tmp/bench-http-ingest.log', heapMb: RESOURCES.ingest.heapMb });
+  const ingest = spawnRoles(['ingest'], { ...overrides, INGEST_PORT: ingestPort, INGEST_HOST: '127.0.0.1', API_INGEST_TOKENS: TOKEN, INGEST_REDIS_PREFIX: `bench:${id}:` }, {
+    logFile: '/tmp/bench-http-ingest.log',
+    heapMb: RESOURCES.ingest.heapMb,
+    nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+  });
   const startStorage = () => spawnRoles(['storage'], overrides, { logFile: '/tmp/bench-http-ingest-storage.log', heapMb: RESOURCES.storage.heapMb });
   let storage = STORAGE_DURING ? startStorage() : undefined;
   let peakRss = 0;
@@ -130,6 +144,9 @@ async function main(): Promise<void> {
     let next = 0;
     let accepted = 0;
     const started = process.hrtime.bigint();
+    const clientCpu0 = process.cpuUsage();
+    const ingestCpu0 = processCpuSeconds(ingest.pid);
+    const machine0 = machineCpu();
     await Promise.all(
       Array.from({ length: CLIENTS }, async () => {
         while (next < bodies.length) {
@@ -142,6 +159,13 @@ async function main(): Promise<void> {
       }),
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const clientCpu = process.cpuUsage(clientCpu0);
+    const ingestCpu = processCpuSeconds(ingest.pid) - ingestCpu0;
+    const machine1 = machineCpu();
+    const cores = cpus().length;
+    say(`CPU while posting: ingest ${(ingestCpu / seconds * 100).toFixed(0)} % of a core (${(ingestCpu * 1e6 / (batches * BATCH)).toFixed(1)} µs/event), ` +
+      `load generator ${((clientCpu.user + clientCpu.system) / 1e4 / seconds).toFixed(0)} % of a core; ` +
+      `the machine ${(((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * cores * 100).toFixed(0)} % of ${cores} cores (Kafka and everything else included)`);
     const rssAtEnd = ingest.rssMb();
     say(`posted in ${seconds.toFixed(1)} s; waiting for storage`);
     storage ??= startStorage();

@@ -201,6 +201,25 @@ export const technical = dashboard('finops-technical', 'FinOps — Technical', '
       { expr: 'sum(rate(finops_api_cache_requests_total{outcome="hit"}[5m])) / sum(rate(finops_api_cache_requests_total[5m]))', legend: 'cache hit ratio' },
     ],
   },
+  {
+    title: 'HTTP ingest (POST /events)',
+    type: 'timeseries',
+    description: 'Events by outcome (accepted after Kafka acknowledged; refused: the batch held an invalid event; unacknowledged: answered 503), requests by status, and request → answer latency.',
+    targets: [
+      { expr: 'sum by (outcome) (rate(finops_ingest_events_total[5m]))', legend: 'events/s {{outcome}}' },
+      { expr: 'sum by (status_code) (rate(finops_ingest_requests_total[5m]))', legend: 'req/s {{status_code}}' },
+      { expr: 'histogram_quantile(0.99, sum by (le) (rate(finops_ingest_request_duration_seconds_bucket[5m])))', legend: 'p99 s' },
+    ],
+  },
+  {
+    title: 'HTTP ingest refusals (auth, rate limit)',
+    type: 'timeseries',
+    unit: 'ops',
+    targets: [
+      { expr: 'sum by (reason) (rate(finops_ingest_auth_failures_total[5m]))', legend: 'auth {{reason}}' },
+      { expr: 'sum by (client) (rate(finops_ingest_rate_limited_total[5m]))', legend: 'rate limited {{client}}' },
+    ],
+  },
   { title: 'Rebalances, last hour', type: 'timeseries', targets: [{ expr: 'sum by (group) (increase(finops_consumer_rebalances_total[1h]))', legend: '{{group}}' }] },
   {
     title: 'Memory',

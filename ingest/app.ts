@@ -16,8 +16,8 @@ import { registerOpenApi } from '../src/http/openapi';
 /** What the ingest app needs of the SDK's cost tracker: the same completion and the same producer. */
 export interface CostPublisher {
   completeCostEvent(draft: CostEventDraft): CostEvent;
-  /** Publishes a request's events; each settles once Kafka acknowledged it (or failed by its deadline). */
-  publishBatch(events: CostEvent[]): Promise<PromiseSettledResult<unknown>[]>;
+  /** Publishes a request's events; resolves, once every one is acknowledged or failed by its deadline, with the failures. */
+  publishBatch(events: CostEvent[]): Promise<unknown[]>;
 }
 
 export interface IngestContext {
@@ -169,13 +169,12 @@ export async function buildIngestApp(ctx: IngestContext): Promise<FastifyInstanc
       const more = problems.length > 5 ? `; and ${problems.length - 5} more (see errors)` : '';
       return reply.code(400).send({ error: 'invalid_event', message: `${problems.length} of ${items.length} events are invalid, so none was published: ${shown}${more}`, errors: problems });
     }
-    const results = await ctx.publisher.publishBatch(events);
-    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const failed = await ctx.publisher.publishBatch(events);
     const eventIds = events.map((e) => e.event_id);
     if (failed.length) {
       metrics.events.inc({ outcome: 'unacknowledged' }, events.length);
-      const timedOut = failed.some((f) => f.reason instanceof DeliveryTimeoutError);
-      log.warn({ events: events.length, failed: failed.length, err: (failed[0].reason as Error).message }, 'Kafka did not acknowledge a batch');
+      const timedOut = failed.some((f) => f instanceof DeliveryTimeoutError);
+      log.warn({ events: events.length, failed: failed.length, err: (failed[0] as Error).message }, 'Kafka did not acknowledge a batch');
       reply.header('retry-after', String(RETRY_AFTER_SECONDS));
       return reply.code(503).send({
         error: 'dependency_unavailable',

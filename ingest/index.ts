@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type Redis from 'ioredis';
 import { CostTracker } from '../producers';
 import { intSetting, Overrides, setting, topics } from '../src/config';
+import type { CostEvent } from '../src/events';
 import { DependencyError, isRetriable } from '../src/errors';
 import { retry } from '../src/retry';
 import { readiness } from '../src/http/readiness';
@@ -20,6 +21,26 @@ export interface RunningIngest {
   port: number;
   url: string;
   close(): Promise<void>;
+}
+
+/**
+ * Publishes events on one tracker and resolves with the failures once every event has settled.
+ * Counting settlements instead of Promise.allSettled saves a result object and two closures per event.
+ */
+function publishAll(tracker: CostTracker, events: CostEvent[]): Promise<unknown[]> {
+  if (events.length === 0) return Promise.resolve([]);
+  return new Promise((resolve) => {
+    let left = events.length;
+    const failures: unknown[] = [];
+    const settled = () => {
+      if (--left === 0) resolve(failures);
+    };
+    const failed = (err: unknown) => {
+      failures.push(err);
+      settled();
+    };
+    for (const e of events) tracker.publishEvent(e).then(settled, failed);
+  });
 }
 
 /**
@@ -56,10 +77,7 @@ export async function startIngest(overrides: Overrides = {}): Promise<RunningIng
   let next = 0;
   const publisher: CostPublisher = {
     completeCostEvent: (draft) => trackers[0].completeCostEvent(draft),
-    publishBatch: (events) => {
-      const tracker = trackers[next++ % trackers.length];
-      return Promise.allSettled(events.map((e) => tracker.publishCompleted(e)));
-    },
+    publishBatch: (events) => publishAll(trackers[next++ % trackers.length], events),
   };
   const redis: Redis = createFailFastRedis(s.redisUrl, 100, log, 'finops-ingest', overrides);
   const app = await buildIngestApp({ settings: s, publisher, redis });

@@ -145,6 +145,7 @@ export function ownerRole(metric: string): string | undefined {
   if (metric.startsWith('finops_breaker_')) return 'breaker';
   if (metric.startsWith('finops_alert_')) return 'alerts';
   if (metric.startsWith('finops_api_')) return 'api';
+  if (metric.startsWith('finops_ingest_')) return 'ingest';
   return undefined;
 }
 
@@ -158,7 +159,7 @@ export function metricsDefinedInCode(): Set<string> {
       else if (name.endsWith('.ts')) for (const m of readFileSync(p, 'utf8').matchAll(/\b(?:counter|gauge|histogram)\(\s*'([a-zA-Z_:][a-zA-Z0-9_:]*)'/g)) out.add(m[1]);
     }
   };
-  for (const dir of ['src', 'consumers', 'api', 'producers']) walk(join(ROOT, dir));
+  for (const dir of ['src', 'consumers', 'api', 'ingest', 'producers']) walk(join(ROOT, dir));
   return out;
 }
 

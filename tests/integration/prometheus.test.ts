@@ -24,8 +24,7 @@ import { dashboardExpressions, Expression, metricNames, ownerRole, PrometheusSer
  * Rule timing: the shipped rules keep realistic `for:` durations; the test loads a temporary copy
  * with every `for:` rewritten to 0s (rulesWithFor), so an alert fires on its first true evaluation.
  */
-// HTTP ingest has no dashboard panel or rule yet (its metrics are checked by tests/integration/http-ingest.test.ts).
-const ROLES_UNDER_TEST = roleNames().filter((r) => r !== 'ingest');
+const ROLES_UNDER_TEST = roleNames();
 const WINDOW_MS = 2_000;
 const TICK_MS = 500;
 
@@ -106,15 +105,18 @@ describe('Prometheus scraping the running pipeline', () => {
   const roles: Role[] = [];
   let lag: LagCollector;
   let apiPort = 0;
+  let ingestPort = 0;
   const personas = ['prom-ua', 'prom-ub', 'prom-uc'];
   const spikePersona = 'prom-spike';
   const anomalyPersona = 'prom-anom';
   const readToken = 'prom-read-token';
+  const ingestToken = 'prom-ingest-token';
 
   beforeAll(async () => {
     await http.start();
     await smtp.start();
     apiPort = await freePort();
+    ingestPort = await freePort();
     env = await createTestEnv('prom', {
       METRICS_POST_SETTLE_MS: '300',
       LAG_COLLECTOR_INTERVAL_MS: '500',
@@ -129,11 +131,15 @@ describe('Prometheus scraping the running pipeline', () => {
       API_PORT: String(apiPort),
       API_HOST: '127.0.0.1',
       API_READ_TOKENS: readToken,
+      INGEST_PORT: String(ingestPort),
+      INGEST_HOST: '127.0.0.1',
+      API_INGEST_TOKENS: ingestToken,
     });
     Object.assign(env.overrides, {
       ANOMALY_GROUP_ID: `test.${env.id}.anomaly`,
       ALERT_GROUP_ID: `test.${env.id}.alerts`,
       BREAKER_GROUP_ID: `test.${env.id}.breaker`,
+      INGEST_REDIS_PREFIX: `test:${env.id}:ingest:`,
     });
     expect(String(env.overrides.ALERT_PAGERDUTY_ROUTING_KEY)).toHaveLength(32);
     // Slack refuses the first delivery on both attempts: it is dead-lettered (FinOpsAlertDeliveryFailing).
@@ -180,13 +186,18 @@ describe('Prometheus scraping the running pipeline', () => {
       }
     }
     await Promise.all(sends);
+    // The same kinds of cost over HTTP ingest (202 once Kafka acknowledged), and one request without a token (401).
+    const overHttp = personas.map((persona, i) => ({ persona_id: persona, post_id: `${env.id}-${persona}-http`, operation: 'hook_generation', cost_type: 'openai_api', llm_usage: { model: 'gpt-4o-mini', input_tokens: 500 + i, output_tokens: 100 } }));
+    const ingest = (headers: Record<string, string>) => fetch(`http://127.0.0.1:${ingestPort}/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(overHttp) });
+    expect((await ingest({ authorization: `Bearer ${ingestToken}` })).status).toBe(202);
+    expect((await ingest({})).status).toBe(401);
     // One message that is not Avro: it must be dead-lettered (and show up in the dead-letter metrics).
     const raw = env.kafka.producer();
     await raw.connect();
     await raw.send({ topic: topics(env.overrides).costEvents, messages: [{ key: 'prom-ua', value: Buffer.from('not avro at all') }] });
     await raw.disconnect();
 
-    const expected = sends.length;
+    const expected = sends.length + overHttp.length;
     await waitFor(async () => (await scalar(`sum(finops_cost_events_total)`)) >= expected, { timeoutMs: 60_000, intervalMs: 250, what: `Prometheus to see ${expected} committed cost events` });
     await waitFor(async () => (await scalar('sum(finops_dead_letters_total)')) >= 1, { timeoutMs: 30_000, intervalMs: 250, what: 'dead letter scraped' });
     await waitFor(async () => (await scalar('sum(finops_cost_per_post_usd_count)')) >= 40 * 4, { timeoutMs: 30_000, intervalMs: 250, what: 'settled posts observed in the cost-per-post histogram' });
@@ -281,7 +292,7 @@ describe('Prometheus scraping the running pipeline', () => {
         `Receivers: slack ${http.accepted('/slack').length} accepted / ${http.requests.filter((r) => r.path === '/slack').length} requests, pagerduty ${http.accepted('/pagerduty').length}, email ${smtp.messages.length}`,
     );
     expect(failures).toEqual([]);
-    expect(exprs.length).toBe(56);
+    expect(exprs.length).toBe(63);
   });
 
   it('relaxes thresholds but keeps a misspelt metric empty (the check can fail)', async () => {
