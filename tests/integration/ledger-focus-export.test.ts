@@ -101,7 +101,8 @@ describe('FOCUS export', () => {
     const lines = text.trim().split('\n');
     const header = parseCsvLine(lines[0]) as string[];
     const col = (name: string) => header.indexOf(name);
-    const rows = lines.slice(1).map(parseCsvLine).filter((r) => r[col('x_CostType')] === 'kubernetes');
+    // This run's personas only: the database may hold earlier runs' events in the same hours.
+    const rows = lines.slice(1).map(parseCsvLine).filter((r) => r[col('x_CostType')] === 'kubernetes' && r[col('SubAccountId')]!.startsWith(`${prefix}-persona-`));
     const seen = { cpu: 0, memory: 0 };
     let inexact = 0;
     for (const r of rows) {
