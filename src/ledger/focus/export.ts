@@ -50,9 +50,10 @@ export function focusSql(req: FocusExportRequest): { text: string; values: unkno
   const post = req.byPost ? 'post_id' : 'NULL::text';
   const text = `
 WITH grouped AS (
-  -- Grouped by the recorded unit prices themselves (one jsonb hash a row); prices are read per group below.
-  SELECT date_bin('1 hour', event_time, timestamptz '2000-01-01T00:00:00Z') AS hour, persona_id, ${post} AS post_id, metadata->>'team' AS team,
-         cost_type, model, vector_operation, price_version, price_status, unit_prices,
+  -- Grouped by the recorded unit prices themselves; prices are read per group below. The text keys
+  -- are sorted bytewise (COLLATE "C": the same groups, compared by memcmp rather than the locale).
+  SELECT date_bin('1 hour', event_time, timestamptz '2000-01-01T00:00:00Z') AS hour, persona_id COLLATE "C" AS persona_id, ${post} AS post_id,
+         metadata->>'team' AS team, cost_type, model COLLATE "C" AS model, vector_operation, price_version COLLATE "C" AS price_version, price_status, unit_prices,
          count(*) AS events, sum(amount_usd) AS amount, sum(input_tokens) AS all_in_tok,
          sum(least(coalesce(cached_input_tokens, 0), input_tokens)) AS cached_tok,
          sum(output_tokens) AS out_tok, sum(cpu_cores * duration_ms) AS core_ms, sum(memory_gb * duration_ms) AS gb_ms, sum(vector_units) AS units
@@ -60,8 +61,7 @@ WITH grouped AS (
   WHERE event_time >= $1 AND event_time < $2 ${persona}
   GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 ),
-usage AS MATERIALIZED (
-  -- Materialized: the prices below are read once a group, not at every place the rows use them.
+usage AS (
   SELECT g.*, unit_prices->>'input_mtok' AS in_p, unit_prices->>'output_mtok' AS out_p, unit_prices->>'cache_read_mtok' AS cache_p,
          unit_prices->>'cpu_core_hour' AS cpu_p, unit_prices->>'memory_gb_hour' AS mem_p, unit_prices->>vector_operation AS vec_p,
          -- Cached input tokens are billed at the cache-read rate only where there is one (as the SDK prices them).
@@ -182,9 +182,6 @@ export async function focusCsvStream(pool: Pool, req: FocusExportRequest): Promi
     await client.query('SET LOCAL jit = off'); // compiling this statement's many expressions costs more than it saves
     // Hours are binned on the timestamptz itself (date_bin, plain arithmetic) and printed by to_char in UTC.
     await client.query("SET LOCAL TimeZone = 'UTC'");
-    // The groups are few (hours × personas × SKUs) whatever the events: hash them. The planner,
-    // which cannot tell that from the statistics, would sort every event, spilling to disk at 1e7.
-    await client.query('SET LOCAL enable_sort = off');
     const { text, values } = focusSql(req);
     const stream = client.query(copyTo(`COPY (${inline(text, values, client)}) TO STDOUT WITH (FORMAT csv, HEADER true)`));
     stream.on('end', () => void client.query('COMMIT').then(() => release(), (err: Error) => release(err)));
