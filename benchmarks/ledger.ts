@@ -6,7 +6,9 @@
  *     the events generated straight into cost_events by SQL (testkit/ledger-rows.ts, set-based,
  *     1,000,000 rows a statement, the table's indexes dropped for the load and rebuilt after), over
  *     30 days, 100 personas, 50,000 posts; rollups computed from them. The database is dropped at
- *     the end unless BENCH_LEDGER_KEEP=1.
+ *     the end unless BENCH_LEDGER_KEEP=1. BENCH_LEDGER_REUSE=1 keeps it and, when it already holds
+ *     BENCH_LEDGER_EVENTS events from an earlier run, takes them as they are (their range is kept in
+ *     bench_ledger_range) and only empties the adjustments, so a run does not pay for generating again.
  *  2. Re-pricing: every LLM event of the range re-priced to the bundled genai-prices table (the
  *     generated events were priced at other rates, so nearly all differ), then the same run again
  *     (which must adjust nothing). reprice_events_per_s = LLM events examined / seconds of the run.
@@ -34,7 +36,8 @@ import { writeLedgerRows } from '../testkit/ledger-rows';
 
 const EVENTS = Number(process.env.BENCH_LEDGER_EVENTS ?? 10_000_000);
 const DB = process.env.BENCH_LEDGER_DB ?? 'finops_bench_ledger';
-const KEEP = process.env.BENCH_LEDGER_KEEP === '1';
+const REUSE = process.env.BENCH_LEDGER_REUSE === '1';
+const KEEP = REUSE || process.env.BENCH_LEDGER_KEEP === '1';
 const SERVER = process.env.BENCH_LEDGER_SERVER ?? 'postgres://postgres@127.0.0.1:15432';
 const DAYS = 30;
 
@@ -54,32 +57,68 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
+/** The range of an earlier run's events when the database holds exactly EVENTS of them; null otherwise. */
+async function reusableRange(dbUrl: string): Promise<{ start: Date; end: Date } | null> {
+  const c = new Client({ connectionString: dbUrl });
+  try {
+    await c.connect();
+  } catch {
+    return null;
+  }
+  try {
+    const { rows } = await c.query("SELECT range_start, range_end, events FROM bench_ledger_range WHERE events = $1", [EVENTS]);
+    if (!rows.length) return null;
+    const n = (await c.query('SELECT count(*)::bigint AS n FROM cost_events')).rows[0].n;
+    return Number(n) === EVENTS ? { start: rows[0].range_start, end: rows[0].range_end } : null;
+  } catch {
+    return null;
+  } finally {
+    await c.end();
+  }
+}
+
+async function generate(pool: ReturnType<typeof createPool>): Promise<{ start: Date; end: Date }> {
+  const end = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 86_400_000);
+  const start = new Date(end.getTime() - DAYS * 86_400_000);
+  await pool.query('SELECT finops_ensure_partitions(3, 1)');
+  const indexes = (await pool.query<{ indexdef: string; indexname: string }>(
+    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cost_events'",
+  )).rows;
+  for (const i of indexes) await pool.query(`DROP INDEX ${i.indexname}`);
+  say(`generating ${EVENTS} events over ${start.toISOString()} .. ${end.toISOString()}`);
+  const t = Date.now();
+  await writeLedgerRows(pool, {
+    prefix: 'bench', count: EVENTS, start, spanMs: end.getTime() - start.getTime(), personas: 100, posts: 50_000,
+    chunk: 1_000_000, onChunk: (done) => say(`${done} events written`),
+  });
+  say(`generated in ${((Date.now() - t) / 1000).toFixed(1)} s; rebuilding ${indexes.length} indexes`);
+  for (const i of indexes) await pool.query(i.indexdef);
+  await pool.query('ANALYZE');
+  await pool.query('CREATE TABLE bench_ledger_range (range_start timestamptz NOT NULL, range_end timestamptz NOT NULL, events bigint NOT NULL)');
+  await pool.query('INSERT INTO bench_ledger_range VALUES ($1, $2, $3)', [start, end, EVENTS]);
+  return { start, end };
+}
+
 async function main(): Promise<void> {
   const dbUrl = `${SERVER}/${DB}`;
-  await admin(`DROP DATABASE IF EXISTS "${DB}"`);
-  await admin(`CREATE DATABASE "${DB}"`);
+  const reused = REUSE ? await reusableRange(dbUrl) : null;
+  if (!reused) {
+    await admin(`DROP DATABASE IF EXISTS "${DB}"`);
+    await admin(`CREATE DATABASE "${DB}"`);
+  }
   const pool = createPool({ DATABASE_URL: dbUrl, DATABASE_POOL_MAX: 4 }, 'bench-ledger');
   try {
     await migrate(pool);
-    const end = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 86_400_000);
-    const start = new Date(end.getTime() - DAYS * 86_400_000);
-    await pool.query('SELECT finops_ensure_partitions(3, 1)');
-    const indexes = (await pool.query<{ indexdef: string; indexname: string }>(
-      "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cost_events'",
-    )).rows;
-    for (const i of indexes) await pool.query(`DROP INDEX ${i.indexname}`);
-    say(`generating ${EVENTS} events over ${start.toISOString()} .. ${end.toISOString()}`);
-    let t = Date.now();
-    await writeLedgerRows(pool, {
-      prefix: 'bench', count: EVENTS, start, spanMs: end.getTime() - start.getTime(), personas: 100, posts: 50_000,
-      chunk: 1_000_000, onChunk: (done) => say(`${done} events written`),
-    });
-    say(`generated in ${((Date.now() - t) / 1000).toFixed(1)} s; rebuilding ${indexes.length} indexes`);
-    for (const i of indexes) await pool.query(i.indexdef);
-    await pool.query('ANALYZE');
+    const { start, end } = reused ?? await generate(pool);
+    if (reused) {
+      say(`reusing the ${EVENTS} events of ${DB} (${start.toISOString()} .. ${end.toISOString()}); emptying the adjustments`);
+      await pool.query('TRUNCATE cost_adjustments, reprice_runs');
+      await pool.query('UPDATE persona_daily_costs SET adjustment_usd = 0 WHERE adjustment_usd <> 0');
+      await pool.query('VACUUM ANALYZE cost_adjustments');
+    }
 
     const book = priceBookFromConfig({});
-    t = Date.now();
+    let t = Date.now();
     const run = await reprice(pool, book, { start, end, actor: 'bench', reason: 'bench:ledger re-pricing to the bundled table' });
     const repriceS = (Date.now() - t) / 1000;
     say(`re-priced ${run.events_examined} LLM events in ${repriceS.toFixed(1)} s: ${run.events_adjusted} adjusted, delta ${run.total.delta_usd} USD`);

@@ -163,6 +163,16 @@ export async function reprice(pool: Pool, book: PriceBook, req: RepriceRequest, 
     );
     await db.query('CREATE UNIQUE INDEX ON reprice_last (event_id)');
     await db.query('ANALYZE reprice_last');
+    // The events already adjusted to this target: left out by an anti-join, so the insert below is
+    // a plain one (ON CONFLICT's speculative insertion probes the key and writes each row twice).
+    // The primary key still refuses a second row; runs are serialized by the lock above.
+    const d = scope(req, 1);
+    d.params.push(book.version);
+    await db.query(
+      `CREATE TEMP TABLE reprice_done ON COMMIT DROP AS
+       SELECT e.event_id FROM cost_adjustments e WHERE ${d.where} AND e.target_version = $${d.params.length}`, d.params,
+    );
+    await db.query('ANALYZE reprice_done');
     const t = scope(req, 1);
     const base = t.params.length;
     const { rows } = await db.query(
@@ -181,10 +191,9 @@ export async function reprice(pool: Pool, book: PriceBook, req: RepriceRequest, 
            JOIN reprice_rates r ON r.old_version = e.price_version AND r.model = e.model AND e.event_time >= r.valid_from AND e.event_time < r.valid_to
            CROSS JOIN LATERAL (SELECT CASE WHEN r.cache_units IS NULL THEN 0 ELSE least(coalesce(e.cached_input_tokens, 0), e.input_tokens) END AS cached) q
            LEFT JOIN reprice_last last ON last.event_id = e.event_id
-           WHERE ${t.where}
+           WHERE ${t.where} AND NOT EXISTS (SELECT 1 FROM reprice_done done WHERE done.event_id = e.event_id)
          ) c
          WHERE c.new_amount <> c.cur_amount
-         ON CONFLICT (event_id, target_version) DO NOTHING
          RETURNING persona_id, post_id, (event_time AT TIME ZONE 'UTC')::date AS day, cost_type, coalesce(model, '') AS model, old_amount_usd, new_amount_usd
        ),
        daily AS (

@@ -4,7 +4,7 @@ import { FOCUS_EXPORT_COLUMNS, FOCUS_SPEC_COLUMNS, FOCUS_VERSION } from '../../s
 import { focusCsvStream, FocusExportRequest } from '../../src/ledger/focus/export';
 import { FocusCsvValidator, parseCsvLine } from '../../src/ledger/focus/validate';
 import { reprice } from '../../src/ledger/reprice';
-import { nanoFromNumericText } from '../../src/money';
+import { formatUsd, nanoFromNumericText, roundHalfUpDiv } from '../../src/money';
 import { PriceBook } from '../../src/pricing';
 import { writeLedgerRows } from '../../testkit/ledger-rows';
 import { uniqueId } from '../../testkit/fixtures';
@@ -75,6 +75,47 @@ describe('FOCUS export', () => {
     for (const sku of ['openai/gpt-4o:input', 'openai/gpt-4o:output', 'kubernetes:cpu', 'kubernetes:memory', 'vector_db:query']) expect(skus).toContain(sku);
     const tags = JSON.parse(rows.find((r) => r[col('SubAccountId')] === `${prefix}-persona-3`)![col('Tags')]!);
     expect(tags).toEqual({ persona: `${prefix}-persona-3` });
+  });
+
+  it('states Kubernetes quantities as core-hours and GB-hours rounded half-up to nine decimals, from the exact sums of the events', async () => {
+    // Independent of the export: Σ cores × ms and Σ GB × ms per UTC hour and persona in BigInt (both columns are scale 6).
+    const { rows: events } = await pool.query<{ hour: string; persona_id: string; cpu_cores: string; memory_gb: string; duration_ms: string }>(
+      `SELECT to_char(date_trunc('hour', event_time AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS hour, persona_id,
+              cpu_cores::text, memory_gb::text, duration_ms::text
+       FROM cost_events WHERE cost_type = 'kubernetes' AND persona_id LIKE $3 AND event_time >= $1 AND event_time < $2`,
+      [start, end, `${prefix}-persona-%`],
+    );
+    expect(events.length).toBeGreaterThan(1000);
+    const micro = (text: string) => { const [i, f = ''] = text.split('.'); return BigInt(i + f.padEnd(6, '0').slice(0, 6)); };
+    const sums = new Map<string, { cpu: bigint; memory: bigint }>();
+    for (const e of events) {
+      const key = `${e.hour}|${e.persona_id}`;
+      const s = sums.get(key) ?? { cpu: 0n, memory: 0n };
+      s.cpu += micro(e.cpu_cores) * BigInt(e.duration_ms);
+      s.memory += micro(e.memory_gb) * BigInt(e.duration_ms);
+      sums.set(key, s);
+    }
+    // micro-units × ms → hours at nine decimals: × 1e9 / (1e6 × 3.6e6), rounded once, half-up.
+    const hours = (microMs: bigint) => formatUsd(roundHalfUpDiv(microMs * 1_000_000_000n, 1_000_000n * 3_600_000n));
+    const text = await exportCsv(request());
+    const lines = text.trim().split('\n');
+    const header = parseCsvLine(lines[0]) as string[];
+    const col = (name: string) => header.indexOf(name);
+    // This run's personas only: the database may hold earlier runs' events in the same hours.
+    const rows = lines.slice(1).map(parseCsvLine).filter((r) => r[col('x_CostType')] === 'kubernetes' && r[col('SubAccountId')]!.startsWith(`${prefix}-persona-`));
+    const seen = { cpu: 0, memory: 0 };
+    let inexact = 0;
+    for (const r of rows) {
+      const kind = r[col('SkuMeter')] as 'cpu' | 'memory';
+      const s = sums.get(`${r[col('ChargePeriodStart')]}|${r[col('SubAccountId')]}`)!;
+      expect({ kind, consumed: r[col('ConsumedQuantity')], pricing: r[col('PricingQuantity')] }).toEqual({ kind, consumed: hours(s[kind]), pricing: hours(s[kind]) });
+      seen[kind]++;
+      if ((s[kind] * 1_000_000_000n) % (1_000_000n * 3_600_000n) !== 0n) inexact++;
+    }
+    expect(seen.memory).toBe(sums.size);
+    expect(seen.cpu).toBe(sums.size);
+    // The quantities really are rounded (not exact at nine decimals), so a different rounding shows.
+    expect(inexact).toBeGreaterThan(sums.size);
   });
 
   it('exports one persona (and its posts, on request) summing to that persona in the ledger', async () => {

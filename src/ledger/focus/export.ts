@@ -50,9 +50,10 @@ export function focusSql(req: FocusExportRequest): { text: string; values: unkno
   const post = req.byPost ? 'post_id' : 'NULL::text';
   const text = `
 WITH grouped AS (
-  -- Grouped by the recorded unit prices themselves (one jsonb hash a row); prices are read per group below.
-  SELECT date_trunc('hour', event_time AT TIME ZONE 'UTC') AS hour, persona_id, ${post} AS post_id, metadata->>'team' AS team,
-         cost_type, model, vector_operation, price_version, price_status, unit_prices,
+  -- Grouped by the recorded unit prices themselves; prices are read per group below. The text keys
+  -- are sorted bytewise (COLLATE "C": the same groups, compared by memcmp rather than the locale).
+  SELECT date_bin('1 hour', event_time, timestamptz '2000-01-01T00:00:00Z') AS hour, persona_id COLLATE "C" AS persona_id, ${post} AS post_id,
+         metadata->>'team' AS team, cost_type, model COLLATE "C" AS model, vector_operation, price_version COLLATE "C" AS price_version, price_status, unit_prices,
          count(*) AS events, sum(amount_usd) AS amount, sum(input_tokens) AS all_in_tok,
          sum(least(coalesce(cached_input_tokens, 0), input_tokens)) AS cached_tok,
          sum(output_tokens) AS out_tok, sum(cpu_cores * duration_ms) AS core_ms, sum(memory_gb * duration_ms) AS gb_ms, sum(vector_units) AS units
@@ -106,7 +107,7 @@ parts AS (
   ) k
 ),
 adjustments AS (
-  SELECT date_trunc('hour', event_time AT TIME ZONE 'UTC') AS hour, persona_id, ${post} AS post_id, cost_type, model, target_version,
+  SELECT date_bin('1 hour', event_time, timestamptz '2000-01-01T00:00:00Z') AS hour, persona_id, ${post} AS post_id, cost_type, model, target_version,
          new_price_version AS price_version, count(*) AS events, sum(new_amount_usd - old_amount_usd) AS delta
   FROM cost_adjustments
   WHERE event_time >= $1 AND event_time < $2 ${persona}
@@ -179,6 +180,8 @@ export async function focusCsvStream(pool: Pool, req: FocusExportRequest): Promi
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     if (req.workMem) await client.query(`SET LOCAL work_mem = ${client.escapeLiteral(req.workMem)}`);
     await client.query('SET LOCAL jit = off'); // compiling this statement's many expressions costs more than it saves
+    // Hours are binned on the timestamptz itself (date_bin, plain arithmetic) and printed by to_char in UTC.
+    await client.query("SET LOCAL TimeZone = 'UTC'");
     const { text, values } = focusSql(req);
     const stream = client.query(copyTo(`COPY (${inline(text, values, client)}) TO STDOUT WITH (FORMAT csv, HEADER true)`));
     stream.on('end', () => void client.query('COMMIT').then(() => release(), (err: Error) => release(err)));
