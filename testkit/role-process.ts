@@ -4,6 +4,8 @@ import path from 'node:path';
 import { Overrides } from '../src/config';
 
 const ROOT = path.resolve(__dirname, '..');
+/** USER_HZ of /proc/<pid>/stat: 100 on every Linux that Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 export interface RoleProcess {
   child: ChildProcess;
@@ -18,6 +20,8 @@ export interface RoleProcess {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
   /** Resident set size now, in MiB (from /proc). */
   rssMb(): number;
+  /** CPU time (user + system, every thread) the process has used so far, in seconds (from /proc). */
+  cpuSeconds(): number;
 }
 
 /**
@@ -77,6 +81,15 @@ export function spawnRoles(roles: string[], overrides: Overrides, opts: { logFil
         const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
         const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
         return kb / 1024;
+      } catch {
+        return 0;
+      }
+    },
+    cpuSeconds() {
+      try {
+        const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
       } catch {
         return 0;
       }
