@@ -18,6 +18,9 @@
  *     the same full topic into a plain table on the same Postgres; `vs_peer` = our drain / its drain.
  *     BENCH_PEER=0 skips it.
  *
+ * Every storage consumer is a separate process running the compiled build (dist/app/cli.js), as the
+ * image runs it; BENCH_TSX=1 runs the sources under tsx instead.
+ *
  * The last line printed is one JSON object with the figures.
  */
 import { randomBytes } from 'node:crypto';
@@ -30,7 +33,7 @@ import { Overrides, setting } from '../src/config';
 import { createPool } from '../src/db/pool';
 import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
 import { COST_EVENT_COLUMNS } from '../consumers/storage/copy-rows';
-import { spawnRoles } from '../testkit/role-process';
+import { compileForRoleProcesses, spawnRoles } from '../testkit/role-process';
 import { measureDebeziumPeer } from './peer/debezium-jdbc';
 import { trackMixedCost } from './ingest-mix';
 import { runNames } from '../testkit/run-names';
@@ -44,6 +47,7 @@ const IN_FLIGHT = 20_000;
 /** V8 heap cap of the consumer process (as NODE_OPTIONS in its Deployment). */
 /** BENCH_PEER=0 skips the Debezium JDBC sink peer (benchmarks/peer/). */
 const PEER = process.env.BENCH_PEER !== '0';
+const TSX = process.env.BENCH_TSX === '1';
 const CONSUMER_HEAP_MB = Number(process.env.BENCH_CONSUMER_HEAP_MB ?? 256);
 /** Extra Node arguments of the draining consumer, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (Node refuses --cpu-prof in NODE_OPTIONS). */
 const DRAIN_NODE_ARGS = (process.env.BENCH_DRAIN_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -94,6 +98,11 @@ async function publish(tracker: CostTracker, events: number, operation: string):
 
 async function main(): Promise<void> {
   const id = `bench${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  // The consumers run compiled, as in the image. BENCH_TSX=1 runs the sources under tsx instead.
+  if (!TSX) {
+    say('compiling (tsc -p tsconfig.build.json)');
+    compileForRoleProcesses();
+  }
   say(`preparing database and topics (${id})`);
   const dbUrl = await migratedDatabase(BENCH_DATABASE, LEDGER_TABLES);
   const overrides: Overrides = {
@@ -105,7 +114,7 @@ async function main(): Promise<void> {
 
   const tracker = new CostTracker({ overrides });
   await tracker.start();
-  const consumer = spawnRoles(['storage'], overrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB });
+  const consumer = spawnRoles(['storage'], overrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB, compiled: !TSX });
   await consumer.running;
   let peakRss = 0;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, consumer.rssMb())), 250);
@@ -186,7 +195,7 @@ async function main(): Promise<void> {
     const sdkCpuUsPerEvent = (cpu.user + cpu.system) / DRAIN_EVENTS;
     await filler.close();
     say(`drain: ${filled.acked} published (failed ${filled.failed}) in ${((Date.now() - f0) / 1000).toFixed(1)} s, SDK CPU ${sdkCpuUsPerEvent.toFixed(1)} µs/event`);
-    const drainer = spawnRoles(['storage'], drainOverrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB, nodeArgs: DRAIN_NODE_ARGS });
+    const drainer = spawnRoles(['storage'], drainOverrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB, nodeArgs: DRAIN_NODE_ARGS, compiled: !TSX });
     const drainPort = await drainer.running;
     const d0 = Date.now();
     const drainCpu0 = drainer.cpuSeconds();
