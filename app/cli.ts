@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import '../src/kafka/linear-grouping';
 import { boolSetting, intSetting } from '../src/config';
 import { createKafka } from '../src/kafka/client';
 import { runSetup } from '../src/setup';

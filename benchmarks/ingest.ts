@@ -8,14 +8,18 @@
  *     the first publish to the last row committed.
  *  3. Drain: BENCH_DRAIN_EVENTS (default BENCH_EVENTS) events published through the SDK to a fresh
  *     topic while no consumer runs (the SDK's CPU per event is measured over this publish), then a
- *     storage consumer alone (a new process and group) drains it: from its start to the last row
- *     committed. The ledger tables are emptied first, so the drain and the ceiling start alike.
+ *     storage consumer alone (a new process and group) drains it: rows over the time from the first
+ *     stored row to the last, as the peer is measured (the rate from the process's start is printed
+ *     too). The ledger tables are emptied first, so the drain and the ceiling start alike.
  *  4. COPY ceiling: the drained rows, read back into memory, COPYed straight into the same
  *     (emptied) table: the physical limit of the sink on this machine.
  *
  *  5. Peer: Debezium's JDBC sink connector in Kafka Connect standalone (benchmarks/peer/) drains
  *     the same full topic into a plain table on the same Postgres; `vs_peer` = our drain / its drain.
  *     BENCH_PEER=0 skips it.
+ *
+ * Every storage consumer is a separate process running the compiled build (dist/app/cli.js), as the
+ * image runs it; BENCH_TSX=1 runs the sources under tsx instead.
  *
  * The last line printed is one JSON object with the figures.
  */
@@ -29,7 +33,7 @@ import { Overrides, setting } from '../src/config';
 import { createPool } from '../src/db/pool';
 import { createKafka, ensureTopics, pipelineTopicSpecs } from '../src/kafka/client';
 import { COST_EVENT_COLUMNS } from '../consumers/storage/copy-rows';
-import { spawnRoles } from '../testkit/role-process';
+import { compileForRoleProcesses, spawnRoles } from '../testkit/role-process';
 import { measureDebeziumPeer } from './peer/debezium-jdbc';
 import { trackMixedCost } from './ingest-mix';
 import { runNames } from '../testkit/run-names';
@@ -43,6 +47,7 @@ const IN_FLIGHT = 20_000;
 /** V8 heap cap of the consumer process (as NODE_OPTIONS in its Deployment). */
 /** BENCH_PEER=0 skips the Debezium JDBC sink peer (benchmarks/peer/). */
 const PEER = process.env.BENCH_PEER !== '0';
+const TSX = process.env.BENCH_TSX === '1';
 const CONSUMER_HEAP_MB = Number(process.env.BENCH_CONSUMER_HEAP_MB ?? 256);
 /** Extra Node arguments of the draining consumer, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (Node refuses --cpu-prof in NODE_OPTIONS). */
 const DRAIN_NODE_ARGS = (process.env.BENCH_DRAIN_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -93,6 +98,11 @@ async function publish(tracker: CostTracker, events: number, operation: string):
 
 async function main(): Promise<void> {
   const id = `bench${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  // The consumers run compiled, as in the image. BENCH_TSX=1 runs the sources under tsx instead.
+  if (!TSX) {
+    say('compiling (tsc -p tsconfig.build.json)');
+    compileForRoleProcesses();
+  }
   say(`preparing database and topics (${id})`);
   const dbUrl = await migratedDatabase(BENCH_DATABASE, LEDGER_TABLES);
   const overrides: Overrides = {
@@ -104,7 +114,7 @@ async function main(): Promise<void> {
 
   const tracker = new CostTracker({ overrides });
   await tracker.start();
-  const consumer = spawnRoles(['storage'], overrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB });
+  const consumer = spawnRoles(['storage'], overrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB, compiled: !TSX });
   await consumer.running;
   let peakRss = 0;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, consumer.rssMb())), 250);
@@ -114,7 +124,7 @@ async function main(): Promise<void> {
   // table would itself load Postgres while it is being measured.
   const metricsPort = await consumer.running;
   const storedSoFar = async () => {
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics?name=finops_storage_events_total`)).text();
     return Number(/finops_storage_events_total\{outcome="stored"\} (\d+)/.exec(text)?.[1] ?? 0);
   };
   try {
@@ -185,12 +195,13 @@ async function main(): Promise<void> {
     const sdkCpuUsPerEvent = (cpu.user + cpu.system) / DRAIN_EVENTS;
     await filler.close();
     say(`drain: ${filled.acked} published (failed ${filled.failed}) in ${((Date.now() - f0) / 1000).toFixed(1)} s, SDK CPU ${sdkCpuUsPerEvent.toFixed(1)} µs/event`);
-    const drainer = spawnRoles(['storage'], drainOverrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB, nodeArgs: DRAIN_NODE_ARGS });
+    const drainer = spawnRoles(['storage'], drainOverrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB, nodeArgs: DRAIN_NODE_ARGS, compiled: !TSX });
     const drainPort = await drainer.running;
     const d0 = Date.now();
+    const drainCpu0 = drainer.cpuSeconds();
     const drainRss = setInterval(() => (peakRss = Math.max(peakRss, drainer.rssMb())), 250);
     const drainStored = async () => {
-      const text = await (await fetch(`http://127.0.0.1:${drainPort}/metrics`)).text();
+      const text = await (await fetch(`http://127.0.0.1:${drainPort}/metrics?name=finops_storage_events_total`)).text();
       return Number(/finops_storage_events_total\{outcome="stored"\} (\d+)/.exec(text)?.[1] ?? 0);
     };
     while ((await drainStored()) < filled.acked) {
@@ -203,14 +214,20 @@ async function main(): Promise<void> {
     const { rows: dr } = await pool.query(
       `SELECT count(*)::bigint AS stored, (count(*) - count(DISTINCT event_id))::bigint AS duplicate_rows,
               (extract(epoch FROM max(ingested_at)) * 1000)::float8 AS last_ms,
+              (extract(epoch FROM min(ingested_at)) * 1000)::float8 AS first_ms,
               (SELECT coalesce(sum(event_count), 0) FROM persona_daily_costs)::bigint AS rollup_events
        FROM cost_events WHERE operation = 'drain'`,
     );
+    const drainCpuSeconds = drainer.cpuSeconds() - drainCpu0;
     const drainedRows = Number(dr[0].stored);
-    const drainSeconds = (Number(dr[0].last_ms) - d0) / 1000;
+    // Measured as the peer's is (benchmarks/peer/): rows over the time from the first stored row to the
+    // last, so neither side's start-up (module load, group join, the JVM) counts.
+    const drainSeconds = (Number(dr[0].last_ms) - Number(dr[0].first_ms)) / 1000;
     const drainPerS = drainedRows / drainSeconds;
+    const startToLastPerS = drainedRows / ((Number(dr[0].last_ms) - d0) / 1000);
     const drainDuplicates = Number(dr[0].duplicate_rows) + Math.max(0, Number(dr[0].rollup_events) - drainedRows);
-    say(`drain: ${drainedRows} stored in ${drainSeconds.toFixed(1)} s → ${Math.round(drainPerS)} events/s; consumer peak RSS ${peakRss.toFixed(0)} MiB`);
+    const drainCpuUsPerEvent = (drainCpuSeconds * 1e6) / drainedRows;
+    say(`drain: ${drainedRows} stored, first to last row ${drainSeconds.toFixed(1)} s → ${Math.round(drainPerS)} events/s (from the consumer's start ${Math.round(startToLastPerS)} events/s); consumer CPU ${drainCpuUsPerEvent.toFixed(1)} µs/event; peak RSS ${peakRss.toFixed(0)} MiB`);
     await drainer.kill('SIGTERM');
 
     // 4. COPY ceiling: the same rows, from memory, straight into the same (emptied) table.
@@ -261,6 +278,8 @@ async function main(): Promise<void> {
       drain_stored: drainedRows,
       drain_events_per_s: Math.round(drainPerS),
       drain_ratio: Number((drainPerS / ceiling).toFixed(3)),
+      drain_start_to_last_row_events_per_s: Math.round(startToLastPerS),
+      drain_consumer_cpu_us_per_event: Number(drainCpuUsPerEvent.toFixed(1)),
       sdk_cpu_us_per_event: Number(sdkCpuUsPerEvent.toFixed(1)),
       p50_ms: Number(p50.toFixed(1)),
       p99_ms: Number(p99.toFixed(1)),

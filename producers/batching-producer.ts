@@ -1,3 +1,4 @@
+import '../src/kafka/linear-grouping';
 import { CompressionTypes, ICustomPartitioner, Kafka, Message, Partitioners, Producer, TopicMessages } from 'kafkajs';
 import { DeliveryTimeoutError, DependencyError, ProducerClosedError } from '../src/errors';
 import { Compression, compressionType } from '../src/kafka/codecs';

@@ -1,3 +1,4 @@
+import '../src/kafka/linear-grouping';
 export { CostTracker } from './cost-tracker';
 export type { Attribution, OpenAICost, InfrastructureCost, VectorDbCost, Outcome, TrackedCost, CostTrackerOptions } from './cost-tracker';
 export { BatchingProducer } from './batching-producer';

@@ -69,11 +69,31 @@ export function usdToNano(value: string | number): bigint {
 
 /** Formats nano-dollars as an exact USD decimal string with nine fractional digits. */
 export function formatUsd(nano: bigint): string {
+  if (nano >= -MAX_SAFE_NANO && nano <= MAX_SAFE_NANO) return formatScaled(Number(nano), 1e9, 9);
   const negative = nano < 0n;
   const abs = negative ? -nano : nano;
   const whole = abs / NANO_PER_USD;
   const frac = (abs % NANO_PER_USD).toString().padStart(9, '0');
   return `${negative ? '-' : ''}${whole}.${frac}`;
+}
+
+const MAX_SAFE_NANO = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * `units / scale` as a decimal with `digits` fraction digits, for a safe integer `units`: the hot
+ * path of formatUsd (and of any fixed-scale quantity), exact because every step stays an integer
+ * below 2^53 (the quotient is corrected where the float division rounded it up).
+ */
+export function formatScaled(units: number, scale: number, digits: number): string {
+  const abs = units < 0 ? -units : units;
+  let whole = Math.trunc(abs / scale);
+  let frac = abs - whole * scale;
+  if (frac < 0) {
+    whole -= 1;
+    frac += scale;
+  }
+  const fracText = String(frac);
+  return `${units < 0 ? '-' : ''}${whole}.${fracText.length < digits ? '0'.repeat(digits - fracText.length) + fracText : fracText}`;
 }
 
 /** Parses a Postgres NUMERIC text (or any USD decimal string) to nano-dollars, exactly. */

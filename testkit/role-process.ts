@@ -1,9 +1,11 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Overrides } from '../src/config';
 
 const ROOT = path.resolve(__dirname, '..');
+/** USER_HZ of /proc/<pid>/stat: 100 on every Linux that Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 export interface RoleProcess {
   child: ChildProcess;
@@ -18,20 +20,40 @@ export interface RoleProcess {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
   /** Resident set size now, in MiB (from /proc). */
   rssMb(): number;
+  /** CPU time (user + system, every thread) the process has used so far, in seconds (from /proc). */
+  cpuSeconds(): number;
 }
 
 /**
  * Runs `finops run <roles>` as a separate Node process (one process, no wrapper, so its pid and
  * RSS are the consumer's own), with the given settings in its environment.
  */
-export function spawnRoles(roles: string[], overrides: Overrides, opts: { logFile?: string; heapMb?: number; nodeArgs?: string[] } = {}): RoleProcess {
+export interface SpawnOptions {
+  logFile?: string;
+  heapMb?: number;
+  nodeArgs?: string[];
+  /** Run dist/app/cli.js, as the image does (see compileForRoleProcesses), not the sources under tsx. */
+  compiled?: boolean;
+}
+
+/**
+ * Compiles the sources as the image does (`tsc -p tsconfig.build.json` into dist/), for role
+ * processes a benchmark measures: under tsx a process also carries tsx's loader thread and compiles
+ * in memory, which adds tens of MB of RSS and seconds of CPU that a deployment never has.
+ */
+export function compileForRoleProcesses(): void {
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'inherit' });
+}
+
+export function spawnRoles(roles: string[], overrides: Overrides, opts: SpawnOptions = {}): RoleProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, METRICS_PORT: '0', LOG_LEVEL: process.env.ROLE_LOG_LEVEL ?? 'info' };
   // As in the Kubernetes manifests: a V8 heap cap sized to the pod, so the collector keeps RSS near it.
   if (opts.heapMb) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --max-old-space-size=${opts.heapMb}`.trim();
   delete env.JEST_WORKER_ID;
   delete env.NODE_ENV;
   for (const [k, v] of Object.entries(overrides)) env[k] = String(v);
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, 'app/cli.ts'), 'run', ...roles], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const entry = opts.compiled ? [path.join(ROOT, 'dist/app/cli.js')] : ['--import', 'tsx', path.join(ROOT, 'app/cli.ts')];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry, 'run', ...roles], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = opts.logFile ? fs.createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const lines: string[] = [];
@@ -77,6 +99,15 @@ export function spawnRoles(roles: string[], overrides: Overrides, opts: { logFil
         const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
         const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
         return kb / 1024;
+      } catch {
+        return 0;
+      }
+    },
+    cpuSeconds() {
+      try {
+        const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
       } catch {
         return 0;
       }

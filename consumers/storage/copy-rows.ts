@@ -1,5 +1,5 @@
 import { CostEvent } from '../../src/events';
-import { formatUsd } from '../../src/money';
+import { formatScaled, formatUsd } from '../../src/money';
 
 /** Columns written for each event, in COPY order (ingested_at takes its default). */
 export const COST_EVENT_COLUMNS = [
@@ -11,13 +11,21 @@ export const COST_EVENT_COLUMNS = [
 
 const NULL = '\\N';
 
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
+const ESCAPED = /[\\\n\r\t]/g;
+
 /** Escapes a value for COPY's text format: backslash, newline, carriage return and tab. */
 export function copyText(value: string | null | undefined): string {
   if (value === null || value === undefined) return NULL;
-  return value.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
+  // Testing first is several times cheaper than a replace that finds nothing, the usual case.
+  if (!NEEDS_ESCAPE.test(value)) return value;
+  return value.replace(ESCAPED, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 function micro(units: bigint): string {
+  if (units >= -MAX_SAFE && units <= MAX_SAFE) return formatScaled(Number(units), 1e6, 6);
   const negative = units < 0n;
   const abs = negative ? -units : units;
   return `${negative ? '-' : ''}${abs / 1_000_000n}.${(abs % 1_000_000n).toString().padStart(6, '0')}`;
@@ -32,39 +40,18 @@ export interface StoredEvent {
   value?: Buffer | null;
 }
 
-/** One COPY text line (with trailing newline) for an event. */
-export function copyLine({ event: e, partition, offset }: StoredEvent): string {
+/** One COPY text line (with trailing newline) for an event; `eventTime` is its event time in ISO 8601, if already at hand. */
+export function copyLine({ event: e, partition, offset }: StoredEvent, eventTime = e.event_time.toISOString()): string {
   const llm = e.llm_usage;
   const compute = e.compute_usage;
   const vector = e.vector_db_usage;
-  const fields = [
-    copyText(e.event_id),
-    e.event_time.toISOString(),
-    e.cost_type,
-    formatUsd(e.amount),
-    copyText(e.currency),
-    copyText(e.persona_id),
-    copyText(e.post_id),
-    copyText(e.operation),
-    copyText(e.service),
-    copyText(e.correlation_id),
-    copyText(e.request_id),
-    copyText(llm?.model),
-    llm ? String(llm.input_tokens) : NULL,
-    llm ? String(llm.output_tokens) : NULL,
-    llm ? String(llm.cached_input_tokens) : NULL,
-    compute ? micro(compute.cpu_cores) : NULL,
-    compute ? micro(compute.memory_gb) : NULL,
-    compute ? String(compute.duration_ms) : NULL,
-    copyText(vector?.operation),
-    vector ? String(vector.units) : NULL,
-    copyText(e.price.source),
-    copyText(e.price.version),
-    e.price.status,
-    copyText(JSON.stringify(e.price.unit_prices ?? {})),
-    copyText(JSON.stringify(e.metadata ?? {})),
-    String(partition),
-    offset,
-  ];
-  return fields.join('\t') + '\n';
+  // One template literal, in COST_EVENT_COLUMNS order: several times cheaper than joining an array.
+  return `${copyText(e.event_id)}\t${eventTime}\t${e.cost_type}\t${formatUsd(e.amount)}\t${copyText(e.currency)}\t\
+${copyText(e.persona_id)}\t${copyText(e.post_id)}\t${copyText(e.operation)}\t${copyText(e.service)}\t\
+${copyText(e.correlation_id)}\t${copyText(e.request_id)}\t${copyText(llm?.model)}\t\
+${llm ? llm.input_tokens : NULL}\t${llm ? llm.output_tokens : NULL}\t${llm ? llm.cached_input_tokens : NULL}\t\
+${compute ? micro(compute.cpu_cores) : NULL}\t${compute ? micro(compute.memory_gb) : NULL}\t${compute ? compute.duration_ms : NULL}\t\
+${copyText(vector?.operation)}\t${vector ? vector.units : NULL}\t\
+${copyText(e.price.source)}\t${copyText(e.price.version)}\t${e.price.status}\t\
+${copyText(JSON.stringify(e.price.unit_prices ?? {}))}\t${copyText(JSON.stringify(e.metadata ?? {}))}\t${partition}\t${offset}\n`;
 }

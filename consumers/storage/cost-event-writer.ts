@@ -6,8 +6,8 @@ import { DependencyError, InvalidInputError } from '../../src/errors';
 import { recordDeadLetters, type RefusedMessage } from '../../src/kafka/dead-letter';
 import type { StorageWriteResult } from '../../src/contracts/storage';
 import { formatUsd } from '../../src/money';
-import { COST_EVENT_COLUMNS, copyLine, StoredEvent } from './copy-rows';
-import { classify, firstArrivals, KeyedEvent, keyEvents, rollupDeltas } from './ledger-batch';
+import { COST_EVENT_COLUMNS } from './copy-rows';
+import { classify, firstArrivals, type LedgerRow, rollupDeltas } from './ledger-batch';
 
 /** A refused message, recorded with its origin. */
 export type DeadLetterRow = RefusedMessage;
@@ -67,10 +67,10 @@ export function classifyPgError(err: unknown): 'data' | 'retriable' | 'fatal' {
   return 'retriable';
 }
 
-const idLine = (k: KeyedEvent) => `${k.key}\t${k.stored.event.event_time.toISOString()}\t${k.fingerprint}\n`;
+const idLine = (r: LedgerRow) => `${r.key}\t${r.eventTime}\t${r.fingerprint}\n`;
 
-async function copyInto(client: PoolClient, sql: string, text: string): Promise<void> {
-  await pipeline(Readable.from([text]), client.query(copyFrom(sql)));
+async function copyInto(client: PoolClient, sql: string, data: string | Buffer): Promise<void> {
+  await pipeline(Readable.from([data]), client.query(copyFrom(sql)));
 }
 
 /**
@@ -112,7 +112,7 @@ export class CostEventWriter {
     client?.release(true);
   }
 
-  async write(events: StoredEvent[], deadLetters: DeadLetterRow[]): Promise<WriteResult> {
+  async write(events: LedgerRow[], deadLetters: DeadLetterRow[]): Promise<WriteResult> {
     let client: PoolClient;
     try {
       client = await this.connection();
@@ -136,8 +136,8 @@ export class CostEventWriter {
     }
   }
 
-  private async writeEvents(client: PoolClient, events: StoredEvent[], deadLetters: DeadLetterRow[]): Promise<WriteResult> {
-    const { firsts, repeats } = firstArrivals(keyEvents(events));
+  private async writeEvents(client: PoolClient, events: LedgerRow[], deadLetters: DeadLetterRow[]): Promise<WriteResult> {
+    const { firsts, repeats } = firstArrivals(events);
     let held = new Map<string, string>();
     let claimed = false;
     if (this.slowBatches > 0) this.slowBatches--;
@@ -154,9 +154,8 @@ export class CostEventWriter {
       }
     }
     if (!claimed) held = await this.claimSlowly(client, firsts);
-    const { fresh, duplicates, conflicts } = classify(firsts, repeats, held);
-    const rows = fresh.map((k) => k.stored);
-    if (rows.length > 0) await copyInto(client, `COPY cost_events (${COLUMN_LIST}) FROM STDIN`, rows.map(copyLine).join(''));
+    const { fresh: rows, duplicates, conflicts } = classify(firsts, repeats, held);
+    if (rows.length > 0) await copyInto(client, `COPY cost_events (${COLUMN_LIST}) FROM STDIN`, Buffer.concat(rows.map((r) => r.line)));
     const { posts, daily, deltas } = rollupDeltas(rows);
     if (daily.length > 0) {
       await client.query({
@@ -166,21 +165,21 @@ export class CostEventWriter {
       });
     }
     const postAmounts = posts.map((p) => ({ post_id: p.post_id, persona_id: p.persona_id, amount_usd: formatUsd(p.total) }));
-    const conflicted = conflicts.map(({ stored: { event, partition, offset, key, value } }): DeadLetterRow => ({
+    const conflicted = conflicts.map(({ eventId, partition, offset, kafkaKey, kafkaValue }): DeadLetterRow => ({
       topic: this.topic, partition, offset, reason: 'event_id.conflict',
-      error: `event id ${JSON.stringify(event.event_id)} is already stored with a different cost type, amount, persona or post; the first arrival stands`,
-      key: key ?? null, value: value ?? null,
+      error: `event id ${JSON.stringify(eventId)} is already stored with a different cost type, amount, persona or post; the first arrival stands`,
+      key: kafkaKey, value: kafkaValue,
     }));
     const all = [...deadLetters, ...conflicted];
     return { inserted: rows.length, duplicates, posts: postAmounts, deltas, deadLettered: all.length, deadLetters: all };
   }
 
   /** Claims the ids that are new; returns the fingerprints held for the others. */
-  private async claimSlowly(client: PoolClient, firsts: KeyedEvent[]): Promise<Map<string, string>> {
+  private async claimSlowly(client: PoolClient, firsts: LedgerRow[]): Promise<Map<string, string>> {
     const { rows } = await client.query<{ event_key: string }>({
       name: 'finops-claim-ids',
       text: CLAIM_IDS_SQL,
-      values: [firsts.map((k) => k.key), firsts.map((k) => k.stored.event.event_time.toISOString()), firsts.map((k) => k.fingerprint)],
+      values: [firsts.map((k) => k.key), firsts.map((k) => k.eventTime), firsts.map((k) => k.fingerprint)],
     });
     const claimed = new Set(rows.map((r) => r.event_key));
     const others = firsts.filter((k) => !claimed.has(k.key));

@@ -1,24 +1,67 @@
 import { formatUsd } from '../../src/money';
-import type { StoredEvent } from './copy-rows';
+import { copyLine, type StoredEvent } from './copy-rows';
 import { eventFingerprint, eventKey } from './event-key';
 
-/** An event with its id key and content fingerprint (see event-key.ts). */
-export interface KeyedEvent {
-  stored: StoredEvent;
+/**
+ * What the writer needs of one event, taken from it as soon as it is decoded: its COPY line, its id
+ * key and content fingerprint (event-key.ts), and the few fields the rollups and dead letters read.
+ * The decoded event itself is dropped then, so a batch waiting for Postgres holds flat strings, not
+ * object graphs the collector has to trace and promote.
+ */
+export interface LedgerRow {
+  /** The COPY text line, encoded: outside the JS heap, so the collector does not copy it while the row waits. */
+  line: Buffer;
   key: string;
   fingerprint: string;
+  eventId: string;
+  /** ISO 8601, as COPYed. */
+  eventTime: string;
+  /** Days since 1970-01-01 (UTC) of the event time. */
+  dayNumber: number;
+  personaId: string;
+  postId: string | null;
+  costType: string;
+  /** The LLM model, '' for other cost types. */
+  model: string;
+  /** The vector-DB operation, null for other cost types. */
+  vectorOperation: string | null;
+  amount: bigint;
+  partition: number;
+  offset: string;
+  /** The original message, kept so a row Postgres refuses can be dead-lettered as it came. */
+  kafkaKey: Buffer | null;
+  kafkaValue: Buffer | null;
 }
 
-export function keyEvents(events: StoredEvent[]): KeyedEvent[] {
-  return events.map((stored) => ({ stored, key: eventKey(stored.event.event_id), fingerprint: eventFingerprint(stored.event) }));
+export function ledgerRow(stored: StoredEvent): LedgerRow {
+  const e = stored.event;
+  const eventTime = e.event_time.toISOString();
+  return {
+    line: Buffer.from(copyLine(stored, eventTime)),
+    key: eventKey(e.event_id),
+    fingerprint: eventFingerprint(e),
+    eventId: e.event_id,
+    eventTime,
+    dayNumber: Math.floor(e.event_time.getTime() / 86_400_000),
+    personaId: e.persona_id,
+    postId: e.post_id,
+    costType: e.cost_type,
+    model: e.llm_usage?.model ?? '',
+    vectorOperation: e.vector_db_usage?.operation ?? null,
+    amount: e.amount,
+    partition: stored.partition,
+    offset: stored.offset,
+    kafkaKey: stored.key ?? null,
+    kafkaValue: stored.value ?? null,
+  };
 }
 
 /** The first arrival of each id in batch order, and every later arrival of an id already in the batch. */
-export function firstArrivals(keyed: KeyedEvent[]): { firsts: KeyedEvent[]; repeats: KeyedEvent[] } {
+export function firstArrivals(rows: LedgerRow[]): { firsts: LedgerRow[]; repeats: LedgerRow[] } {
   const seen = new Set<string>();
-  const firsts: KeyedEvent[] = [];
-  const repeats: KeyedEvent[] = [];
-  for (const k of keyed) {
+  const firsts: LedgerRow[] = [];
+  const repeats: LedgerRow[] = [];
+  for (const k of rows) {
     if (seen.has(k.key)) repeats.push(k);
     else {
       seen.add(k.key);
@@ -30,21 +73,22 @@ export function firstArrivals(keyed: KeyedEvent[]): { firsts: KeyedEvent[]; repe
 
 export interface Classified {
   /** First arrivals of ids the ledger did not hold: these become rows. */
-  fresh: KeyedEvent[];
+  fresh: LedgerRow[];
   /** Arrivals of a held id with the same content: dropped. */
   duplicates: number;
   /** Arrivals of a held id with different content: the first one wins, these are dead-lettered. */
-  conflicts: KeyedEvent[];
+  conflicts: LedgerRow[];
 }
 
 /**
  * Sorts a batch given the fingerprints the ledger already held for some of its ids (`held`, from
  * before this batch). The content that wins an id is the held one, else the batch's first arrival.
  */
-export function classify(firsts: KeyedEvent[], repeats: KeyedEvent[], held: Map<string, string>): Classified {
+export function classify(firsts: LedgerRow[], repeats: LedgerRow[], held: Map<string, string>): Classified {
+  if (repeats.length === 0 && held.size === 0) return { fresh: firsts, duplicates: 0, conflicts: [] }; // the usual batch
   const winner = new Map<string, string>();
-  const fresh: KeyedEvent[] = [];
-  const conflicts: KeyedEvent[] = [];
+  const fresh: LedgerRow[] = [];
+  const conflicts: LedgerRow[] = [];
   let duplicates = 0;
   for (const k of firsts) {
     const prior = held.get(k.key);
@@ -90,50 +134,41 @@ export interface CostDelta {
   events: number;
 }
 
-const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => {
-  const x = key(a);
-  const y = key(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-};
-
 /**
  * The rollup deltas of the rows a batch inserts, summed exactly in nano-dollars. The daily rows are
  * sorted by key, so concurrent transactions lock them in one order.
  */
-export function rollupDeltas(events: StoredEvent[]): { posts: PostDelta[]; daily: DailyDelta[]; deltas: CostDelta[] } {
+export function rollupDeltas(rows: LedgerRow[]): { posts: PostDelta[]; daily: DailyDelta[]; deltas: CostDelta[] } {
   const posts = new Map<string, PostDelta>();
   const daily = new Map<string, DailyDelta>();
   const costs = new Map<string, { d: CostDelta; nano: bigint }>();
   const days = new Map<number, string>();
-  for (const { event: e } of events) {
-    const model = e.llm_usage?.model ?? '';
-    const ms = e.event_time.getTime();
-    if (e.post_id !== null) {
-      const p = posts.get(e.post_id);
+  for (const r of rows) {
+    if (r.postId !== null) {
+      const p = posts.get(r.postId);
       if (p) {
-        if (e.persona_id < p.persona_id) p.persona_id = e.persona_id;
-        p.total += e.amount;
-      } else posts.set(e.post_id, { post_id: e.post_id, persona_id: e.persona_id, total: e.amount });
+        if (r.personaId < p.persona_id) p.persona_id = r.personaId;
+        p.total += r.amount;
+      } else posts.set(r.postId, { post_id: r.postId, persona_id: r.personaId, total: r.amount });
     }
-    const dayNumber = Math.floor(ms / 86_400_000);
-    let day = days.get(dayNumber);
+    let day = days.get(r.dayNumber);
     if (day === undefined) {
-      day = new Date(dayNumber * 86_400_000).toISOString().slice(0, 10);
-      days.set(dayNumber, day);
+      day = new Date(r.dayNumber * 86_400_000).toISOString().slice(0, 10);
+      days.set(r.dayNumber, day);
     }
-    const dk = `${e.persona_id}\u0000${day}\u0000${e.cost_type}\u0000${model}`;
+    const typeKey = `${r.personaId}\u0000${r.costType}\u0000${r.model}`;
+    const dk = `${r.personaId}\u0000${day}\u0000${r.costType}\u0000${r.model}`;
     const d = daily.get(dk);
     if (d) {
-      d.total += e.amount;
+      d.total += r.amount;
       d.events++;
-    } else daily.set(dk, { persona_id: e.persona_id, day, cost_type: e.cost_type, model, total: e.amount, events: 1 });
-    const operation = e.vector_db_usage?.operation ?? null;
-    const ck = `${e.persona_id}\u0000${e.cost_type}\u0000${model}\u0000${operation ?? ''}`;
+    } else daily.set(dk, { persona_id: r.personaId, day, cost_type: r.costType, model: r.model, total: r.amount, events: 1 });
+    const ck = r.vectorOperation === null ? typeKey : `${typeKey}\u0000${r.vectorOperation}`;
     const c = costs.get(ck);
     if (c) {
-      c.nano += e.amount;
+      c.nano += r.amount;
       c.d.events++;
-    } else costs.set(ck, { d: { persona_id: e.persona_id, cost_type: e.cost_type, model, operation, amount_usd: '', events: 1 }, nano: e.amount });
+    } else costs.set(ck, { d: { persona_id: r.personaId, cost_type: r.costType, model: r.model, operation: r.vectorOperation, amount_usd: '', events: 1 }, nano: r.amount });
   }
   return {
     posts: [...posts.values()],

@@ -13,7 +13,7 @@ import { retry, sleep } from '../../src/retry';
 import { Overrides } from '../../src/config';
 import { BatchAccumulator } from './batch-accumulator';
 import { CostEventWriter, DeadLetterRow, WriteResult } from './cost-event-writer';
-import { StoredEvent } from './copy-rows';
+import { ledgerRow, type LedgerRow } from './ledger-batch';
 import { storageMetrics } from './metrics';
 import { dependencyError, operationalMetrics } from '../../src/metrics/operational';
 import { consumerOptions, producerOptions } from '../../src/kafka/options';
@@ -41,7 +41,7 @@ export interface StorageConsumerOptions {
   onCommitted?: (result: WriteResult) => Promise<void> | void;
 }
 
-type Item = { kind: 'event'; stored: StoredEvent; publishedAt: number } | { kind: 'dead'; row: DeadLetterRow };
+type Item = { kind: 'event'; row: LedgerRow; publishedAt: number } | { kind: 'dead'; row: DeadLetterRow };
 
 /**
  * Consumes cost events and stores them in Postgres. Offsets are committed only after the
@@ -208,7 +208,7 @@ export class StorageConsumer {
     }
     return {
       kind: 'event',
-      stored: { event: decoded.value, partition, offset: message.offset, key: message.key, value: message.value },
+      row: ledgerRow({ event: decoded.value, partition, offset: message.offset, key: message.key, value: message.value }),
       publishedAt: Number(message.timestamp),
     };
   }
@@ -224,7 +224,7 @@ export class StorageConsumer {
     if (deadLetter) return { kind: 'dead', row: deadLetter };
     return {
       kind: 'event',
-      stored: { event: value, partition, offset: message.offset, key: message.key, value: message.value },
+      row: ledgerRow({ event: value, partition, offset: message.offset, key: message.key, value: message.value }),
       publishedAt: Number(message.timestamp),
     };
   }
@@ -233,10 +233,10 @@ export class StorageConsumer {
     await this.waitForListeners(2);
     const started = process.hrtime.bigint();
     const deadLetters: DeadLetterRow[] = [];
-    const events: StoredEvent[] = [];
+    const events: LedgerRow[] = [];
     for (const item of items) {
       if (item.kind === 'dead') deadLetters.push(item.row);
-      else events.push(item.stored);
+      else events.push(item.row);
     }
     const { result, deadLetters: written } = await this.writeIsolating(writer, events, deadLetters);
     await publishDeadLetters(this.dlqProducer, this.o.deadLetterTopic, this.o.groupId, written, { retries: 5 });
@@ -272,7 +272,7 @@ export class StorageConsumer {
    * Writes with retries on passing faults; when Postgres refuses the data itself, splits the
    * batch in halves until the refused events stand alone, and dead-letters them.
    */
-  private async writeIsolating(writer: CostEventWriter, events: StoredEvent[], deadLetters: DeadLetterRow[]): Promise<{ result: WriteResult; deadLetters: DeadLetterRow[] }> {
+  private async writeIsolating(writer: CostEventWriter, events: LedgerRow[], deadLetters: DeadLetterRow[]): Promise<{ result: WriteResult; deadLetters: DeadLetterRow[] }> {
     try {
       const result = await retry(() => writer.write(events, deadLetters), {
         retries: 20,
@@ -286,9 +286,9 @@ export class StorageConsumer {
     } catch (err) {
       if (!(err instanceof InvalidInputError) || isRetriable(err) || events.length === 0) throw err;
       if (events.length === 1) {
-        const { event, partition, offset, key, value } = events[0];
-        this.o.log.warn({ err, eventId: event.event_id }, 'Postgres refused an event; dead-lettering it');
-        const refused = { topic: this.o.topic, partition, offset, reason: err.reason, error: err.message, key: key ?? null, value: value ?? null };
+        const { eventId, partition, offset, kafkaKey, kafkaValue } = events[0];
+        this.o.log.warn({ err, eventId }, 'Postgres refused an event; dead-lettering it');
+        const refused = { topic: this.o.topic, partition, offset, reason: err.reason, error: err.message, key: kafkaKey, value: kafkaValue };
         return this.writeIsolating(writer, [], [...deadLetters, refused]);
       }
       const mid = Math.floor(events.length / 2);

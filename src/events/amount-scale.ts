@@ -37,11 +37,16 @@ function unitPrice(prices: Record<string, string>, name: string): Decimal | null
 
 /** Σ count × price over terms, in nano-USD, rounded down (only compared within a tolerance). */
 function nanoOf(terms: [bigint, Decimal][], divisor: bigint): bigint {
-  const scale = Math.max(...terms.map(([, p]) => p.scale));
+  let scale = 0;
+  for (const [, p] of terms) if (p.scale > scale) scale = p.scale;
   let units = 0n;
-  for (const [n, p] of terms) units += n * p.units * 10n ** BigInt(scale - p.scale);
-  return (units * NANO_PER_USD) / (10n ** BigInt(scale) * divisor);
+  for (const [n, p] of terms) units += n * p.units * pow10(scale - p.scale);
+  return (units * NANO_PER_USD) / (pow10(scale) * divisor);
 }
+
+// Checked on every stored event: exponentiation per term cost more than the rest of the check.
+const POWERS_OF_TEN = Array.from({ length: 40 }, (_, i) => 10n ** BigInt(i));
+const pow10 = (n: number): bigint => POWERS_OF_TEN[n] ?? 10n ** BigInt(n);
 
 /** The amount the event's usage and recorded unit prices imply, or null when they do not say. */
 export function expectedNanoUsd(e: CostEvent): bigint | null {

@@ -83,10 +83,18 @@ export class OpsServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = (req.url ?? '/').split('?')[0];
+    const [url, query = ''] = (req.url ?? '/').split('?');
     if (url === '/metrics') {
+      // `?name[]=a&name[]=b` (or `name=a`) renders only those metrics: a full render holds every
+      // per-persona series, which a progress poll or a narrow scrape job need not pay for.
+      const names = new URLSearchParams(query).getAll('name[]').concat(new URLSearchParams(query).getAll('name'));
+      const unknown = names.filter((n) => !registry.getSingleMetric(n));
+      if (unknown.length > 0) {
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no metric named ${unknown.map((n) => JSON.stringify(n)).join(', ')}` }));
+        return;
+      }
       res.writeHead(200, { 'content-type': registry.contentType });
-      res.end(await registry.metrics());
+      res.end(names.length > 0 ? (await Promise.all(names.map((n) => registry.getSingleMetricAsString(n)))).join('\n') + '\n' : await registry.metrics());
     } else if (url === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok' }));
     } else if (url === '/ready') {

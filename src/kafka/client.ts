@@ -1,3 +1,4 @@
+import './linear-grouping';
 import { Kafka, logLevel, LogEntry, RetryOptions } from 'kafkajs';
 import { intSetting, listSetting, Overrides, setting, topics as topicNames } from '../config';
 import { logger } from '../logging';

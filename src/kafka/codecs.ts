@@ -1,3 +1,4 @@
+import './linear-grouping';
 import { CompressionCodecs, CompressionTypes } from 'kafkajs';
 import type * as Zstd from '@mongodb-js/zstd';
 import type * as Lz4 from 'lz4-napi';

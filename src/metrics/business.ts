@@ -52,6 +52,19 @@ export class LabelLimiter {
   }
 }
 
+interface CounterChild {
+  inc(value?: number): void;
+}
+
+interface DeltaSeries {
+  allCosts: CounterChild;
+  costEvents: CounterChild;
+  /** The per-type counter (OpenAI by model, Kubernetes, vector DB by operation), if the type has one. */
+  byType: CounterChild | undefined;
+}
+
+const MAX_CACHED_SERIES = 100_000;
+
 interface OpenPost {
   persona: string;
   total: number;
@@ -74,6 +87,7 @@ export class CostMetricsRecorder {
   private readonly operations: LabelLimiter;
   private readonly open = new Map<string, OpenPost>();
   private readonly breached = new Map<string, true>();
+  private readonly series = new Map<string, DeltaSeries>();
   private readonly costPerPostChildren = new Map<string, ReturnType<ReturnType<typeof businessMetrics>['costPerPost']['labels']>>();
   private readonly settleMs: number;
   private readonly maxOpenPosts: number;
@@ -107,16 +121,12 @@ export class CostMetricsRecorder {
 
   record(result: CommittedCosts): void {
     for (const d of result.deltas) {
-      const persona_id = this.personas.value(d.persona_id);
       const usd = Number(d.amount_usd); // exact decimal → float64, for monitoring only (see above)
       if (!Number.isFinite(usd)) continue;
-      this.m.allCosts.inc({ cost_type: d.cost_type, persona_id }, usd);
-      this.m.costEvents.inc({ cost_type: d.cost_type, persona_id }, d.events);
-      // Counters start at 0 for every persona so increase() sees the first breach.
-      this.m.breaches.inc({ persona_id }, 0);
-      if (d.cost_type === 'openai_api') this.m.openai.inc({ model: this.models.value(d.model), persona_id }, usd);
-      else if (d.cost_type === 'kubernetes') this.m.kubernetes.inc({ persona_id }, usd);
-      else if (d.cost_type === 'vector_db') this.m.vectorDb.inc({ operation: this.operations.value(d.operation ?? d.model), persona_id }, usd);
+      const series = this.seriesFor(d);
+      series.allCosts.inc(usd);
+      series.costEvents.inc(d.events);
+      series.byType?.inc(usd);
     }
     const now = this.now();
     for (const p of result.posts) {
@@ -153,6 +163,31 @@ export class CostMetricsRecorder {
       this.open.delete(id);
       this.costPerPostFor(post.persona).observe(post.total);
     }
+  }
+
+  /**
+   * The counters one delta adds to, resolved once per persona, cost type, model and operation: a
+   * batch carries thousands of deltas, and resolving labels costs more than the increments.
+   */
+  private seriesFor(d: CommittedCosts['deltas'][number]): DeltaSeries {
+    const key = `${d.persona_id}\u0000${d.cost_type}\u0000${d.model}\u0000${d.operation ?? ''}`;
+    let series = this.series.get(key);
+    if (series) return series;
+    const persona_id = this.personas.value(d.persona_id);
+    // Counters start at 0 for every persona so increase() sees the first breach.
+    this.m.breaches.inc({ persona_id }, 0);
+    series = {
+      allCosts: this.m.allCosts.labels({ cost_type: d.cost_type, persona_id }),
+      costEvents: this.m.costEvents.labels({ cost_type: d.cost_type, persona_id }),
+      byType:
+        d.cost_type === 'openai_api' ? this.m.openai.labels({ model: this.models.value(d.model), persona_id })
+        : d.cost_type === 'kubernetes' ? this.m.kubernetes.labels({ persona_id })
+        : d.cost_type === 'vector_db' ? this.m.vectorDb.labels({ operation: this.operations.value(d.operation ?? d.model), persona_id })
+        : undefined,
+    };
+    // Bounded like the series themselves: past the label limits, new keys share "_other" series.
+    if (this.series.size < MAX_CACHED_SERIES) this.series.set(key, series);
+    return series;
   }
 
   private costPerPostFor(persona: string) {

@@ -1,5 +1,5 @@
 import { eventFingerprint, eventKey } from '../../consumers/storage/event-key';
-import { classify, firstArrivals, keyEvents, rollupDeltas } from '../../consumers/storage/ledger-batch';
+import { classify, firstArrivals, ledgerRow, rollupDeltas } from '../../consumers/storage/ledger-batch';
 import type { StoredEvent } from '../../consumers/storage/copy-rows';
 import type { CostEvent } from '../../src/events';
 
@@ -36,23 +36,23 @@ describe('event keys', () => {
 
 describe('classify', () => {
   it('keeps the first arrival of an id in a batch and sorts later ones into duplicates and conflicts', () => {
-    const batch = keyEvents([stored('a', {}, 1), stored('a', { event_time: new Date() }, 2), stored('a', { amount: 1n }, 3), stored('b', {}, 4)]);
+    const batch = [stored('a', {}, 1), stored('a', { event_time: new Date() }, 2), stored('a', { amount: 1n }, 3), stored('b', {}, 4)].map(ledgerRow);
     const { firsts, repeats } = firstArrivals(batch);
-    expect(firsts.map((k) => k.stored.offset)).toEqual(['1', '4']);
+    expect(firsts.map((k) => k.offset)).toEqual(['1', '4']);
     const result = classify(firsts, repeats, new Map());
-    expect(result.fresh.map((k) => k.stored.offset)).toEqual(['1', '4']);
+    expect(result.fresh.map((k) => k.offset)).toEqual(['1', '4']);
     expect(result.duplicates).toBe(1);
-    expect(result.conflicts.map((k) => k.stored.offset)).toEqual(['3']);
+    expect(result.conflicts.map((k) => k.offset)).toEqual(['3']);
   });
 
   it('lets the held content win over a batch whose first arrival differs', () => {
-    const batch = keyEvents([stored('a', { amount: 1n }, 1), stored('a', {}, 2)]);
+    const batch = [stored('a', { amount: 1n }, 1), stored('a', {}, 2)].map(ledgerRow);
     const held = new Map([[batch[1].key, batch[1].fingerprint]]);
     const { firsts, repeats } = firstArrivals(batch);
     const result = classify(firsts, repeats, held);
     expect(result.fresh).toEqual([]);
     expect(result.duplicates).toBe(1);
-    expect(result.conflicts.map((k) => k.stored.offset)).toEqual(['1']);
+    expect(result.conflicts.map((k) => k.offset)).toEqual(['1']);
   });
 });
 
@@ -63,7 +63,7 @@ describe('rollupDeltas', () => {
       stored('b', { amount: 1n, event_time: new Date('2026-12-01T00:00:01Z'), price: { source: 't', version: '1', status: 'unknown_model', unit_prices: {} } }),
       stored('c', { cost_type: 'vector_db', llm_usage: null, vector_db_usage: { provider: 'x', operation: 'query', units: 1 }, amount: 2n, post_id: null }),
     ];
-    const { posts, daily, deltas } = rollupDeltas(rows);
+    const { posts, daily, deltas } = rollupDeltas(rows.map(ledgerRow));
     expect(posts).toEqual([{ post_id: 'post-1', persona_id: 'p1', total: 100_000_000_000_000_001n }]);
     expect(daily.map((d) => [d.day, d.cost_type, d.model, d.total, d.events])).toEqual([
       ['2026-11-30', 'openai_api', 'gpt-4o', 100_000_000_000_000_000n, 1],

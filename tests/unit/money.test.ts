@@ -31,6 +31,25 @@ describe('money', () => {
     expect(formatUsd(123_456_789_012_345_678_901n)).toBe('123456789012.345678901');
   });
 
+  it('formats exactly on both sides of the safe-integer fast path, where a float quotient rounds up', () => {
+    const reference = (nano: bigint) => {
+      const abs = nano < 0n ? -nano : nano;
+      return `${nano < 0n ? '-' : ''}${abs / 1_000_000_000n}.${(abs % 1_000_000_000n).toString().padStart(9, '0')}`;
+    };
+    const max = BigInt(Number.MAX_SAFE_INTEGER);
+    const edges = [0n, 999_999_999n, 1_000_000_000n, max, max - 1n, max + 1n, -max, -max - 1n, 8_999_999_999_999_999n, 9_007_199_254_999_999_999n];
+    for (const nano of edges) expect(formatUsd(nano)).toBe(reference(nano));
+    let seed = 42n;
+    for (let i = 0; i < 20_000; i++) {
+      seed = (seed * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n;
+      const nano = (seed % (2n * max)) - max; // anywhere in the fast path's range
+      expect(formatUsd(nano)).toBe(reference(nano));
+      // just below a whole dollar, where the quotient is most likely to round up
+      const below = (nano / 1_000_000_000n) * 1_000_000_000n - 1n;
+      expect(formatUsd(below)).toBe(reference(below));
+    }
+  });
+
   it('rounds products half-up once, at the end', () => {
     // 1 token at $0.5 per million tokens = 500 nano-dollars, exactly
     expect(nanoUsdFromProduct([{ units: 5n, scale: 1 }], 1_000_000n)).toBe(500n);
