@@ -17,7 +17,8 @@
  * (limits far above the traffic, so none fires). Run it on a migrated database (DATABASE_URL).
  * The last line printed is one JSON object.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
+import { compileForRoleProcesses } from '../testkit/role-process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -48,7 +49,7 @@ const say = (msg: string) => process.stderr.write(`[bench:anomaly] ${msg}\n`);
 async function main(): Promise<void> {
   if (process.env.BENCH_ANOMALY_TSX !== '1') {
     say('compiling (tsc -p tsconfig.build.json)');
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.resolve(__dirname, '../tsconfig.build.json')], { stdio: 'inherit' });
+    compileForRoleProcesses();
   }
 
   const id = `b${Date.now().toString(36)}`;
