@@ -1,17 +1,15 @@
-import Fastify, { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { createHttpApp } from '../src/http/fastify-app';
 import type Redis from 'ioredis';
 import { CostEvent, CostEventDraft } from '../src/events';
 import { DeliveryTimeoutError, InvalidInputError } from '../src/errors';
 import { ERROR_SCHEMA } from '../src/http/error-codes';
-import { installErrorHandling, RouteTable, sendApiError, toApiError } from '../src/http/errors-handler';
+import { sendApiError } from '../src/http/errors-handler';
 import { ApiError } from '../src/http/http-errors';
-import { installBearerAuth, installRateLimit } from '../src/http/request-guards';
-import { logger } from '../src/logging';
 import { ingestMetrics } from './metrics';
 import { BatchError, CLOUDEVENT_BATCH_TYPE, CLOUDEVENT_TYPE, COST_EVENT_CE_TYPE, EventProblem, JSON_TYPE, parseBatch, problemOf } from './request-body';
 import type { IngestSettings } from './settings';
 import { COST_EVENT_JSON_SCHEMA, CLOUDEVENT_JSON_SCHEMA } from './openapi';
-import { registerOpenApi } from '../src/http/openapi';
 
 /** What the ingest app needs of the SDK's cost tracker: the same completion and the same producer. */
 export interface CostPublisher {
@@ -48,38 +46,27 @@ const errorResponse = (description: string, extra: Record<string, unknown> = {})
 
 /** Builds the ingest app over its dependencies (no listening). */
 export async function buildIngestApp(ctx: IngestContext): Promise<FastifyInstance> {
-  const log = logger('ingest');
-  const httpLog = logger('ingest-http');
-  if (httpLog.levelVal < 40) httpLog.level = 'warn';
   const s = ctx.settings;
-  const errorOpts = { retryAfterSeconds: RETRY_AFTER_SECONDS, bodyLimitBytes: s.bodyLimitBytes, mediaTypes: `${JSON_TYPE}, ${CLOUDEVENT_TYPE} or ${CLOUDEVENT_BATCH_TYPE}` };
   const metrics = ingestMetrics();
-
-  const app = Fastify({
-    loggerInstance: httpLog as unknown as FastifyBaseLogger,
-    bodyLimit: s.bodyLimitBytes,
-    requestTimeout: s.requestTimeoutMs,
-    return503OnClosing: true,
-    frameworkErrors: (err, _req, reply) => sendApiError(reply, toApiError(err, errorOpts) ?? new ApiError(400, 'bad_request', 'malformed request')),
+  const { app, log } = await createHttpApp({
+    component: 'ingest',
+    limits: { bodyLimitBytes: s.bodyLimitBytes, requestTimeoutMs: s.requestTimeoutMs },
+    retryAfterSeconds: RETRY_AFTER_SECONDS,
+    mediaTypes: `${JSON_TYPE}, ${CLOUDEVENT_TYPE} or ${CLOUDEVENT_BATCH_TYPE}`,
+    openApi: {
+      title: 'FinOps HTTP ingest',
+      description:
+        'POST /events publishes a batch of cost events to Kafka as Avro, through the same validation, pricing and producer as the SDK. ' +
+        'Bearer tokens carry the ingest scope. Errors are {"error": snake_case code, "message": text}; 429 and 503 carry Retry-After. See docs/ingest.md.',
+    },
+    tokens: s.tokens,
+    rateLimit: {
+      redis: ctx.redis, nameSpace: `${s.redisPrefix}rl:`, max: s.rateLimit.max, anonymousMax: s.rateLimit.anonymousMax,
+      windowMs: s.rateLimit.windowMs, publicRoutes: PUBLIC_ROUTES, onLimited: (client) => metrics.rateLimited.inc({ client }),
+    },
+    onAuthFailure: (reason) => metrics.authFailures.inc({ reason }),
   });
-  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser([CLOUDEVENT_TYPE, CLOUDEVENT_BATCH_TYPE], { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
-  const routes = new RouteTable();
-  app.addHook('onRoute', (r) => routes.add(r.method, r.url));
-  installErrorHandling(app, log, errorOpts, routes);
-
-  await registerOpenApi(app, {
-    title: 'FinOps HTTP ingest',
-    description:
-      'POST /events publishes a batch of cost events to Kafka as Avro, through the same validation, pricing and producer as the SDK. ' +
-      'Bearer tokens carry the ingest scope. Errors are {"error": snake_case code, "message": text}; 429 and 503 carry Retry-After. See docs/ingest.md.',
-  });
-
-  await installRateLimit(app, {
-    redis: ctx.redis, nameSpace: `${s.redisPrefix}rl:`, max: s.rateLimit.max, anonymousMax: s.rateLimit.anonymousMax,
-    windowMs: s.rateLimit.windowMs, tokens: s.tokens, publicRoutes: PUBLIC_ROUTES, onLimited: (client) => metrics.rateLimited.inc({ client }),
-  });
-  installBearerAuth(app, s.tokens, log, (reason) => metrics.authFailures.inc({ reason }));
   app.addHook('onResponse', async (req, reply) => {
     if (req.routeOptions.url !== '/events') return;
     metrics.requests.inc({ status_code: String(reply.statusCode) });

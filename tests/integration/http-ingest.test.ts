@@ -1,4 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { startIngest, RunningIngest } from '../../ingest';
 import { formatUsd, usdToNano } from '../../src/money';
 import { priceBookFromConfig } from '../../src/pricing';
@@ -191,6 +192,20 @@ describe('HTTP ingest: POST /events', () => {
     expect(await post(ingest, [ok], { token: null })).toEqual({ status: 401, body: { error: 'unauthorized', message: expect.stringMatching(/Authorization/) } });
     expect(await post(ingest, [ok], { token: READ_TOKEN })).toEqual({ status: 403, body: { error: 'forbidden', message: expect.stringMatching(/"ingest" scope/) } });
     expect(await published()).toBe(before);
+  });
+
+  it('answers a malformed HTTP request in the error model, as the query API does (the same HTTP set-up)', async () => {
+    const { port } = new URL(ingest.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1');
+      let data = '';
+      socket.on('data', (d) => (data += d.toString('latin1')));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(data));
+      socket.on('connect', () => socket.write('POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n'));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'bad_request', message: 'malformed HTTP request' });
   });
 
   it('documents POST /events in its OpenAPI document', async () => {
