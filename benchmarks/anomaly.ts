@@ -14,7 +14,8 @@
  * Seasonal baselines are on (the default), and unless BENCH_ANOMALY_SCOPED=off every event is
  * also checked against three scoped budgets: its persona's, its team's (10 teams of 100 personas
  * through persona_teams) and a global one, each with four thresholds and a burn-rate forecast
- * (limits far above the traffic, so none fires). Run it on a migrated database (DATABASE_URL).
+ * (limits far above the traffic, so none fires). It migrates its own database (BENCH_ANOMALY_DATABASE,
+ * default finops_anomaly_bench) on the server of DATABASE_URL.
  * The last line printed is one JSON object.
  */
 import { ChildProcess, spawn } from 'node:child_process';
@@ -34,6 +35,7 @@ import { createPool } from '../src/db/pool';
 import { AnomalyRecord } from '../consumers/anomaly/types';
 import { nodeOptions } from '../k8s/resources';
 import { runNames } from '../testkit/run-names';
+import { migratedDatabase } from '../testkit/bench-database';
 
 const PERSONAS = Number(process.env.BENCH_ANOMALY_PERSONAS ?? 1000);
 const POSTS_PER_PERSONA = 100;
@@ -43,6 +45,8 @@ const EVENTS_PER_WINDOW = 100;
 const LIVE_SECONDS = Number(process.env.BENCH_ANOMALY_LIVE_SECONDS ?? 20);
 const LIVE_RATE = 5000;
 const SPIKES = 30;
+/** The benchmark's database (its migrations are this checkout's). */
+const BENCH_DATABASE = process.env.BENCH_ANOMALY_DATABASE ?? 'finops_anomaly_bench';
 
 const say = (msg: string) => process.stderr.write(`[bench:anomaly] ${msg}\n`);
 
@@ -53,7 +57,8 @@ async function main(): Promise<void> {
   }
 
   const id = `b${Date.now().toString(36)}`;
-  const overrides = runNames('bench', id);
+  // Its own migrated database: the budgets and teams it seeds need the schema, and a fresh stack has none.
+  const overrides = { ...runNames('bench', id), DATABASE_URL: await migratedDatabase(BENCH_DATABASE) };
   const t = topics(overrides);
   const kafka = createKafka(overrides, 'bench');
   await ensureTopics(kafka, pipelineTopicSpecs(overrides), overrides);
@@ -77,7 +82,7 @@ async function main(): Promise<void> {
   const send = (messages: Message[]) => producer.sendBatch({ topicMessages: [{ topic: t.costEvents, messages }], acks: -1, compression: CompressionTypes.None });
 
   const scoped = process.env.BENCH_ANOMALY_SCOPED !== 'off';
-  const pool = createPool({}, 'bench-anomaly');
+  const pool = createPool(overrides, 'bench-anomaly');
   const cleanupScoped = async () => {
     await pool.query("DELETE FROM scoped_budgets WHERE scope_value LIKE $1 OR (scope_kind = 'global' AND limit_usd = 10000000000)", [`${id}-%`]).catch(() => undefined);
     await pool.query('DELETE FROM persona_teams WHERE persona_id LIKE $1', [`${id}-%`]).catch(() => undefined);
