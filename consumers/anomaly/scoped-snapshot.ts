@@ -1,8 +1,7 @@
-import { BudgetScopeKind } from '../../src/contracts/anomaly';
 import { ForecastState } from './forecast';
 import { OpenAnomaly } from './lifecycle';
 import { Contribution } from './root-causes';
-import { BudgetPeriod, ScopeSpend } from './scoped-budgets';
+import { ScopeSpend } from './scoped-budgets';
 import { SEVERITY_RANK } from '../../src/contracts/anomaly';
 
 /**
@@ -10,14 +9,7 @@ import { SEVERITY_RANK } from '../../src/contracts/anomaly';
  * spend (exact), and the state the partitions share (open anomalies, forecast, contributors,
  * reopenings), which every partition's checkpoint carries and a restore adopts where it has none.
  */
-export interface ScopedSpendSnapshot {
-  id: string;
-  kind: BudgetScopeKind;
-  value: string;
-  period: BudgetPeriod;
-  periodStart: number;
-  periodEnd: number;
-  spent: bigint;
+export interface ScopedSpendSnapshot extends Pick<ScopeSpend, 'id' | 'kind' | 'value' | 'period' | 'periodStart' | 'periodEnd' | 'spent'> {
   open: [string, OpenAnomaly][];
   forecast: ForecastState;
   forecastAnomaly: OpenAnomaly | null;
