@@ -28,12 +28,8 @@ export function storageRole({ overrides, ops }: RoleContext, deps: { commitListe
   const kafka = createKafka(overrides, 'storage');
   const t = topics(overrides);
   const costMetrics = new CostMetricsRecorder(overrides);
-  const settings = storageSettings(overrides);
-  const maintainer = new PartitionMaintainer(
-    pool,
-    settings.partitions,
-    log,
-  );
+  const { partitions, ...consumerSettings } = storageSettings(overrides);
+  const maintainer = new PartitionMaintainer(pool, partitions, log);
   const consumer = new StorageConsumer({
     kafka,
     pool,
@@ -41,13 +37,7 @@ export function storageRole({ overrides, ops }: RoleContext, deps: { commitListe
     log,
     topic: t.costEvents,
     deadLetterTopic: t.deadLetter,
-    groupId: settings.groupId,
-    batchMaxEvents: settings.batchMaxEvents,
-    batchMaxWaitMs: settings.batchMaxWaitMs,
-    sessionTimeoutMs: settings.sessionTimeoutMs,
-    fetchMaxBytes: settings.fetchMaxBytes,
-    fetchMaxBytesPerPartition: settings.fetchMaxBytesPerPartition,
-    flushConcurrency: settings.flushConcurrency,
+    ...consumerSettings,
     onFatal: (err) => {
       log.fatal({ err }, 'a batch could not be stored after retries; exiting so the consumer restarts from its last committed offsets');
       setTimeout(() => process.exit(1), 100).unref();

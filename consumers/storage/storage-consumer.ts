@@ -12,28 +12,21 @@ import { Logger } from '../../src/logging';
 import { retry, sleep } from '../../src/retry';
 import { Overrides } from '../../src/config';
 import { BatchAccumulator } from './batch-accumulator';
+import type { StorageSettings } from './settings';
 import { CostEventWriter, DeadLetterRow, WriteResult } from './cost-event-writer';
 import { ledgerRow, type LedgerRow } from './ledger-batch';
 import { storageMetrics } from './metrics';
 import { dependencyError, operationalMetrics } from '../../src/metrics/operational';
 import { consumerOptions, producerOptions } from '../../src/kafka/options';
 
-export interface StorageConsumerOptions {
+/** The role's settings (settings.ts) the consumer reads, and what it is wired to. */
+export interface StorageConsumerOptions extends Omit<StorageSettings, 'partitions'> {
   kafka: Kafka;
   pool: Pool;
   codec: AvroCodec;
   log: Logger;
   topic: string;
   deadLetterTopic: string;
-  groupId: string;
-  batchMaxEvents: number;
-  batchMaxWaitMs: number;
-  sessionTimeoutMs: number;
-  /** kafkajs fetch bounds: all partitions of one fetch, and each partition. */
-  fetchMaxBytes: number;
-  fetchMaxBytesPerPartition: number;
-  /** Storage transactions in flight at once, each on its own connection. */
-  flushConcurrency: number;
   /** A batch could not be stored even after retries; the process should exit and restart. */
   onFatal: (err: unknown) => void;
   overrides?: Overrides;
