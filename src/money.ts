@@ -69,31 +69,37 @@ export function usdToNano(value: string | number): bigint {
 
 /** Formats nano-dollars as an exact USD decimal string with nine fractional digits. */
 export function formatUsd(nano: bigint): string {
-  if (nano >= -MAX_SAFE_NANO && nano <= MAX_SAFE_NANO) return formatScaled(Number(nano), 1e9, 9);
-  const negative = nano < 0n;
-  const abs = negative ? -nano : nano;
-  const whole = abs / NANO_PER_USD;
-  const frac = (abs % NANO_PER_USD).toString().padStart(9, '0');
-  return `${negative ? '-' : ''}${whole}.${frac}`;
+  return formatFixed(nano, 9);
 }
 
-const MAX_SAFE_NANO = BigInt(Number.MAX_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const SCALES = Array.from({ length: 16 }, (_, i) => ({ number: 10 ** i, bigint: 10n ** BigInt(i) }));
 
 /**
- * `units / scale` as a decimal with `digits` fraction digits, for a safe integer `units`: the hot
- * path of formatUsd (and of any fixed-scale quantity), exact because every step stays an integer
- * below 2^53 (the quotient is corrected where the float division rounded it up).
+ * `units` at `digits` decimal places (units of 10^-digits) as an exact decimal string. Below 2^53
+ * (nearly every amount) the arithmetic is on numbers, exact because every step stays an integer
+ * below 2^53 (the quotient is corrected where the float division rounded it up); above, BigInt.
  */
-export function formatScaled(units: number, scale: number, digits: number): string {
-  const abs = units < 0 ? -units : units;
-  let whole = Math.trunc(abs / scale);
-  let frac = abs - whole * scale;
-  if (frac < 0) {
-    whole -= 1;
-    frac += scale;
+export function formatFixed(units: bigint, digits: number): string {
+  const scale = SCALES[digits];
+  const negative = units < 0n;
+  let whole: number | bigint;
+  let frac: number | bigint;
+  if (units >= -MAX_SAFE && units <= MAX_SAFE) {
+    const abs = Math.abs(Number(units));
+    whole = Math.trunc(abs / scale.number);
+    frac = abs - whole * scale.number;
+    if (frac < 0) {
+      whole -= 1;
+      frac += scale.number;
+    }
+  } else {
+    const abs = negative ? -units : units;
+    whole = abs / scale.bigint;
+    frac = abs % scale.bigint;
   }
   const fracText = String(frac);
-  return `${units < 0 ? '-' : ''}${whole}.${fracText.length < digits ? '0'.repeat(digits - fracText.length) + fracText : fracText}`;
+  return `${negative ? '-' : ''}${whole}.${fracText.length < digits ? '0'.repeat(digits - fracText.length) + fracText : fracText}`;
 }
 
 /** Parses a Postgres NUMERIC text (or any USD decimal string) to nano-dollars, exactly. */

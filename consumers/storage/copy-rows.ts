@@ -1,5 +1,5 @@
 import { CostEvent } from '../../src/events';
-import { formatScaled, formatUsd } from '../../src/money';
+import { formatFixed, formatUsd } from '../../src/money';
 
 /** Columns written for each event, in COPY order (ingested_at takes its default). */
 export const COST_EVENT_COLUMNS = [
@@ -22,15 +22,6 @@ export function copyText(value: string | null | undefined): string {
   return value.replace(ESCAPED, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
 }
 
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-function micro(units: bigint): string {
-  if (units >= -MAX_SAFE && units <= MAX_SAFE) return formatScaled(Number(units), 1e6, 6);
-  const negative = units < 0n;
-  const abs = negative ? -units : units;
-  return `${negative ? '-' : ''}${abs / 1_000_000n}.${(abs % 1_000_000n).toString().padStart(6, '0')}`;
-}
-
 export interface StoredEvent {
   event: CostEvent;
   partition: number;
@@ -50,7 +41,7 @@ export function copyLine({ event: e, partition, offset }: StoredEvent, eventTime
 ${copyText(e.persona_id)}\t${copyText(e.post_id)}\t${copyText(e.operation)}\t${copyText(e.service)}\t\
 ${copyText(e.correlation_id)}\t${copyText(e.request_id)}\t${copyText(llm?.model)}\t\
 ${llm ? llm.input_tokens : NULL}\t${llm ? llm.output_tokens : NULL}\t${llm ? llm.cached_input_tokens : NULL}\t\
-${compute ? micro(compute.cpu_cores) : NULL}\t${compute ? micro(compute.memory_gb) : NULL}\t${compute ? compute.duration_ms : NULL}\t\
+${compute ? formatFixed(compute.cpu_cores, 6) : NULL}\t${compute ? formatFixed(compute.memory_gb, 6) : NULL}\t${compute ? compute.duration_ms : NULL}\t\
 ${copyText(vector?.operation)}\t${vector ? vector.units : NULL}\t\
 ${copyText(e.price.source)}\t${copyText(e.price.version)}\t${e.price.status}\t\
 ${copyText(JSON.stringify(e.price.unit_prices ?? {}))}\t${copyText(JSON.stringify(e.metadata ?? {}))}\t${partition}\t${offset}\n`;

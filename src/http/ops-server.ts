@@ -87,7 +87,8 @@ export class OpsServer {
     if (url === '/metrics') {
       // `?name[]=a&name[]=b` (or `name=a`) renders only those metrics: a full render holds every
       // per-persona series, which a progress poll or a narrow scrape job need not pay for.
-      const names = new URLSearchParams(query).getAll('name[]').concat(new URLSearchParams(query).getAll('name'));
+      const params = new URLSearchParams(query);
+      const names = [...params.getAll('name[]'), ...params.getAll('name')];
       const unknown = names.filter((n) => !registry.getSingleMetric(n));
       if (unknown.length > 0) {
         res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no metric named ${unknown.map((n) => JSON.stringify(n)).join(', ')}` }));
