@@ -25,12 +25,6 @@ export interface AlertLatency {
   expected: number;
   delivered: number;
   lost: number;
-  /**
-   * Channels only the highest severity routes to that got nothing because the anomaly resolved
-   * within the coalescing window: the resolution supersedes held escalations by design
-   * (consumers/alerts/coalescing.ts), so PagerDuty is never re-triggered after its resolve.
-   */
-  superseded_by_resolution: number;
   /** The same body accepted twice on one channel for one anomaly. */
   duplicates: number;
   /** Open record → its first notice on each channel the open state routes to. The ≤ 1 s bar. */
@@ -49,10 +43,8 @@ export interface AlertLatency {
  */
 export function alertLatency(records: StateRecord[], notices: Notice[], routing: RoutingConfig, coalesceMs: number): AlertLatency {
   const states = new Map<string, StateRecord[]>();
-  const resolvedAt = new Map<string, number>();
   for (const r of records) {
-    if (r.value.status === 'resolved') resolvedAt.set(r.value.anomaly_id, r.at);
-    else states.set(r.value.anomaly_id, [...(states.get(r.value.anomaly_id) ?? []), r]);
+    if (r.value.status !== 'resolved') states.set(r.value.anomaly_id, [...(states.get(r.value.anomaly_id) ?? []), r]);
   }
   const sent = new Map<string, number[]>();
   const bodies = new Map<string, number>();
@@ -63,7 +55,7 @@ export function alertLatency(records: StateRecord[], notices: Notice[], routing:
     bodies.set(`${key}|${n.body}`, (bodies.get(`${key}|${n.body}`) ?? 0) + 1);
   }
   const out: AlertLatency = {
-    anomalies: 0, anomaly_states: 0, expected: 0, delivered: 0, lost: 0, superseded_by_resolution: 0,
+    anomalies: 0, anomaly_states: 0, expected: 0, delivered: 0, lost: 0,
     duplicates: [...bodies.values()].reduce((s, c) => s + c - 1, 0),
     first_notice_ms: [], follow_up_from_open_ms: [], follow_up_from_last_escalation_ms: [], notices_per_anomaly_max: 0,
   };
@@ -76,12 +68,9 @@ export function alertLatency(records: StateRecord[], notices: Notice[], routing:
     const finalChannels = escalations.length ? route({ ...open.value, severity: top }, routing) : [];
     out.anomalies++;
     out.anomaly_states += list.length;
-    // A follow-up is due a window after the first notice, and goes out on the next tick (well within a second).
-    const resolvedInWindow = (resolvedAt.get(id) ?? Infinity) < open.at + coalesceMs + 1000;
     for (const c of new Set([...firstChannels, ...finalChannels])) {
       out.expected++;
       if (sent.has(`${id}|${c}`)) out.delivered++;
-      else if (resolvedInWindow && !firstChannels.includes(c)) out.superseded_by_resolution++;
       else out.lost++;
     }
     for (const c of firstChannels) {

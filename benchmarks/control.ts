@@ -159,7 +159,7 @@ async function main(): Promise<void> {
   const guardFromSend = [...guardSeen].map(([persona, at]) => at - sentAt.get(persona)!);
   const severities = new Map<string, number>();
   for (const r of records) severities.set(`${r.value.status}:${r.value.severity}`, (severities.get(`${r.value.status}:${r.value.severity}`) ?? 0) + 1);
-  say(`anomaly states ${JSON.stringify(Object.fromEntries(severities))}; deliveries ${m.delivered}/${m.expected} (${m.superseded_by_resolution} superseded by a resolution within the window); guard saw ${guardSeen.size}/${PERSONAS} controls`);
+  say(`anomaly states ${JSON.stringify(Object.fromEntries(severities))}; deliveries ${m.delivered}/${m.expected}; guard saw ${guardSeen.size}/${PERSONAS} controls`);
   say(`p50 first notice ${p(m.first_notice_ms, 0.5)} ms, p50 follow-up from open ${p(m.follow_up_from_open_ms, 0.5)} ms (coalescing ${coalesceMs} ms), p50 crossing→guard ${p(guardLatency, 0.5)} ms`);
 
   await sub.quit();
@@ -177,7 +177,6 @@ async function main(): Promise<void> {
     expected_deliveries: m.expected,
     duplicates: m.duplicates,
     lost: m.lost,
-    superseded_by_resolution: m.superseded_by_resolution,
     first_notice_p50_ms: p(m.first_notice_ms, 0.5),
     first_notice_p99_ms: p(m.first_notice_ms, 0.99),
     escalation_coalesce_ms: coalesceMs,

@@ -33,8 +33,10 @@ interface Entry<T> {
  * Coalesces an anomaly's escalations: the first notice of an anomaly goes out at once, and so does an
  * escalation that comes more than `windowMs` after the anomaly's last notice; an escalation within
  * `windowMs` of it is held, and when the window closes every held escalation goes out as one
- * follow-up carrying the latest state at the highest severity seen. A resolution supersedes what is
- * held (PagerDuty must not be re-triggered after its resolve). Pure: no I/O, the clock is injected.
+ * follow-up carrying the latest state at the highest severity seen. A resolution returns what is held
+ * (as `superseded`) for the caller to send as that follow-up before the resolution: a channel only the
+ * higher severity routes to (email for a critical) would otherwise never hear of the anomaly, and
+ * PagerDuty sees its trigger before its resolve. Pure: no I/O, the clock is injected.
  * Memory: one entry per anomaly noticed within the last `windowMs`.
  */
 export class EscalationCoalescer<T> {
@@ -85,7 +87,8 @@ export class EscalationCoalescer<T> {
   }
 }
 
-function followUp<T>(held: Held<T>[]): FollowUp<T> {
+/** The follow-up standing for `held`: the latest state at the highest severity among them. */
+export function followUp<T>(held: Held<T>[]): FollowUp<T> {
   let representative = held[0];
   let severity: Severity = held[0].anomaly.severity;
   for (const h of held) {

@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { Logger } from '../../src/logging';
 import { ChannelName, Deliverer, DeliveryOutcome, Notification, NOTIFIED_PREFIX, Origin } from '../../src/notify';
 import { CostAnomaly } from '../../src/contracts/anomaly';
-import { EscalationCoalescer, FollowUp, Held } from './coalescing';
+import { EscalationCoalescer, FollowUp, followUp, Held } from './coalescing';
 import { Grouper } from './grouping';
 import { alertMetrics } from './metrics';
 import { route, RoutingConfig } from './routing';
@@ -46,7 +46,8 @@ export class Dispatcher {
     const n = anomalyNotification(a, origin);
     if (a.status === 'resolved') {
       const offer = this.coalescer.offer(a, { origin, release });
-      await this.supersede(offer.decision === 'send' ? offer.superseded : []);
+      // Escalations still held are not cancelled by the resolution: they go out first, as one follow-up.
+      if (offer.decision === 'send' && offer.superseded.length > 0) await this.sendOvertaken(offer.superseded);
       // Resolution notices go where the anomaly was announced (PagerDuty resolves its incident).
       const channels = (await this.o.redis.smembers(NOTIFIED_PREFIX + a.anomaly_id)) as ChannelName[];
       this.metrics.anomalies.inc({ outcome: channels.length ? 'resolved' : 'unrouted' });
@@ -79,12 +80,14 @@ export class Dispatcher {
    */
   async takeFollowUps(all = false): Promise<DueFollowUp[]> {
     const out: DueFollowUp[] = [];
-    for (const f of this.coalescer.take(all)) {
-      const channels = route(f.anomaly, this.o.routing);
-      await this.recordCoalesced(f.superseded, channels);
-      out.push({ plan: { notification: this.followUpNotification(f), channels }, release: () => f.held.forEach((h) => h.item.release()) });
-    }
+    for (const f of this.coalescer.take(all)) out.push(await this.followUpPlan(f));
     return out;
+  }
+
+  private async followUpPlan(f: FollowUp<HeldRecord>): Promise<DueFollowUp> {
+    const channels = route(f.anomaly, this.o.routing);
+    await this.recordCoalesced(f.superseded, channels);
+    return { plan: { notification: this.followUpNotification(f), channels }, release: () => f.held.forEach((h) => h.item.release()) };
   }
 
   /** The replay guard for coalesced states; if it cannot be written the follow-up still goes out (a replay might then send one of them alone). */
@@ -103,10 +106,11 @@ export class Dispatcher {
     return n;
   }
 
-  /** Held escalations a resolution overtook: recorded as coalesced into it, then released. */
-  private async supersede(held: Held<HeldRecord>[]): Promise<void> {
-    await this.recordCoalesced(held);
-    for (const h of held) h.item.release();
+  /** Held escalations a resolution overtook: sent now as their follow-up, then released. */
+  private async sendOvertaken(held: Held<HeldRecord>[]): Promise<void> {
+    const due = await this.followUpPlan(followUp(held));
+    await this.execute(due.plan);
+    due.release();
   }
 
   /** Sends on each channel concurrently; a failure on one is dead-lettered there and never blocks the rest. */

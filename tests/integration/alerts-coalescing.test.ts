@@ -75,6 +75,19 @@ describe('escalation coalescing on the real stack (ALERT_ESCALATION_COALESCE_MS)
     await stopRole(role);
   });
 
+  it('a resolution within the window sends the held escalations first: the critical reaches email and PagerDuty, then the resolution', async () => {
+    const role = await startRole();
+    const id = `${env.id}-quick`;
+    const persona = `${env.id}-pq`;
+    const resolved = anomaly({ anomaly_id: id, persona_id: persona, sequence: 4, status: 'resolved', severity: 'critical', multiplier: 1.1 });
+    await publisher.publish(...staircase(id, persona), resolved);
+    await waitFor(() => pagerDutyFor(id).length >= 2 && mailFor(id).length >= 2 && slackFor(persona).length >= 3, { what: 'follow-up and resolution on every channel', timeoutMs: 10_000 });
+    expect(pagerDutyFor(id).map((r) => [r.body.event_action, r.body.payload?.severity ?? null])).toEqual([['trigger', 'critical'], ['resolve', null]]);
+    expect(mailFor(id).map((m) => m.sequence)).toEqual(['3', '4']);
+    expect(slackFor(persona).map((r) => r.body.text.split('\n')[0])).toEqual(['🚨 COST ANOMALY DETECTED', '🚨 COST ANOMALY ESCALATED', expect.stringMatching(/RESOLVED/)]);
+    await stopRole(role);
+  });
+
   it('an escalation after the window is its own notice, sent without waiting', async () => {
     const role = await startRole();
     const id = `${env.id}-late`;
