@@ -67,8 +67,6 @@ export function classifyPgError(err: unknown): 'data' | 'retriable' | 'fatal' {
   return 'retriable';
 }
 
-const idLine = (r: LedgerRow) => `${r.key}\t${r.eventTime}\t${r.fingerprint}\n`;
-
 async function copyInto(client: PoolClient, sql: string, data: string | Buffer): Promise<void> {
   await pipeline(Readable.from([data]), client.query(copyFrom(sql)));
 }
@@ -144,7 +142,7 @@ export class CostEventWriter {
     else if (firsts.length >= COPY_CLAIM_MIN_IDS) {
       await client.query('SAVEPOINT claim_ids');
       try {
-        await copyInto(client, 'COPY cost_event_ids (event_key, event_time, fingerprint) FROM STDIN', firsts.map(idLine).join(''));
+        await copyInto(client, 'COPY cost_event_ids (event_key, event_time, fingerprint) FROM STDIN', Buffer.concat(firsts.map((r) => r.idLine)));
         await client.query('RELEASE SAVEPOINT claim_ids');
         claimed = true;
       } catch (err) {

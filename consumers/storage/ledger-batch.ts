@@ -11,6 +11,8 @@ import { eventFingerprint, eventKey } from './event-key';
 export interface LedgerRow {
   /** The COPY text line, encoded: outside the JS heap, so the collector does not copy it while the row waits. */
   line: Buffer;
+  /** The cost_event_ids COPY line: key, event time, fingerprint. */
+  idLine: Buffer;
   key: string;
   fingerprint: string;
   eventId: string;
@@ -36,10 +38,13 @@ export interface LedgerRow {
 export function ledgerRow(stored: StoredEvent): LedgerRow {
   const e = stored.event;
   const eventTime = e.event_time.toISOString();
+  const key = eventKey(e.event_id);
+  const fingerprint = eventFingerprint(e);
   return {
     line: Buffer.from(copyLine(stored, eventTime)),
-    key: eventKey(e.event_id),
-    fingerprint: eventFingerprint(e),
+    idLine: Buffer.from(`${key}\t${eventTime}\t${fingerprint}\n`),
+    key,
+    fingerprint,
     eventId: e.event_id,
     eventTime,
     dayNumber: Math.floor(e.event_time.getTime() / 86_400_000),
@@ -134,15 +139,24 @@ export interface CostDelta {
   events: number;
 }
 
+/** One (cost type, model, vector operation) of a persona in a batch: its cost delta and its days. */
+interface TypeSums {
+  costType: string;
+  model: string;
+  operation: string | null;
+  nano: bigint;
+  events: number;
+  days: Map<number, { total: bigint; events: number }>;
+}
+
 /**
  * The rollup deltas of the rows a batch inserts, summed exactly in nano-dollars. The daily rows are
- * sorted by key, so concurrent transactions lock them in one order.
+ * sorted by key, so concurrent transactions lock them in one order. Grouped through nested maps of
+ * the rows' own strings: a composite key string per row was most of what this allocated.
  */
 export function rollupDeltas(rows: LedgerRow[]): { posts: PostDelta[]; daily: DailyDelta[]; deltas: CostDelta[] } {
   const posts = new Map<string, PostDelta>();
-  const daily = new Map<string, DailyDelta>();
-  const costs = new Map<string, { d: CostDelta; nano: bigint }>();
-  const days = new Map<number, string>();
+  const personas = new Map<string, Map<string, Map<string, Map<string | null, TypeSums>>>>();
   for (const r of rows) {
     if (r.postId !== null) {
       const p = posts.get(r.postId);
@@ -151,28 +165,48 @@ export function rollupDeltas(rows: LedgerRow[]): { posts: PostDelta[]; daily: Da
         p.total += r.amount;
       } else posts.set(r.postId, { post_id: r.postId, persona_id: r.personaId, total: r.amount });
     }
-    let day = days.get(r.dayNumber);
-    if (day === undefined) {
-      day = new Date(r.dayNumber * 86_400_000).toISOString().slice(0, 10);
-      days.set(r.dayNumber, day);
+    let types = personas.get(r.personaId);
+    if (!types) personas.set(r.personaId, (types = new Map()));
+    let models = types.get(r.costType);
+    if (!models) types.set(r.costType, (models = new Map()));
+    let operations = models.get(r.model);
+    if (!operations) models.set(r.model, (operations = new Map()));
+    let sums = operations.get(r.vectorOperation);
+    if (!sums) operations.set(r.vectorOperation, (sums = { costType: r.costType, model: r.model, operation: r.vectorOperation, nano: 0n, events: 0, days: new Map() }));
+    sums.nano += r.amount;
+    sums.events++;
+    const day = sums.days.get(r.dayNumber);
+    if (day) {
+      day.total += r.amount;
+      day.events++;
+    } else sums.days.set(r.dayNumber, { total: r.amount, events: 1 });
+  }
+  const dayText = new Map<number, string>();
+  const daily = new Map<string, DailyDelta>();
+  const deltas: CostDelta[] = [];
+  for (const [persona, types] of personas) {
+    for (const models of types.values()) {
+      for (const operations of models.values()) {
+        for (const sums of operations.values()) {
+          deltas.push({ persona_id: persona, cost_type: sums.costType, model: sums.model, operation: sums.operation, amount_usd: formatUsd(sums.nano), events: sums.events });
+          for (const [dayNumber, d] of sums.days) {
+            let day = dayText.get(dayNumber);
+            if (day === undefined) dayText.set(dayNumber, (day = new Date(dayNumber * 86_400_000).toISOString().slice(0, 10)));
+            // Vector operations share a daily row (its key has no operation).
+            const dk = `${persona}\u0000${day}\u0000${sums.costType}\u0000${sums.model}`;
+            const same = daily.get(dk);
+            if (same) {
+              same.total += d.total;
+              same.events += d.events;
+            } else daily.set(dk, { persona_id: persona, day, cost_type: sums.costType, model: sums.model, total: d.total, events: d.events });
+          }
+        }
+      }
     }
-    const typeKey = `${r.personaId}\u0000${r.costType}\u0000${r.model}`;
-    const dk = `${r.personaId}\u0000${day}\u0000${r.costType}\u0000${r.model}`;
-    const d = daily.get(dk);
-    if (d) {
-      d.total += r.amount;
-      d.events++;
-    } else daily.set(dk, { persona_id: r.personaId, day, cost_type: r.costType, model: r.model, total: r.amount, events: 1 });
-    const ck = r.vectorOperation === null ? typeKey : `${typeKey}\u0000${r.vectorOperation}`;
-    const c = costs.get(ck);
-    if (c) {
-      c.nano += r.amount;
-      c.d.events++;
-    } else costs.set(ck, { d: { persona_id: r.personaId, cost_type: r.costType, model: r.model, operation: r.vectorOperation, amount_usd: '', events: 1 }, nano: r.amount });
   }
   return {
     posts: [...posts.values()],
     daily: [...daily.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, d]) => d),
-    deltas: [...costs.values()].map(({ d, nano }) => ({ ...d, amount_usd: formatUsd(nano) })),
+    deltas,
   };
 }

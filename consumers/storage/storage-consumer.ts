@@ -15,6 +15,7 @@ import { BatchAccumulator } from './batch-accumulator';
 import type { StorageSettings } from './settings';
 import { CostEventWriter, DeadLetterRow, WriteResult } from './cost-event-writer';
 import { ledgerRow, type LedgerRow } from './ledger-batch';
+import { LedgerRowReader } from './ledger-row-reader';
 import { storageMetrics } from './metrics';
 import { dependencyError, operationalMetrics } from '../../src/metrics/operational';
 import { consumerOptions, producerOptions } from '../../src/kafka/options';
@@ -49,6 +50,7 @@ export class StorageConsumer {
   private readonly writers: CostEventWriter[];
   private readonly accumulators: BatchAccumulator<Item>[];
   private readonly reader: avro.Type = avroType(loadSchema('cost-event'));
+  private readonly rowReader = new LedgerRowReader();
   private readonly metrics = storageMetrics();
   private readonly validation: ValidationClock;
   private listenersDone: Promise<unknown> = Promise.resolve();
@@ -190,6 +192,10 @@ export class StorageConsumer {
 
   /** Decodes without a promise when the message's writer schema is known (nearly always); undefined if the registry must be asked. */
   private decodeKnown(topic: string, partition: number, message: KafkaMessage): Item | undefined {
+    if (this.o.codec.isWrittenWith(message.value, this.reader)) {
+      const row = this.rowReader.read(message.value!, partition, message.offset, message.key, this.validation.current());
+      if (row) return { kind: 'event', row, publishedAt: Number(message.timestamp) };
+    }
     let decoded: { value: CostEvent } | undefined;
     try {
       decoded = this.o.codec.decodeKnown<CostEvent>(message.value, this.reader);

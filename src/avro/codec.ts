@@ -29,6 +29,7 @@ const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 export class AvroCodec {
   private readonly writerTypes = new Map<number, Promise<avro.Type>>();
   private readonly writerTypesReady = new Map<number, avro.Type>();
+  private readonly identicalIds = new WeakMap<avro.Type, Map<number, boolean>>();
   private readonly resolvers = new Map<string, avro.Resolver | null>();
 
   private readonly target: RegistryTarget;
@@ -160,6 +161,25 @@ export class AvroCodec {
     const schemaId = message.readInt32BE(1);
     const writer = this.writerTypesReady.get(schemaId);
     return writer ? this.decodeWith<T>(message, schemaId, writer, reader) : undefined;
+  }
+
+  /**
+   * True when `message` is framed with a registered schema id whose schema is `reader` itself, so a
+   * reader written for that schema may read its body field by field (consumers/storage/ledger-row-reader.ts).
+   */
+  isWrittenWith(message: Buffer | null, reader: avro.Type): boolean {
+    if (!message || message.length < HEADER_BYTES || message[0] !== MAGIC_BYTE) return false;
+    const schemaId = message.readInt32BE(1);
+    let ids = this.identicalIds.get(reader);
+    if (!ids) this.identicalIds.set(reader, (ids = new Map()));
+    let same = ids.get(schemaId);
+    if (same === undefined) {
+      const writer = this.writerTypesReady.get(schemaId);
+      if (!writer) return false;
+      same = writer.equals(reader);
+      ids.set(schemaId, same);
+    }
+    return same;
   }
 
   private decodeWith<T>(message: Buffer, schemaId: number, writer: avro.Type, reader: avro.Type): { schemaId: number; value: T } {
