@@ -1,3 +1,5 @@
+import './record-decoding';
+
 /**
  * kafkajs (2.2.4, its last release) groups a send's messages by partition with
  * `Object.assign(result, { [p]: [...current, message] })` for every message: quadratic in the
