@@ -110,6 +110,8 @@ function checkCount(field: string, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidInputError(`${field}.invalid`, `${field} must be a non-negative integer, got ${n}`);
 }
 
+const EMPTY_METADATA_BYTES = Buffer.byteLength(JSON.stringify({}));
+
 /** Checks a decoded cost event; throws InvalidInputError naming the first problem. */
 export function validateCostEvent(e: CostEvent, limits: ValidationLimits): void {
   checkId('event_id', e.event_id, true);
@@ -131,11 +133,13 @@ export function validateCostEvent(e: CostEvent, limits: ValidationLimits): void 
   }
   if (e.vector_db_usage) checkCount('vector_db_usage.units', e.vector_db_usage.units);
   checkAmountScale(e);
-  for (const [k, v] of Object.entries(e.metadata ?? {})) {
+  const metadata = e.metadata ?? {};
+  const keys = Object.keys(metadata);
+  for (const k of keys) {
     // Postgres text and jsonb cannot hold U+0000.
-    if (k.includes('\u0000') || v.includes('\u0000')) throw new InvalidInputError('metadata.nul_character', `metadata entry ${JSON.stringify(k.slice(0, 64))} contains a NUL character`);
+    if (k.includes('\u0000') || metadata[k].includes('\u0000')) throw new InvalidInputError('metadata.nul_character', `metadata entry ${JSON.stringify(k.slice(0, 64))} contains a NUL character`);
   }
-  const metadataBytes = Buffer.byteLength(JSON.stringify(e.metadata ?? {}));
+  const metadataBytes = keys.length === 0 ? EMPTY_METADATA_BYTES : Buffer.byteLength(JSON.stringify(metadata));
   if (metadataBytes > limits.maxMetadataBytes) {
     throw new InvalidInputError('metadata.too_large', `metadata is ${metadataBytes} bytes; at most ${limits.maxMetadataBytes}`);
   }

@@ -296,15 +296,25 @@ export class PriceBook {
       if (this.opts.unknownModel === 'reject') throw new UnknownModelError(model);
       return { nanoUsd: 0n, price: this.unknownLlm };
     }
-    let uncached = inputTokens;
-    const take = (tokens: number, rate: bigint | undefined): bigint => {
-      if (rate === undefined || tokens <= 0) return 0n;
-      const n = Math.min(tokens, uncached);
-      uncached -= n;
-      return BigInt(n) * rate;
-    };
     // Sum exact terms at a common scale before the single rounding, so parts never round separately.
-    let units = take(cachedInputTokens, m.cacheRead) + take(cacheWrites.fiveMinute, m.cacheWrite) + take(cacheWrites.oneHour, m.cacheWrite1h);
+    // Cache reads, then 5-minute and 1-hour cache writes, each take from the input tokens not yet billed.
+    let uncached = inputTokens;
+    let units = 0n;
+    if (m.cacheRead !== undefined && cachedInputTokens > 0) {
+      const n = Math.min(cachedInputTokens, uncached);
+      uncached -= n;
+      units += BigInt(n) * m.cacheRead;
+    }
+    if (m.cacheWrite !== undefined && cacheWrites.fiveMinute > 0) {
+      const n = Math.min(cacheWrites.fiveMinute, uncached);
+      uncached -= n;
+      units += BigInt(n) * m.cacheWrite;
+    }
+    if (m.cacheWrite1h !== undefined && cacheWrites.oneHour > 0) {
+      const n = Math.min(cacheWrites.oneHour, uncached);
+      uncached -= n;
+      units += BigInt(n) * m.cacheWrite1h;
+    }
     units += BigInt(uncached) * m.input;
     if (outputTokens > 0) units += BigInt(outputTokens) * m.output!;
     return { nanoUsd: roundHalfUpDiv(units * NANO_PER_USD, m.divisor), price: m.price };

@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { CompressionTypes } from 'kafkajs';
 import '../../src/kafka/codecs';
-import { directRecordEncodingInstalled, produceRequestV3, ProduceRequestArgs } from '../../src/kafka/direct-record-encoding';
+import { randomBytes } from 'node:crypto';
+import { crc32c, directRecordEncodingInstalled, produceRequestV3, ProduceRequestArgs } from '../../src/kafka/direct-record-encoding';
 // Jest's module registry is its own, so these are kafkajs's original encoders.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const original = require('kafkajs/src/protocol/requests/produce/v3/request') as typeof produceRequestV3;
@@ -12,6 +13,8 @@ const Long = require('kafkajs/src/utils/long') as { fromValue(v: unknown): unkno
 const decodeProduceV3 = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (decoder: unknown) => Promise<{ records: { key: Buffer | null; value: Buffer | null; headers: Record<string, unknown> }[] }>;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Decoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => unknown;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const kafkajsCrc32C = require('kafkajs/src/protocol/recordBatch/crc32C') as (b: Buffer) => number;
 
 const ROOT = path.resolve(__dirname, '../..');
 const NOW = 1_764_000_000_123;
@@ -106,6 +109,15 @@ describe("the produce request written straight into one buffer (kafkajs's v3 req
     expect(batch.records.map((r) => [r.key?.toString() ?? null, r.value?.toString() ?? null])).toEqual(
       sent.map((m) => [m.key == null ? null : m.key.toString(), m.value == null ? null : m.value.toString()]),
     );
+  });
+
+  it("computes kafkajs's CRC-32C: every length and alignment, the standard check value", () => {
+    expect(crc32c(Buffer.from('123456789')).toString(16)).toBe('e3069283');
+    const data = randomBytes(70_000);
+    for (let n = 0; n < 600; n++) {
+      const b = data.subarray(n % 8, (n % 8) + (n < 500 ? n : 60_000 + n));
+      expect(crc32c(b)).toBe(kafkajsCrc32C(b));
+    }
   });
 
   it.each([3, 4, 5, 6, 7])("is what kafkajs's Produce v%i request encodes with, under kafkajs's own API version and response", async (version) => {
