@@ -78,7 +78,13 @@ export interface ValidationLimits {
 
 const MAX_ID_LENGTH = 255;
 // Printable text without control characters; ids end up in URLs, logs, SQL parameters and alerts.
-const ID_RE = /^[^\u0000-\u001f\u007f]+$/;
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
 
 function checkId(field: string, value: string | null | undefined, required: boolean): void {
   if (value === null || value === undefined || value === '') {
@@ -86,7 +92,7 @@ function checkId(field: string, value: string | null | undefined, required: bool
     return;
   }
   if (value.length > MAX_ID_LENGTH) throw new InvalidInputError(`${field}.too_long`, `${field} is ${value.length} characters; at most ${MAX_ID_LENGTH}`);
-  if (!ID_RE.test(value)) throw new InvalidInputError(`${field}.control_characters`, `${field} contains control characters`);
+  if (hasControlCharacter(value)) throw new InvalidInputError(`${field}.control_characters`, `${field} contains control characters`);
 }
 
 function checkTime(field: string, time: Date, limits: ValidationLimits): void {
@@ -117,7 +123,10 @@ export function validateCostEvent(e: CostEvent, limits: ValidationLimits): void 
   checkId('event_id', e.event_id, true);
   checkId('persona_id', e.persona_id, true);
   checkId('post_id', e.post_id, false);
-  for (const f of ['operation', 'service', 'correlation_id', 'request_id'] as const) checkId(f, e[f], false);
+  checkId('operation', e.operation, false);
+  checkId('service', e.service, false);
+  checkId('correlation_id', e.correlation_id, false);
+  checkId('request_id', e.request_id, false);
   checkTime('event_time', e.event_time, limits);
   checkAmount('amount', e.amount);
   if (e.currency !== 'USD') throw new InvalidInputError('currency.unsupported', `currency ${JSON.stringify(e.currency)} is not supported; amounts must be in USD`);

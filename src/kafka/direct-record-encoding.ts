@@ -87,7 +87,7 @@ class Writer {
 
   bytes(b: Buffer): void {
     this.ensure(b.length);
-    b.copy(this.buf, this.pos);
+    this.buf.set(b, this.pos); // TypedArray#set: Buffer#copy without its argument handling
     this.pos += b.length;
   }
 
@@ -131,7 +131,7 @@ class Writer {
     this.uvarint(zigZag(length));
     if (typeof v === 'string') this.buf.write(v, this.pos, length, 'utf8');
     else if (length < 48) for (let i = 0; i < length; i++) this.buf[this.pos + i] = v[i];
-    else v.copy(this.buf, this.pos);
+    else this.buf.set(v, this.pos);
     this.pos += length;
   }
 }

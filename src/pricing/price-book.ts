@@ -181,7 +181,7 @@ export class PriceBook {
   private readonly unknownLlm: PriceApplied;
   private readonly unknownVectorDb = frozenPrice({ source: 'config', version: 'vector-db-prices', status: 'unknown_model', unit_prices: {} });
   private readonly vectorDbPrices = new Map<string, { units: bigint; divisor: bigint; price: PriceApplied }>();
-  private computeRates: { cpu: Decimal; mem: Decimal; divisor: bigint; price: PriceApplied } | undefined;
+  private computeRates: { cpuAtCommonScale: bigint; memAtCommonScale: bigint; divisor: bigint; price: PriceApplied } | undefined;
   readonly table: PricingTable;
   /**
    * The version of this book's LLM prices as a whole: the table's, plus a digest of the overrides
@@ -327,7 +327,8 @@ export class PriceBook {
       const cpu = parseDecimal(this.opts.cpuUsdPerCoreHour);
       const mem = parseDecimal(this.opts.memoryUsdPerGbHour);
       r = this.computeRates = {
-        cpu, mem,
+        cpuAtCommonScale: cpu.units * 10n ** BigInt(mem.scale),
+        memAtCommonScale: mem.units * 10n ** BigInt(cpu.scale),
         divisor: 10n ** BigInt(6 + cpu.scale + mem.scale) * MS_PER_HOUR,
         price: frozenPrice({
           source: 'config', version: 'opencost-default-rates', status: 'priced',
@@ -337,9 +338,7 @@ export class PriceBook {
     }
     const ms = BigInt(durationMs);
     // cost = (cores × rate + GB × rate) × ms / 3.6e6, rounded once.
-    const cpuPart = microCores * ms * r.cpu.units * 10n ** BigInt(r.mem.scale);
-    const memPart = microGb * ms * r.mem.units * 10n ** BigInt(r.cpu.scale);
-    return { nanoUsd: roundHalfUpDiv((cpuPart + memPart) * NANO_PER_USD, r.divisor), price: r.price };
+    return { nanoUsd: roundHalfUpDiv((microCores * r.cpuAtCommonScale + microGb * r.memAtCommonScale) * ms * NANO_PER_USD, r.divisor), price: r.price };
   }
 
   vectorDb(operation: string, units: number): Priced {
