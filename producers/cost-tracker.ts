@@ -5,7 +5,7 @@ import { AvroCodec, avroType } from '../src/avro/codec';
 import { CostEventEncoder } from '../src/avro/cost-event-encoder';
 import { loadSchema } from '../src/avro/schemas';
 import { Overrides, setting, topics, Topics } from '../src/config';
-import { completeCostEvent, CostEvent, CostEventDraft, CostType, parseMicroUnits, PostOutcome, ValidationClock } from '../src/events';
+import { completeCostEvent, completeOwnedDraft, CostEvent, CostEventDraft, CostType, parseMicroUnits, PostOutcome, ValidationClock } from '../src/events';
 import { InvalidInputError } from '../src/errors';
 import { createKafka, SDK_RETRY } from '../src/kafka/client';
 import { formatUsd, usdToNano } from '../src/money';
@@ -276,11 +276,13 @@ export class CostTracker {
   ): Promise<TrackedCost> {
     if (!a.personaId) return Promise.reject(new InvalidInputError('persona_id.missing', 'personaId is required: costs are attributed to a persona'));
     if (!this.priceBook) return this.tracked(this.start().then(() => this.publishCost(costType, a, llm, compute, vector)));
-    // The same completion, pricing and checks as HTTP ingest (src/events/complete-cost-event.ts).
-    const event = completeCostEvent({
+    // The same completion, pricing and checks as HTTP ingest (src/events/complete-cost-event.ts),
+    // on a draft made here in the event's field order, completed in place.
+    const event = completeOwnedDraft({
       event_id: a.eventId,
       event_time: a.eventTime,
       cost_type: costType,
+      amount: undefined,
       currency: 'USD',
       persona_id: a.personaId,
       post_id: a.postId ?? null,
@@ -291,6 +293,7 @@ export class CostTracker {
       llm_usage: llm,
       compute_usage: compute,
       vector_db_usage: vector,
+      price: undefined,
       metadata: a.metadata ?? {},
     }, this.priceBook, this.validation.current());
     return this.publishCompleted(event);

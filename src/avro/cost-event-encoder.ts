@@ -5,6 +5,10 @@ const PRICE_STATUSES: Record<string, number> = { priced: 0, unknown_model: 1, un
 const AMOUNT_LIMIT = 10n ** 20n; // decimal(20, 9)
 const MICRO_LIMIT = 10n ** 18n; // decimal(18, 6)
 const SMALL_DECIMAL = 1n << 47n; // fits a float exactly with room for the two's complement arithmetic
+// Negated once here: a negation per call is a new BigInt per call.
+const NEGATIVE_AMOUNT_LIMIT = -AMOUNT_LIMIT;
+const NEGATIVE_MICRO_LIMIT = -MICRO_LIMIT;
+const NEGATIVE_SMALL_DECIMAL = -SMALL_DECIMAL;
 
 /**
  * The cost-event schema (schemas/cost-event.avsc) written by hand, framed in the Confluent wire
@@ -48,7 +52,7 @@ export class CostEventEncoder {
     const time = e.event_time instanceof Date ? e.event_time.getTime() : (e.event_time as unknown as number);
     this.writeLong(time, 'event_time');
     this.writeEnum(COST_TYPES, e.cost_type, 'cost_type');
-    this.writeDecimal(e.amount, AMOUNT_LIMIT, 'amount');
+    this.writeDecimal(e.amount, AMOUNT_LIMIT, NEGATIVE_AMOUNT_LIMIT, 'amount');
     this.writeString(e.currency, 'currency');
     this.writeString(e.persona_id, 'persona_id');
     this.writeOptionalString(e.post_id, 'post_id');
@@ -71,8 +75,8 @@ export class CostEventEncoder {
     else {
       this.writeByte(2);
       this.writeString(compute.resource_type, 'compute_usage.resource_type');
-      this.writeDecimal(compute.cpu_cores, MICRO_LIMIT, 'compute_usage.cpu_cores');
-      this.writeDecimal(compute.memory_gb, MICRO_LIMIT, 'compute_usage.memory_gb');
+      this.writeDecimal(compute.cpu_cores, MICRO_LIMIT, NEGATIVE_MICRO_LIMIT, 'compute_usage.cpu_cores');
+      this.writeDecimal(compute.memory_gb, MICRO_LIMIT, NEGATIVE_MICRO_LIMIT, 'compute_usage.memory_gb');
       this.writeLong(compute.duration_ms, 'compute_usage.duration_ms');
     }
     const vector = e.vector_db_usage;
@@ -200,10 +204,10 @@ export class CostEventEncoder {
   }
 
   /** Avro decimal on bytes: the unscaled value in minimal big-endian two's complement. */
-  private writeDecimal(v: bigint, limit: bigint, field: string): void {
+  private writeDecimal(v: bigint, limit: bigint, negativeLimit: bigint, field: string): void {
     if (typeof v !== 'bigint') throw new TypeError(`decimal value must be a bigint of unscaled units, got ${typeof v} for ${field}`);
-    if (v >= limit || v <= -limit) throw new RangeError(`decimal ${v} exceeds the precision of ${field}`);
-    if (v < SMALL_DECIMAL && v >= -SMALL_DECIMAL) {
+    if (v >= limit || v <= negativeLimit) throw new RangeError(`decimal ${v} exceeds the precision of ${field}`);
+    if (v < SMALL_DECIMAL && v >= NEGATIVE_SMALL_DECIMAL) {
       const n = Number(v);
       let k = 1;
       let bound = 128;

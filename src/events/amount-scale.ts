@@ -35,12 +35,14 @@ function unitPrice(prices: Record<string, string>, name: string): Decimal | null
   return d;
 }
 
-/** Σ count × price over terms, in nano-USD, rounded down (only compared within a tolerance). */
-function nanoOf(terms: [bigint, Decimal][], divisor: bigint): bigint {
-  let scale = 0;
-  for (const [, p] of terms) if (p.scale > scale) scale = p.scale;
-  let units = 0n;
-  for (const [n, p] of terms) units += n * p.units * pow10(scale - p.scale);
+/** Σ count × price over up to three terms, in nano-USD, rounded down (only compared within a tolerance). */
+function nanoOf(divisor: bigint, n1: bigint, p1: Decimal, n2?: bigint, p2?: Decimal, n3?: bigint, p3?: Decimal): bigint {
+  let scale = p1.scale;
+  if (p2 && p2.scale > scale) scale = p2.scale;
+  if (p3 && p3.scale > scale) scale = p3.scale;
+  let units = n1 * p1.units * pow10(scale - p1.scale);
+  if (n2 !== undefined && p2) units += n2 * p2.units * pow10(scale - p2.scale);
+  if (n3 !== undefined && p3) units += n3 * p3.units * pow10(scale - p3.scale);
   return (units * NANO_PER_USD) / (pow10(scale) * divisor);
 }
 
@@ -59,21 +61,20 @@ export function expectedNanoUsd(e: CostEvent): bigint | null {
     if (!input || !output || cacheRead === null) return null;
     const u = e.llm_usage;
     const cached = cacheRead ? Math.min(u.cached_input_tokens, u.input_tokens) : 0;
-    const terms: [bigint, Decimal][] = [[BigInt(u.input_tokens - cached), input], [BigInt(u.output_tokens), output]];
-    if (cacheRead && cached > 0) terms.push([BigInt(cached), cacheRead]);
-    return nanoOf(terms, MICRO);
+    if (cacheRead && cached > 0) return nanoOf(MICRO, BigInt(u.input_tokens - cached), input, BigInt(u.output_tokens), output, BigInt(cached), cacheRead);
+    return nanoOf(MICRO, BigInt(u.input_tokens - cached), input, BigInt(u.output_tokens), output);
   }
   if (e.compute_usage) {
     const cpu = unitPrice(prices, 'cpu_core_hour');
     const mem = unitPrice(prices, 'memory_gb_hour');
     if (!cpu || !mem) return null;
     const ms = BigInt(e.compute_usage.duration_ms);
-    return nanoOf([[e.compute_usage.cpu_cores * ms, cpu], [e.compute_usage.memory_gb * ms, mem]], MICRO * MS_PER_HOUR);
+    return nanoOf(MICRO * MS_PER_HOUR, e.compute_usage.cpu_cores * ms, cpu, e.compute_usage.memory_gb * ms, mem);
   }
   if (e.vector_db_usage) {
     const p = unitPrice(prices, e.vector_db_usage.operation);
     if (!p) return null;
-    return nanoOf([[BigInt(e.vector_db_usage.units), p]], 1n);
+    return nanoOf(1n, BigInt(e.vector_db_usage.units), p);
   }
   return null;
 }

@@ -76,24 +76,11 @@ export function priceUsage(draft: CostEventDraft, priceBook: PriceBook, at: Date
  * naming the field.
  */
 export function completeCostEvent(draft: CostEventDraft, priceBook: PriceBook, limits: ValidationLimits): CostEvent {
-  // One time for the event and its price: a price that changed since (or will change) does not apply to it.
-  const eventTime = draft.event_time ?? new Date();
-  let amount: bigint;
-  let price: CostEvent['price'];
-  if (draft.amount === undefined || draft.amount === null) {
-    if (draft.price) throw new InvalidInputError('price.without_amount', 'price is recorded by the price book when amount is absent; send both amount and price, or neither');
-    const priced = priceUsage(draft, priceBook, eventTime);
-    amount = priced.nanoUsd;
-    price = priced.price;
-  } else {
-    amount = draft.amount;
-    price = draft.price ?? PRODUCER_PRICE;
-  }
-  const event: CostEvent = {
-    event_id: draft.event_id ?? randomUUID(),
-    event_time: eventTime,
+  return completeOwnedDraft({
+    event_id: draft.event_id,
+    event_time: draft.event_time,
     cost_type: draft.cost_type,
-    amount,
+    amount: draft.amount,
     currency: draft.currency,
     persona_id: draft.persona_id,
     post_id: draft.post_id,
@@ -104,9 +91,32 @@ export function completeCostEvent(draft: CostEventDraft, priceBook: PriceBook, l
     llm_usage: draft.llm_usage,
     compute_usage: draft.compute_usage,
     vector_db_usage: draft.vector_db_usage,
-    price,
+    price: draft.price,
     metadata: draft.metadata,
-  };
-  validateCostEvent(event, limits);
+  }, priceBook, limits);
+}
+
+/**
+ * completeCostEvent on a draft made for this call alone, with exactly the event's fields in its
+ * order (the SDK's track calls): completed in place, so the event is the draft, not a copy of it.
+ */
+export function completeOwnedDraft(draft: CostEventDraft, priceBook: PriceBook, limits: ValidationLimits): CostEvent {
+  // One time for the event and its price: a price that changed since (or will change) does not apply to it.
+  const eventTime = draft.event_time ?? new Date();
+  let pricedFromUsage = false;
+  if (draft.amount === undefined || draft.amount === null) {
+    if (draft.price) throw new InvalidInputError('price.without_amount', 'price is recorded by the price book when amount is absent; send both amount and price, or neither');
+    const priced = priceUsage(draft, priceBook, eventTime);
+    draft.amount = priced.nanoUsd;
+    draft.price = priced.price;
+    // Cache writes are priced at their own rates, which the amount-scale check does not know.
+    pricedFromUsage = draft.metadata?.cache_write_input_tokens === undefined && draft.metadata?.cache_write_1h_input_tokens === undefined;
+  } else {
+    draft.price = draft.price ?? PRODUCER_PRICE;
+  }
+  draft.event_id = draft.event_id ?? randomUUID();
+  draft.event_time = eventTime;
+  const event = draft as CostEvent;
+  validateCostEvent(event, limits, pricedFromUsage);
   return event;
 }

@@ -78,7 +78,13 @@ export interface ValidationLimits {
 
 const MAX_ID_LENGTH = 255;
 // Printable text without control characters; ids end up in URLs, logs, SQL parameters and alerts.
-const ID_RE = /^[^\u0000-\u001f\u007f]+$/;
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
 
 function checkId(field: string, value: string | null | undefined, required: boolean): void {
   if (value === null || value === undefined || value === '') {
@@ -86,7 +92,7 @@ function checkId(field: string, value: string | null | undefined, required: bool
     return;
   }
   if (value.length > MAX_ID_LENGTH) throw new InvalidInputError(`${field}.too_long`, `${field} is ${value.length} characters; at most ${MAX_ID_LENGTH}`);
-  if (!ID_RE.test(value)) throw new InvalidInputError(`${field}.control_characters`, `${field} contains control characters`);
+  if (hasControlCharacter(value)) throw new InvalidInputError(`${field}.control_characters`, `${field} contains control characters`);
 }
 
 function checkTime(field: string, time: Date, limits: ValidationLimits): void {
@@ -110,12 +116,22 @@ function checkCount(field: string, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidInputError(`${field}.invalid`, `${field} must be a non-negative integer, got ${n}`);
 }
 
-/** Checks a decoded cost event; throws InvalidInputError naming the first problem. */
-export function validateCostEvent(e: CostEvent, limits: ValidationLimits): void {
+const EMPTY_METADATA_BYTES = Buffer.byteLength(JSON.stringify({}));
+
+/**
+ * Checks a decoded cost event; throws InvalidInputError naming the first problem.
+ * `pricedFromUsage`: the amount is the price book's price of the event's own usage at the unit
+ * prices it records, so it is within 1 nano-USD of what checkAmountScale expects (rounded where
+ * that check truncates; tests/unit/amount-scale.test.ts) and that check cannot fail: it is skipped.
+ */
+export function validateCostEvent(e: CostEvent, limits: ValidationLimits, pricedFromUsage = false): void {
   checkId('event_id', e.event_id, true);
   checkId('persona_id', e.persona_id, true);
   checkId('post_id', e.post_id, false);
-  for (const f of ['operation', 'service', 'correlation_id', 'request_id'] as const) checkId(f, e[f], false);
+  checkId('operation', e.operation, false);
+  checkId('service', e.service, false);
+  checkId('correlation_id', e.correlation_id, false);
+  checkId('request_id', e.request_id, false);
   checkTime('event_time', e.event_time, limits);
   checkAmount('amount', e.amount);
   if (e.currency !== 'USD') throw new InvalidInputError('currency.unsupported', `currency ${JSON.stringify(e.currency)} is not supported; amounts must be in USD`);
@@ -130,12 +146,14 @@ export function validateCostEvent(e: CostEvent, limits: ValidationLimits): void 
     checkCount('compute_usage.duration_ms', e.compute_usage.duration_ms);
   }
   if (e.vector_db_usage) checkCount('vector_db_usage.units', e.vector_db_usage.units);
-  checkAmountScale(e);
-  for (const [k, v] of Object.entries(e.metadata ?? {})) {
+  if (!pricedFromUsage) checkAmountScale(e);
+  const metadata = e.metadata ?? {};
+  const keys = Object.keys(metadata);
+  for (const k of keys) {
     // Postgres text and jsonb cannot hold U+0000.
-    if (k.includes('\u0000') || v.includes('\u0000')) throw new InvalidInputError('metadata.nul_character', `metadata entry ${JSON.stringify(k.slice(0, 64))} contains a NUL character`);
+    if (k.includes('\u0000') || metadata[k].includes('\u0000')) throw new InvalidInputError('metadata.nul_character', `metadata entry ${JSON.stringify(k.slice(0, 64))} contains a NUL character`);
   }
-  const metadataBytes = Buffer.byteLength(JSON.stringify(e.metadata ?? {}));
+  const metadataBytes = keys.length === 0 ? EMPTY_METADATA_BYTES : Buffer.byteLength(JSON.stringify(metadata));
   if (metadataBytes > limits.maxMetadataBytes) {
     throw new InvalidInputError('metadata.too_large', `metadata is ${metadataBytes} bytes; at most ${limits.maxMetadataBytes}`);
   }

@@ -10,7 +10,9 @@ import './record-decoding';
  *
  * Imported first by every module that loads kafkajs's producer (client.ts, codecs.ts, the SDK's
  * entry points, the CLI). Under a module system other than Node's (Jest's) it changes nothing.
+ * It brings the produce request encoding's replacement along (direct-record-encoding.ts).
  */
+import './direct-record-encoding';
 interface GroupingInput<M> {
   topic: string;
   partitionMetadata: unknown[];

@@ -181,7 +181,7 @@ export class PriceBook {
   private readonly unknownLlm: PriceApplied;
   private readonly unknownVectorDb = frozenPrice({ source: 'config', version: 'vector-db-prices', status: 'unknown_model', unit_prices: {} });
   private readonly vectorDbPrices = new Map<string, { units: bigint; divisor: bigint; price: PriceApplied }>();
-  private computeRates: { cpu: Decimal; mem: Decimal; divisor: bigint; price: PriceApplied } | undefined;
+  private computeRates: { cpuAtCommonScale: bigint; memAtCommonScale: bigint; divisor: bigint; price: PriceApplied } | undefined;
   readonly table: PricingTable;
   /**
    * The version of this book's LLM prices as a whole: the table's, plus a digest of the overrides
@@ -296,15 +296,25 @@ export class PriceBook {
       if (this.opts.unknownModel === 'reject') throw new UnknownModelError(model);
       return { nanoUsd: 0n, price: this.unknownLlm };
     }
-    let uncached = inputTokens;
-    const take = (tokens: number, rate: bigint | undefined): bigint => {
-      if (rate === undefined || tokens <= 0) return 0n;
-      const n = Math.min(tokens, uncached);
-      uncached -= n;
-      return BigInt(n) * rate;
-    };
     // Sum exact terms at a common scale before the single rounding, so parts never round separately.
-    let units = take(cachedInputTokens, m.cacheRead) + take(cacheWrites.fiveMinute, m.cacheWrite) + take(cacheWrites.oneHour, m.cacheWrite1h);
+    // Cache reads, then 5-minute and 1-hour cache writes, each take from the input tokens not yet billed.
+    let uncached = inputTokens;
+    let units = 0n;
+    if (m.cacheRead !== undefined && cachedInputTokens > 0) {
+      const n = Math.min(cachedInputTokens, uncached);
+      uncached -= n;
+      units += BigInt(n) * m.cacheRead;
+    }
+    if (m.cacheWrite !== undefined && cacheWrites.fiveMinute > 0) {
+      const n = Math.min(cacheWrites.fiveMinute, uncached);
+      uncached -= n;
+      units += BigInt(n) * m.cacheWrite;
+    }
+    if (m.cacheWrite1h !== undefined && cacheWrites.oneHour > 0) {
+      const n = Math.min(cacheWrites.oneHour, uncached);
+      uncached -= n;
+      units += BigInt(n) * m.cacheWrite1h;
+    }
     units += BigInt(uncached) * m.input;
     if (outputTokens > 0) units += BigInt(outputTokens) * m.output!;
     return { nanoUsd: roundHalfUpDiv(units * NANO_PER_USD, m.divisor), price: m.price };
@@ -317,7 +327,8 @@ export class PriceBook {
       const cpu = parseDecimal(this.opts.cpuUsdPerCoreHour);
       const mem = parseDecimal(this.opts.memoryUsdPerGbHour);
       r = this.computeRates = {
-        cpu, mem,
+        cpuAtCommonScale: cpu.units * 10n ** BigInt(mem.scale),
+        memAtCommonScale: mem.units * 10n ** BigInt(cpu.scale),
         divisor: 10n ** BigInt(6 + cpu.scale + mem.scale) * MS_PER_HOUR,
         price: frozenPrice({
           source: 'config', version: 'opencost-default-rates', status: 'priced',
@@ -327,9 +338,7 @@ export class PriceBook {
     }
     const ms = BigInt(durationMs);
     // cost = (cores × rate + GB × rate) × ms / 3.6e6, rounded once.
-    const cpuPart = microCores * ms * r.cpu.units * 10n ** BigInt(r.mem.scale);
-    const memPart = microGb * ms * r.mem.units * 10n ** BigInt(r.cpu.scale);
-    return { nanoUsd: roundHalfUpDiv((cpuPart + memPart) * NANO_PER_USD, r.divisor), price: r.price };
+    return { nanoUsd: roundHalfUpDiv((microCores * r.cpuAtCommonScale + microGb * r.memAtCommonScale) * ms * NANO_PER_USD, r.divisor), price: r.price };
   }
 
   vectorDb(operation: string, units: number): Priced {
