@@ -152,6 +152,11 @@ export async function reprice(pool: Pool, book: PriceBook, req: RepriceRequest, 
       );
     }
     await db.query('ANALYZE reprice_rates');
+    // The unit prices of the run's rates, once per price version (the cost_adjustments view puts them on each row).
+    await db.query(
+      `INSERT INTO reprice_unit_prices (run_id, price_version, unit_prices)
+       SELECT DISTINCT ON (price_version) $1::uuid, price_version, unit_prices FROM reprice_rates ORDER BY price_version`, [runId],
+    );
     // The current amount of every event in scope that has been adjusted before, taken once up front:
     // a per-row look-up into cost_adjustments from the statement that inserts into it would read
     // through every row that statement has inserted so far.
@@ -159,7 +164,7 @@ export async function reprice(pool: Pool, book: PriceBook, req: RepriceRequest, 
     await db.query(
       `CREATE TEMP TABLE reprice_last ON COMMIT DROP AS
        SELECT DISTINCT ON (e.event_id) e.event_id, e.new_amount_usd, e.new_price_version
-       FROM cost_adjustments e WHERE ${a.where} ORDER BY e.event_id, e.adjustment_id DESC`, a.params,
+       FROM cost_adjustment_entries e WHERE ${a.where} ORDER BY e.event_id, e.adjustment_id DESC`, a.params,
     );
     await db.query('CREATE UNIQUE INDEX ON reprice_last (event_id)');
     await db.query('ANALYZE reprice_last');
@@ -170,19 +175,19 @@ export async function reprice(pool: Pool, book: PriceBook, req: RepriceRequest, 
     d.params.push(book.version);
     await db.query(
       `CREATE TEMP TABLE reprice_done ON COMMIT DROP AS
-       SELECT e.event_id FROM cost_adjustments e WHERE ${d.where} AND e.target_version = $${d.params.length}`, d.params,
+       SELECT e.event_id FROM cost_adjustment_entries e WHERE ${d.where} AND e.target_version = $${d.params.length}`, d.params,
     );
     await db.query('ANALYZE reprice_done');
     const t = scope(req, 1);
     const base = t.params.length;
     const { rows } = await db.query(
       `WITH ins AS (
-         INSERT INTO cost_adjustments (event_id, event_time, persona_id, post_id, cost_type, model, target_version, old_price_version,
-                                       new_price_version, old_amount_usd, new_amount_usd, new_unit_prices, run_id, actor, reason)
-         SELECT c.event_id, c.event_time, c.persona_id, c.post_id, c.cost_type, c.model, $${base + 1}, c.cur_version,
-                c.new_version, c.cur_amount, c.new_amount, c.unit_prices, $${base + 2}::uuid, $${base + 3}, $${base + 4}
+         INSERT INTO cost_adjustment_entries (run_id, event_time, event_id, target_version, persona_id, post_id, cost_type, model,
+                                              old_price_version, new_price_version, old_amount_usd, new_amount_usd)
+         SELECT $${base + 2}::uuid, c.event_time, c.event_id, $${base + 1}, c.persona_id, c.post_id, c.cost_type, c.model,
+                c.cur_version, c.new_version, c.cur_amount, c.new_amount
          FROM (
-           SELECT e.event_id, e.event_time, e.persona_id, e.post_id, e.cost_type, e.model, r.price_version AS new_version, r.unit_prices,
+           SELECT e.event_id, e.event_time, e.persona_id, e.post_id, e.cost_type, e.model, r.price_version AS new_version,
                   coalesce(last.new_amount_usd, e.amount_usd) AS cur_amount, coalesce(last.new_price_version, e.price_version) AS cur_version,
                   -- Σ tokens × rate / divisor in USD, to nano-dollars rounded half-up: div(2n + d, 2d), all integers.
                   div(2 * 1000000000 * ((e.input_tokens - q.cached) * r.in_units + e.output_tokens * r.out_units + q.cached * coalesce(r.cache_units, 0)) + r.divisor,
@@ -194,6 +199,9 @@ export async function reprice(pool: Pool, book: PriceBook, req: RepriceRequest, 
            WHERE ${t.where} AND NOT EXISTS (SELECT 1 FROM reprice_done done WHERE done.event_id = e.event_id)
          ) c
          WHERE c.new_amount <> c.cur_amount
+         -- In key order: the primary key (event_time, event_id, target_version) then grows at its
+         -- right edge, or one range at a time, instead of at a random leaf per row (sql/110).
+         ORDER BY c.event_time, c.event_id
          RETURNING persona_id, post_id, (event_time AT TIME ZONE 'UTC')::date AS day, cost_type, coalesce(model, '') AS model, old_amount_usd, new_amount_usd
        ),
        daily AS (
@@ -201,15 +209,20 @@ export async function reprice(pool: Pool, book: PriceBook, req: RepriceRequest, 
          FROM (SELECT persona_id, day, cost_type, model, sum(new_amount_usd - old_amount_usd) AS delta FROM ins GROUP BY 1, 2, 3, 4) x
          WHERE d.persona_id = x.persona_id AND d.day = x.day AND d.cost_type = x.cost_type AND d.model = x.model
          RETURNING 1
+       ),
+       -- post_costs is a view over the events and these per-post sums (sql/110).
+       posts AS (
+         INSERT INTO reprice_post_deltas (post_id, run_id, events, delta_usd)
+         SELECT post_id, $${base + 2}::uuid, count(*), sum(new_amount_usd - old_amount_usd) FROM ins WHERE post_id IS NOT NULL GROUP BY post_id
+         RETURNING 1
        )
-       -- post_costs is a view over the events and these adjustments (sql/091): nothing to update there.
        SELECT GROUPING(model) AS g_model, GROUPING(persona_id) AS g_persona, GROUPING(day) AS g_day,
               model, persona_id, to_char(day, 'YYYY-MM-DD') AS day,
               count(*) AS events, sum(old_amount_usd) AS old_usd, sum(new_amount_usd) AS new_usd, sum(new_amount_usd - old_amount_usd) AS delta_usd,
-              (SELECT count(*) FROM daily) AS daily_rows
+              (SELECT count(*) FROM daily) AS daily_rows, (SELECT count(*) FROM posts) AS post_rows
        FROM ins
        GROUP BY GROUPING SETS ((), (model), (persona_id), (day))`,
-      [...t.params, book.version, runId, req.actor, req.reason],
+      [...t.params, book.version, runId],
     );
     const total = rows.find((r) => r.g_model && r.g_persona && r.g_day);
     const report: RepriceReport = {
