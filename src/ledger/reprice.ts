@@ -92,9 +92,11 @@ const line = (r: { events: string; old_usd: string | null; new_usd: string | nul
  * transaction: the rates of every (provider, model, price window) go into a temporary table and
  * one INSERT … SELECT computes each event's new amount from its recorded tokens in integer
  * arithmetic (rounded half-up once to the nano-dollar, as the SDK does), compares it with the
- * event's current amount (its latest adjustment, or its own) and appends an adjustment where they
- * differ. The same statement adds the deltas to the rollups and returns the diff by model,
- * persona and day. `onCommit` runs inside the transaction (the operator audit entry).
+ * event's current amount (its latest adjustment, or its own) and appends an adjustment entry where
+ * they differ, in key order. The same statement adds the deltas to the daily rollup, appends the
+ * run's delta per post and returns the diff by model, persona and day. Actor, reason and unit
+ * prices are the run's, kept once (sql/110). `onCommit` runs inside the transaction (the operator
+ * audit entry).
  */
 export async function reprice(pool: Pool, book: PriceBook, req: RepriceRequest, onCommit?: (db: PoolClient, report: RepriceReport) => Promise<void>): Promise<RepriceReport> {
   checkRepriceRequest(req, book);
