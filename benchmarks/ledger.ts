@@ -112,9 +112,9 @@ async function main(): Promise<void> {
     const { start, end } = reused ?? await generate(pool);
     if (reused) {
       say(`reusing the ${EVENTS} events of ${DB} (${start.toISOString()} .. ${end.toISOString()}); emptying the adjustments`);
-      await pool.query('TRUNCATE cost_adjustments, reprice_runs');
+      await pool.query('TRUNCATE cost_adjustment_entries, reprice_unit_prices, reprice_post_deltas, reprice_runs');
       await pool.query('UPDATE persona_daily_costs SET adjustment_usd = 0 WHERE adjustment_usd <> 0');
-      await pool.query('VACUUM ANALYZE cost_adjustments');
+      await pool.query('VACUUM ANALYZE cost_adjustment_entries');
     }
 
     const book = priceBookFromConfig({});

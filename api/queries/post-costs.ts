@@ -52,7 +52,7 @@ const PAGE_COLUMNS = `event_id, to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-
   ((extract(epoch FROM event_time) * 1000000)::bigint)::text AS t_us, cost_type, amount_usd::text AS amount_usd, model, operation, service,
   correlation_id, request_id, input_tokens, output_tokens, cached_input_tokens, cpu_cores::text AS cpu_cores, memory_gb::text AS memory_gb, duration_ms,
   vector_operation, vector_units, price_status, price_source, price_version, metadata,
-  (SELECT a.new_amount_usd::text FROM cost_adjustments a WHERE a.event_id = e.event_id ORDER BY a.adjustment_id DESC LIMIT 1) AS adjusted_usd,
+  (SELECT a.new_amount_usd::text FROM cost_adjustment_entries a WHERE a.event_time = e.event_time AND a.event_id = e.event_id ORDER BY a.adjustment_id DESC LIMIT 1) AS adjusted_usd,
   ${HAS('correlation_id')} AS f_correlation_id, ${HAS('request_id')} AS f_request_id,
   ${HAS('operation')} AS f_operation_specified, ${USAGE} AS f_usage_specified`;
 const PAGE_AFTER = "(e.event_time, e.event_id) > (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::text)";

@@ -41,7 +41,7 @@ describe('re-pricing by replay', () => {
   const sum = (m: Map<string, bigint>) => [...m.values()].reduce((a, b) => a + b, 0n);
   const ledgerAdjusted = async () => (await pool.query(
     `SELECT (SELECT sum(coalesce(l.new_amount_usd, e.amount_usd))::text FROM cost_events e
-               LEFT JOIN LATERAL (SELECT new_amount_usd FROM cost_adjustments a WHERE a.event_id = e.event_id ORDER BY adjustment_id DESC LIMIT 1) l ON true
+               LEFT JOIN LATERAL (SELECT new_amount_usd FROM cost_adjustments a WHERE a.event_time = e.event_time AND a.event_id = e.event_id ORDER BY adjustment_id DESC LIMIT 1) l ON true
              WHERE e.persona_id = ANY($1)) AS events,
             (SELECT sum(total_usd + adjustment_usd)::text FROM persona_daily_costs WHERE persona_id = ANY($1)) AS daily,
             (SELECT sum(total_usd + adjustment_usd)::text FROM post_costs WHERE persona_id = ANY($1)) AS posts,
