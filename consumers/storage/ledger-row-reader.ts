@@ -24,7 +24,7 @@ export class LedgerRowReader {
   private end = 0;
   private out: Buffer;
   private q = 0;
-  /** Byte ranges in the message of the current map's keys and values: key start, key end, value start, value end. */
+  /** Byte ranges in the message of the maps' keys and values (the unit prices', then the metadata's): key start, key end, value start, value end. */
   private readonly entries = new Int32Array(4 * MAX_MAP_ENTRIES);
   private entryCount = 0;
   /** How many entries of `entries` are the unit prices (the first map of the message). */
@@ -171,10 +171,11 @@ export class LedgerRowReader {
     this.ascii(status);
     this.tab();
     const checkScale = status === 'priced' && amountNano > 0;
+    this.entryCount = 0;
     this.jsonMap();
     this.priceCount = this.entryCount;
     this.tab();
-    // metadata
+    // metadata: its entries follow the unit prices' in `entries`, which the scale check reads below
     const metadataStart = this.q;
     this.jsonMap();
     if (this.q - metadataStart > limits.maxMetadataBytes) throw GENERAL_PATH;
@@ -409,9 +410,9 @@ export class LedgerRowReader {
     this.copyId(false, false);
   }
 
-  /** An Avro map of strings as JSON.stringify writes it; its entries' byte ranges are kept in `entries`. */
+  /** An Avro map of strings as JSON.stringify writes it; its entries' byte ranges are appended to `entries`. */
   private jsonMap(): void {
-    this.entryCount = 0;
+    const first = this.entryCount;
     this.byte(0x7b); // {
     for (;;) {
       let count = this.long();
@@ -421,10 +422,10 @@ export class LedgerRowReader {
         this.long(); // the block's size in bytes
       }
       for (let i = 0; i < count; i++) {
-        if (this.entryCount > 0) this.byte(0x2c); // ,
+        if (this.entryCount > first) this.byte(0x2c); // ,
         const keyStart = this.stringBytes();
         const keyEnd = this.p;
-        this.checkKey(keyStart, keyEnd);
+        this.checkKey(keyStart, keyEnd, first);
         this.byte(0x22);
         this.jsonBytes(keyStart, keyEnd);
         this.byte(0x22);
@@ -448,14 +449,14 @@ export class LedgerRowReader {
    * keys (JSON.stringify writes them first), "__proto__" (not an own property), repeats (the last
    * value wins at the first one's place), and more keys than the repeat check is meant for.
    */
-  private checkKey(start: number, end: number): void {
+  private checkKey(start: number, end: number, first: number): void {
     const src = this.src;
     if (end > start && src[start] >= 0x30 && src[start] <= 0x39) throw GENERAL_PATH;
     if (end - start === 9 && latin1(src, start, end) === '__proto__') throw GENERAL_PATH;
     const n = this.entryCount;
-    if (n >= MAX_MAP_ENTRIES) throw GENERAL_PATH;
+    if (n >= MAX_MAP_ENTRIES) throw GENERAL_PATH; // both maps together
     const x = this.entries;
-    for (let i = 0; i < n; i++) {
+    for (let i = first; i < n; i++) {
       const s = x[4 * i];
       const e = x[4 * i + 1];
       if (e - s === end - start && src.compare(src, start, end, s, e) === 0) throw GENERAL_PATH;

@@ -152,7 +152,7 @@ describe('LedgerRowReader', () => {
     ];
     let refused = 0;
     let taken = 0;
-    for (const kind of kinds) {
+    for (const kind of kinds.flatMap((k) => [{ ...k, metadata: {} }, { ...k, metadata: { language: 'python' } }])) {
       for (let amount = 1n; amount < 10n ** 12n; amount = (amount * 13n) / 10n + 1n) {
         const value = framed(type.toBuffer({ ...base, ...kind, amount }));
         const slow = general(value, 0, '1');
@@ -164,7 +164,7 @@ describe('LedgerRowReader', () => {
         } else expect(slow).toBeNull();
       }
     }
-    expect(refused).toBeGreaterThan(10); // the mis-scaled amounts
+    expect(refused).toBeGreaterThan(20); // the mis-scaled amounts, with and without metadata
     expect(taken).toBeGreaterThan(100);
   });
 
