@@ -1,4 +1,5 @@
 import './record-decoding';
+import { kafkajsModulePath } from './kafkajs-module';
 
 /**
  * kafkajs (2.2.4, its last release) groups a send's messages by partition with
@@ -30,23 +31,15 @@ export function groupMessagesPerPartition<M>({ topic, partitionMetadata, message
   return result;
 }
 
-const resolve = (id: string): string | undefined => {
-  try {
-    return require.resolve(id);
-  } catch {
-    return undefined;
-  }
-};
-
 /** True once kafkajs's producer groups with groupMessagesPerPartition above. */
 export function linearGroupingInstalled(): boolean {
-  const grouping = resolve('kafkajs/src/producer/groupMessagesPerPartition');
+  const grouping = kafkajsModulePath('producer/groupMessagesPerPartition');
   return grouping !== undefined && require.cache[grouping]?.exports === groupMessagesPerPartition;
 }
 
 function install(): void {
-  const grouping = resolve('kafkajs/src/producer/groupMessagesPerPartition');
-  const sendMessages = resolve('kafkajs/src/producer/sendMessages');
+  const grouping = kafkajsModulePath('producer/groupMessagesPerPartition');
+  const sendMessages = kafkajsModulePath('producer/sendMessages');
   // Too late once the producer's module holds the original (kafkajs was loaded first): leave it.
   if (!grouping || !sendMessages || !require.cache || require.cache[sendMessages]) return;
   require(grouping);

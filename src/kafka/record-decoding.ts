@@ -11,6 +11,7 @@
  * Imported first with linear-grouping.ts. Under a module system other than Node's (Jest's) it
  * changes nothing.
  */
+import { kafkajsModulePath } from './kafkajs-module';
 
 interface KafkaDecoder {
   buffer: Buffer;
@@ -34,7 +35,7 @@ const NOT_FAST = -0.5; // no varint decodes to a non-integer
 let original: RecordDecoder | undefined;
 
 /** A zigzag varint of at most `maxBytes` bytes at `at` as [value, next offset]; NOT_FAST when longer or past `end`. */
-function varint(buf: Buffer, at: number, end: number, maxBytes: number, out: Int32Array | Float64Array): number {
+function varint(buf: Buffer, at: number, end: number, maxBytes: number, out: Float64Array): number {
   let n = 0;
   let mul = 1;
   for (let i = 0; i < maxBytes; i++) {
@@ -112,23 +113,15 @@ export function decodeRecord(decoder: KafkaDecoder, batchContext: BatchContext =
   };
 }
 
-const resolve = (id: string): string | undefined => {
-  try {
-    return require.resolve(id);
-  } catch {
-    return undefined;
-  }
-};
-
 /** True once kafkajs's record batches decode their records with decodeRecord above. */
 export function recordDecodingInstalled(): boolean {
-  const record = resolve('kafkajs/src/protocol/recordBatch/record/v0/decoder');
+  const record = kafkajsModulePath('protocol/recordBatch/record/v0/decoder');
   return record !== undefined && require.cache[record]?.exports === decodeRecord && original !== undefined;
 }
 
 function install(): void {
-  const record = resolve('kafkajs/src/protocol/recordBatch/record/v0/decoder');
-  const batch = resolve('kafkajs/src/protocol/recordBatch/v0/decoder');
+  const record = kafkajsModulePath('protocol/recordBatch/record/v0/decoder');
+  const batch = kafkajsModulePath('protocol/recordBatch/v0/decoder');
   // Too late once the batch decoder holds the original (kafkajs was loaded first): leave it.
   if (!record || !batch || !require.cache || require.cache[batch]) return;
   require(record);

@@ -1,19 +1,10 @@
+import { rng } from './anomaly/synthetic';
 import { decodeRecord } from '../../src/kafka/record-decoding';
 
 /* eslint-disable @typescript-eslint/no-var-requires */
 const Decoder = require('kafkajs/src/protocol/decoder');
 const Record = require('kafkajs/src/protocol/recordBatch/record/v0');
 const kafkajsDecodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/decoder');
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
 
 /** What a record decoder makes of a record's bytes (as kafkajs's batch decoder hands them over): its record, or its error. */
 function outcome(decode: (d: unknown, ctx: unknown) => unknown, recordBytes: Buffer, ctx: unknown): unknown {

@@ -1,3 +1,4 @@
+import { rng } from './anomaly/synthetic';
 import { avroType } from '../../src/avro/codec';
 import { CostEventEncoder } from '../../src/avro/cost-event-encoder';
 import { loadSchema } from '../../src/avro/schemas';
@@ -8,17 +9,6 @@ import { LedgerRowReader } from '../../consumers/storage/ledger-row-reader';
 const type = avroType(loadSchema('cost-event'));
 const NOW = Date.parse('2026-12-03T12:00:00Z');
 const LIMITS: ValidationLimits = { now: NOW, maxFutureSkewMs: 86_400_000, maxPastAgeMs: 400 * 86_400_000, maxMetadataBytes: 200 };
-
-/** A deterministic generator, so a failure names its seed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
 
 const NASTY = ['', 'a', 'x'.repeat(255), 'x'.repeat(256), 'tab\there', 'back\\slash', 'new\nline', 'café', 'quote"d', '\u0000', '\u007f', '9lives', '__proto__', '🙂', 'plain-id'];
 
