@@ -7,7 +7,7 @@ import { recordDeadLetters, type RefusedMessage } from '../../src/kafka/dead-let
 import type { StorageWriteResult } from '../../src/contracts/storage';
 import { formatUsd } from '../../src/money';
 import { COST_EVENT_COLUMNS } from './copy-rows';
-import { classify, firstArrivals, type LedgerRow, rollupDeltas } from './ledger-batch';
+import { classify, copyLines, firstArrivals, idLines, type LedgerRow, rollupDeltas } from './ledger-batch';
 
 /** A refused message, recorded with its origin. */
 export type DeadLetterRow = RefusedMessage;
@@ -142,7 +142,7 @@ export class CostEventWriter {
     else if (firsts.length >= COPY_CLAIM_MIN_IDS) {
       await client.query('SAVEPOINT claim_ids');
       try {
-        await copyInto(client, 'COPY cost_event_ids (event_key, event_time, fingerprint) FROM STDIN', Buffer.concat(firsts.map((r) => r.idLine)));
+        await copyInto(client, 'COPY cost_event_ids (event_key, event_time, fingerprint) FROM STDIN', idLines(firsts));
         await client.query('RELEASE SAVEPOINT claim_ids');
         claimed = true;
       } catch (err) {
@@ -153,7 +153,7 @@ export class CostEventWriter {
     }
     if (!claimed) held = await this.claimSlowly(client, firsts);
     const { fresh: rows, duplicates, conflicts } = classify(firsts, repeats, held);
-    if (rows.length > 0) await copyInto(client, `COPY cost_events (${COLUMN_LIST}) FROM STDIN`, Buffer.concat(rows.map((r) => r.line)));
+    if (rows.length > 0) await copyInto(client, `COPY cost_events (${COLUMN_LIST}) FROM STDIN`, copyLines(rows));
     const { posts, daily, deltas } = rollupDeltas(rows);
     if (daily.length > 0) {
       await client.query({

@@ -9,10 +9,17 @@ import { eventFingerprint, eventKey } from './event-key';
  * object graphs the collector has to trace and promote.
  */
 export interface LedgerRow {
-  /** The COPY text line, encoded: outside the JS heap, so the collector does not copy it while the row waits. */
-  line: Buffer;
-  /** The cost_event_ids COPY line: key, event time, fingerprint. */
-  idLine: Buffer;
+  /**
+   * Where the row's COPY text lives, encoded and outside the JS heap (so the collector does not copy
+   * it while the row waits): the cost_events line at [lineStart, lineEnd), the cost_event_ids line
+   * (key, event time, fingerprint) at [idStart, idEnd). Rows share slabs of text (ledger-row-reader.ts),
+   * so a row holds no Buffer object of its own.
+   */
+  text: Buffer;
+  lineStart: number;
+  lineEnd: number;
+  idStart: number;
+  idEnd: number;
   key: string;
   fingerprint: string;
   eventId: string;
@@ -40,9 +47,15 @@ export function ledgerRow(stored: StoredEvent): LedgerRow {
   const eventTime = e.event_time.toISOString();
   const key = eventKey(e.event_id);
   const fingerprint = eventFingerprint(e);
+  const line = copyLine(stored, eventTime);
+  const lineEnd = Buffer.byteLength(line);
+  const text = Buffer.from(`${line}${key}\t${eventTime}\t${fingerprint}\n`);
   return {
-    line: Buffer.from(copyLine(stored, eventTime)),
-    idLine: Buffer.from(`${key}\t${eventTime}\t${fingerprint}\n`),
+    text,
+    lineStart: 0,
+    lineEnd,
+    idStart: lineEnd,
+    idEnd: text.length,
     key,
     fingerprint,
     eventId: e.event_id,
@@ -59,6 +72,26 @@ export function ledgerRow(stored: StoredEvent): LedgerRow {
     kafkaKey: stored.key ?? null,
     kafkaValue: stored.value ?? null,
   };
+}
+
+/** The rows' cost_events COPY lines, in order, in one buffer. */
+export function copyLines(rows: LedgerRow[]): Buffer {
+  let bytes = 0;
+  for (const r of rows) bytes += r.lineEnd - r.lineStart;
+  const out = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (const r of rows) at += r.text.copy(out, at, r.lineStart, r.lineEnd);
+  return out;
+}
+
+/** The rows' cost_event_ids COPY lines, in order, in one buffer. */
+export function idLines(rows: LedgerRow[]): Buffer {
+  let bytes = 0;
+  for (const r of rows) bytes += r.idEnd - r.idStart;
+  const out = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (const r of rows) at += r.text.copy(out, at, r.idStart, r.idEnd);
+  return out;
 }
 
 /** The first arrival of each id in batch order, and every later arrival of an id already in the batch. */

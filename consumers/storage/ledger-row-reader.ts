@@ -209,8 +209,11 @@ export class LedgerRowReader {
     this.byte(0x0a);
     const out = this.out;
     return {
-      line: out.subarray(lineStart, lineEnd),
-      idLine: out.subarray(idStart, this.q),
+      text: out,
+      lineStart,
+      lineEnd,
+      idStart,
+      idEnd: this.q,
       key: rowKey,
       fingerprint,
       eventId,

@@ -67,7 +67,7 @@ function general(value: Buffer, partition: number, offset: string): LedgerRow | 
 
 function expectSameRow(fast: LedgerRow, slow: LedgerRow | null, what: string): void {
   if (slow === null) throw new Error(`${what}: the reader took a message the general path refuses`);
-  const plain = (r: LedgerRow) => ({ ...r, line: r.line.toString('latin1'), idLine: r.idLine.toString('latin1') });
+  const plain = ({ text, lineStart, lineEnd, idStart, idEnd, ...r }: LedgerRow) => ({ ...r, line: text.toString('latin1', lineStart, lineEnd), idLine: text.toString('latin1', idStart, idEnd) });
   expect({ what, ...plain(fast) }).toEqual({ what, ...plain(slow) });
 }
 
