@@ -38,17 +38,19 @@ import { measureDebeziumPeer } from './peer/debezium-jdbc';
 import { trackMixedCost } from './ingest-mix';
 import { runNames } from '../testkit/run-names';
 import { migratedDatabase } from '../testkit/bench-database';
+import { runtimeEnv } from '../k8s/resources';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const DRAIN_EVENTS = Number(process.env.BENCH_DRAIN_EVENTS ?? EVENTS);
 const RATE = Number(process.env.BENCH_RATE ?? 2000);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
 const IN_FLIGHT = 20_000;
-/** V8 heap cap of the consumer process (as NODE_OPTIONS in its Deployment). */
 /** BENCH_PEER=0 skips the Debezium JDBC sink peer (benchmarks/peer/). */
 const PEER = process.env.BENCH_PEER !== '0';
 const TSX = process.env.BENCH_TSX === '1';
-const CONSUMER_HEAP_MB = Number(process.env.BENCH_CONSUMER_HEAP_MB ?? 256);
+/** The consumer runs with its Deployment's NODE_OPTIONS and MALLOC_ARENA_MAX (k8s/resources.ts); BENCH_CONSUMER_HEAP_MB sets another V8 heap cap. */
+const CONSUMER_ENV = runtimeEnv('storage');
+const CONSUMER_HEAP_MB = process.env.BENCH_CONSUMER_HEAP_MB ? Number(process.env.BENCH_CONSUMER_HEAP_MB) : undefined;
 /** Extra Node arguments of the draining consumer, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (Node refuses --cpu-prof in NODE_OPTIONS). */
 const DRAIN_NODE_ARGS = (process.env.BENCH_DRAIN_NODE_ARGS ?? '').split(' ').filter(Boolean);
 /** The benchmark's database (its migrations are this checkout's). */
@@ -114,7 +116,7 @@ async function main(): Promise<void> {
 
   const tracker = new CostTracker({ overrides });
   await tracker.start();
-  const consumer = spawnRoles(['storage'], overrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB, compiled: !TSX });
+  const consumer = spawnRoles(['storage'], overrides, { logFile: '/tmp/bench-ingest-consumer.log', env: CONSUMER_ENV, heapMb: CONSUMER_HEAP_MB, compiled: !TSX });
   await consumer.running;
   let peakRss = 0;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, consumer.rssMb())), 250);
@@ -195,7 +197,7 @@ async function main(): Promise<void> {
     const sdkCpuUsPerEvent = (cpu.user + cpu.system) / DRAIN_EVENTS;
     await filler.close();
     say(`drain: ${filled.acked} published (failed ${filled.failed}) in ${((Date.now() - f0) / 1000).toFixed(1)} s, SDK CPU ${sdkCpuUsPerEvent.toFixed(1)} µs/event`);
-    const drainer = spawnRoles(['storage'], drainOverrides, { logFile: '/tmp/bench-ingest-consumer.log', heapMb: CONSUMER_HEAP_MB, nodeArgs: DRAIN_NODE_ARGS, compiled: !TSX });
+    const drainer = spawnRoles(['storage'], drainOverrides, { logFile: '/tmp/bench-ingest-consumer.log', env: CONSUMER_ENV, heapMb: CONSUMER_HEAP_MB, nodeArgs: DRAIN_NODE_ARGS, compiled: !TSX });
     const drainPort = await drainer.running;
     const d0 = Date.now();
     const drainCpu0 = drainer.cpuSeconds();

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { defaults, SettingName } from '../src/config/defaults';
 import { roleNames } from '../app/roles';
-import { nodeOptions, RESOURCES } from './resources';
+import { runtimeEnv, RESOURCES } from './resources';
 
 export const PARTITIONS = Number(defaults.TOPIC_PARTITIONS);
 export const METRICS_PORT = Number(defaults.METRICS_PORT);
@@ -87,7 +87,7 @@ function container(role: string, args: string[], workload = role) {
     envFrom: [{ configMapRef: { name: 'finops-config' } }],
     env: [
       { name: 'KAFKA_CLIENT_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      { name: 'NODE_OPTIONS', value: nodeOptions(role) },
+      ...Object.entries(runtimeEnv(role)).map(([name, value]) => ({ name, value })),
       // Its own database login only (docs/security.md): never another role's password.
       ...(db ? [{ name: db.name, valueFrom: { secretKeyRef: { name: DATABASE_SECRET, key: db.key } } }] : []),
       ...(secretsOf === 'api' ? [{ name: 'API_METRICS_PORT', value: String(API_METRICS_PORT) }] : []),

@@ -31,6 +31,8 @@ export interface RoleProcess {
 export interface SpawnOptions {
   logFile?: string;
   heapMb?: number;
+  /** Runtime variables as the role's Deployment sets them (k8s/resources.ts runtimeEnv): NODE_OPTIONS, MALLOC_ARENA_MAX. heapMb, if given, is added to its NODE_OPTIONS. */
+  env?: Record<string, string>;
   nodeArgs?: string[];
   /** Run dist/app/cli.js, as the image does (see compileForRoleProcesses), not the sources under tsx. */
   compiled?: boolean;
@@ -48,6 +50,7 @@ export function compileForRoleProcesses(): void {
 export function spawnRoles(roles: string[], overrides: Overrides, opts: SpawnOptions = {}): RoleProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, METRICS_PORT: '0', LOG_LEVEL: process.env.ROLE_LOG_LEVEL ?? 'info' };
   // As in the Kubernetes manifests: a V8 heap cap sized to the pod, so the collector keeps RSS near it.
+  Object.assign(env, opts.env);
   if (opts.heapMb) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --max-old-space-size=${opts.heapMb}`.trim();
   delete env.JEST_WORKER_ID;
   delete env.NODE_ENV;

@@ -35,6 +35,9 @@ export interface StorageConsumerOptions extends Omit<StorageSettings, 'partition
   onCommitted?: (result: WriteResult) => Promise<void> | void;
 }
 
+/** Messages decoded between two turns of the event loop (see eachBatch). */
+const DECODE_SLICE = 500;
+
 type Item = { kind: 'event'; row: LedgerRow; publishedAt: number } | { kind: 'dead'; row: DeadLetterRow };
 
 /**
@@ -119,7 +122,8 @@ export class StorageConsumer {
    * Decodes a fetched batch in chunks and hands each chunk to its lane without waiting for the
    * write: the fetch position moves on (resolveOffset) so Kafka fetching overlaps the Postgres
    * transaction, while the committed offset moves only once that transaction has committed.
-   * A lane holds at most two batches' worth of messages, which bounds memory.
+   * A lane holds the batch it is writing and at most one more (decoded or being decoded), which
+   * bounds memory: with two, draining a full topic was no faster and peaked ~30 MB higher.
    */
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const chunkSize = Math.max(1, this.o.batchMaxEvents);
@@ -129,10 +133,16 @@ export class StorageConsumer {
       const chunk = batch.messages.slice(start, start + chunkSize);
       // Room is taken before decoding: several partitions share a lane, and a full topic keeps
       // every one of them busy, so the bound must hold across them, not per partition.
-      await this.reserveRoom(lane, chunk.length, 2 * chunkSize);
+      await this.reserveRoom(lane, chunk.length, chunkSize);
       const items: Item[] = [];
       try {
-        for (const message of chunk) items.push(this.decodeKnown(batch.topic, batch.partition, message) ?? (await this.decode(batch.topic, batch.partition, message)));
+        for (let i = 0; i < chunk.length; i++) {
+          // A chunk decodes in ~100 ms; the lanes' transactions take their next statement only
+          // when the event loop is free, so decoding yields to them every few hundred messages.
+          if (i > 0 && i % DECODE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+          const message = chunk[i];
+          items.push(this.decodeKnown(batch.topic, batch.partition, message) ?? (await this.decode(batch.topic, batch.partition, message)));
+        }
       } finally {
         this.reserved.set(lane, (this.reserved.get(lane) ?? 0) - chunk.length);
       }

@@ -13,6 +13,7 @@ export const EXTRA_ENV: Record<string, string> = {
   ROLES: 'app/cli.ts: roles to run when `run` has no arguments',
   NODE_ENV: 'Node.js convention; the image sets production',
   NODE_OPTIONS: 'Node.js runtime flags (heap size per role)',
+  MALLOC_ARENA_MAX: 'glibc: malloc arenas of the storage role (k8s/resources.ts)',
   // Until the API's separate metrics port setting is in src/config/defaults.ts (then this line goes).
 };
 
