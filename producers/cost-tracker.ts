@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type avro from 'avsc';
 import { Kafka } from 'kafkajs';
 import { AvroCodec, avroType } from '../src/avro/codec';
 import { CostEventEncoder } from '../src/avro/cost-event-encoder';
 import { loadSchema } from '../src/avro/schemas';
 import { Overrides, setting, topics, Topics } from '../src/config';
-import { completeCostEvent, completeOwnedDraft, CostEvent, CostEventDraft, CostType, parseMicroUnits, PostOutcome, ValidationClock } from '../src/events';
+import { completeCostEvent, completeOwnedDraft, CostEvent, CostEventDraft, CostType, newEventId, parseMicroUnits, PostOutcome, ValidationClock } from '../src/events';
 import { InvalidInputError } from '../src/errors';
 import { createKafka, SDK_RETRY } from '../src/kafka/client';
 import { formatUsd, usdToNano } from '../src/money';
@@ -256,7 +255,7 @@ export class CostTracker {
 
   private publishOutcome(o: Outcome): Promise<PostOutcome> {
     const outcome: PostOutcome = {
-      event_id: o.eventId ?? randomUUID(),
+      event_id: o.eventId ?? newEventId(),
       post_id: o.postId,
       persona_id: o.personaId,
       occurred_at: o.occurredAt ?? new Date(),

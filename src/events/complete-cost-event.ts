@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newEventId } from './event-id';
 import { InvalidInputError } from '../errors';
 import type { CacheWriteTokens, PriceBook, Priced } from '../pricing/price-book';
 import { CostEvent, CostType, validateCostEvent, ValidationLimits } from './cost-event';
@@ -114,7 +114,7 @@ export function completeOwnedDraft(draft: CostEventDraft, priceBook: PriceBook, 
   } else {
     draft.price = draft.price ?? PRODUCER_PRICE;
   }
-  draft.event_id = draft.event_id ?? randomUUID();
+  draft.event_id = draft.event_id ?? newEventId();
   draft.event_time = eventTime;
   const event = draft as CostEvent;
   validateCostEvent(event, limits, pricedFromUsage);

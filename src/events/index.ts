@@ -5,6 +5,7 @@ export * from './cost-event';
 export * from './complete-cost-event';
 export * from './cost-event-json';
 export * from './amount-scale';
+export * from './event-id';
 
 export function validationLimits(overrides: Overrides = {}, now = Date.now()): ValidationLimits {
   return {
