@@ -3,6 +3,7 @@ import type { CostEvent } from '../../src/events';
 import { checkAmountScale } from '../../src/events/amount-scale';
 import { eventKey, md5 } from './event-key';
 import type { LedgerRow } from './ledger-batch';
+import { md5Int64Text, MD5_PADDING_ROOM } from './md5-prefix';
 
 /**
  * Reads the Avro body of a cost event written with the reader's own schema (schemas/cost-event.avsc,
@@ -202,8 +203,7 @@ export class LedgerRowReader {
     const idStart = this.q;
     this.ascii(rowKey);
     this.tab();
-    this.out.copy(this.out, this.q, timeStart, timeEnd);
-    this.q += timeEnd - timeStart;
+    this.q = copyBytes(this.out, timeStart, timeEnd, this.out, this.q);
     this.tab();
     this.ascii(fingerprint);
     this.byte(0x0a);
@@ -310,15 +310,14 @@ export class LedgerRowReader {
     this.byte(0x1f);
     this.uint(amountNano);
     this.byte(0x1f);
-    this.src.copy(this.scratch, this.q, personaAt, personaEnd);
-    this.q += personaEnd - personaAt;
+    this.q = copyBytes(this.src, personaAt, personaEnd, this.scratch, this.q);
     this.byte(0x1f);
-    this.src.copy(this.scratch, this.q, postAt, postEnd);
-    this.q += postEnd - postAt;
-    const digest = md5(this.scratch.subarray(0, this.q));
+    this.q = copyBytes(this.src, postAt, postEnd, this.scratch, this.q);
+    const length = this.q;
     this.out = slab;
     this.q = q;
-    return digest.readBigInt64BE(0).toString();
+    if (length + MD5_PADDING_ROOM <= this.scratch.length) return md5Int64Text(this.scratch, length);
+    return md5(this.scratch.subarray(0, length)).readBigInt64BE(0).toString();
   }
 
   // ---- Avro primitives ----
@@ -604,3 +603,15 @@ const COST_TYPES = ['openai_api', 'kubernetes', 'vector_db', 'other'] as const;
 const PRICE_STATUSES = ['priced', 'unknown_model', 'unpriced'] as const;
 
 const latin1 = (buf: Buffer, start: number, end: number): string => (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
+
+/**
+ * Copies from[start, end) to `to` at `at` and returns the end of the copy. A loop for the short
+ * fields of a row (ids, a timestamp), where Buffer.copy's call into C++ costs more than the bytes;
+ * Buffer.copy beyond that.
+ */
+function copyBytes(from: Buffer, start: number, end: number, to: Buffer, at: number): number {
+  const n = end - start;
+  if (n > 64) return at + from.copy(to, at, start, end);
+  for (let i = 0; i < n; i++) to[at + i] = from[start + i];
+  return at + n;
+}
