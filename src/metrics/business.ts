@@ -1,3 +1,4 @@
+import { observeAll } from './observe-all';
 import { Overrides, setting, intSetting } from '../config';
 import type { StorageWriteResult } from '../contracts/storage';
 import { counter, gauge, histogram } from './index';
@@ -66,6 +67,7 @@ interface DeltaSeries {
 const MAX_CACHED_SERIES = 100_000;
 
 interface OpenPost {
+  id: string;
   persona: string;
   total: number;
   updatedAt: number;
@@ -88,7 +90,6 @@ export class CostMetricsRecorder {
   private readonly open = new Map<string, OpenPost>();
   private readonly breached = new Map<string, true>();
   private readonly series = new Map<string, DeltaSeries>();
-  private readonly costPerPostChildren = new Map<string, ReturnType<ReturnType<typeof businessMetrics>['costPerPost']['labels']>>();
   private readonly settleMs: number;
   private readonly maxOpenPosts: number;
   private readonly breachUsd: number;
@@ -139,7 +140,7 @@ export class CostMetricsRecorder {
         if (this.breached.size > this.maxOpenPosts) this.breached.delete(this.breached.keys().next().value as string);
       }
       this.open.delete(p.post_id); // re-insert so Map order is least-recently-updated first
-      this.open.set(p.post_id, { persona, total, updatedAt: now });
+      this.open.set(p.post_id, { id: p.post_id, persona, total, updatedAt: now });
     }
     this.observeOldest(this.open.size - this.maxOpenPosts, Infinity);
     this.m.openPosts.set(this.open.size);
@@ -154,15 +155,20 @@ export class CostMetricsRecorder {
   /**
    * Observes and drops up to `count` of the least recently updated posts, stopping at the first
    * one updated after `updatedBefore`. One iterator for the whole pass: restarting iteration after
-   * each delete would rescan the deleted slots at the front of the Map every time.
+   * each delete would rescan the deleted slots at the front of the Map every time. The totals are
+   * observed per persona in one call each (a batch settles thousands of posts).
    */
   private observeOldest(count: number, updatedBefore: number): void {
     if (count <= 0) return;
-    for (const [id, post] of this.open) {
+    const totalsByPersona = new Map<string, number[]>();
+    for (const post of this.open.values()) {
       if (count-- <= 0 || post.updatedAt > updatedBefore) break;
-      this.open.delete(id);
-      this.costPerPostFor(post.persona).observe(post.total);
+      this.open.delete(post.id);
+      const totals = totalsByPersona.get(post.persona);
+      if (totals) totals.push(post.total);
+      else totalsByPersona.set(post.persona, [post.total]);
     }
+    for (const [persona_id, totals] of totalsByPersona) observeAll(this.m.costPerPost, totals, totals.length, { persona_id });
   }
 
   /**
@@ -188,11 +194,5 @@ export class CostMetricsRecorder {
     // Bounded like the series themselves: past the label limits, new keys share "_other" series.
     if (this.series.size < MAX_CACHED_SERIES) this.series.set(key, series);
     return series;
-  }
-
-  private costPerPostFor(persona: string) {
-    let child = this.costPerPostChildren.get(persona);
-    if (!child) this.costPerPostChildren.set(persona, (child = this.m.costPerPost.labels({ persona_id: persona })));
-    return child;
   }
 }

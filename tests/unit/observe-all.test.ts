@@ -3,9 +3,9 @@ import { observeAll } from '../../src/metrics/observe-all';
 
 const BUCKETS = [0.001, 0.01, 0.1, 1, 10];
 
-async function rendered(observe: (h: client.Histogram<string>) => void): Promise<string> {
+async function rendered(observe: (h: client.Histogram<string>) => void, labelNames: string[] = []): Promise<string> {
   const registry = new Registry();
-  const h = new client.Histogram({ name: 'latency_seconds', help: 'h', buckets: BUCKETS, registers: [registry] });
+  const h = new client.Histogram({ name: 'latency_seconds', help: 'h', buckets: BUCKETS, labelNames, registers: [registry] });
   observe(h);
   return registry.metrics();
 }
@@ -30,6 +30,25 @@ describe('observeAll', () => {
       observeAll(h, Float64Array.from(values), 4);
     });
     expect(all).toBe(one);
+  });
+
+  it('records into the series of the labels given, creating it if need be, beside the others', async () => {
+    const one = await rendered((h) => {
+      h.observe({ persona_id: 'a', kind: 'x' }, 2);
+      values.forEach((v) => h.observe({ persona_id: 'b', kind: 'x' }, v));
+      values.slice(3).forEach((v) => h.observe({ kind: 'x', persona_id: 'a' }, v));
+    }, ['persona_id', 'kind']);
+    const all = await rendered((h) => {
+      h.observe({ persona_id: 'a', kind: 'x' }, 2);
+      observeAll(h, values, values.length, { persona_id: 'b', kind: 'x' });
+      observeAll(h, values.slice(3), values.length - 3, { kind: 'x', persona_id: 'a' });
+    }, ['persona_id', 'kind']);
+    expect(all).toBe(one);
+    expect(all).toContain('latency_seconds_count{persona_id="b",kind="x"} 14');
+  });
+
+  it('refuses labels the histogram does not have, as observe() does', async () => {
+    await rendered((h) => expect(() => observeAll(h, [1], 1, { nope: 'x' })).toThrow(), ['persona_id']);
   });
 
   it('refuses a value that is not a number, as observe() does', async () => {
