@@ -55,7 +55,7 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], overrides: 
     const missing = specs.filter((s) => !existing.has(s.topic));
     if (missing.length === 0) return;
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false, // waitForTopicLeaders below also outlasts a broker that does not know the topic yet
       topics: missing.map((s) => ({
         topic: s.topic,
         numPartitions: s.numPartitions ?? intSetting('TOPIC_PARTITIONS', overrides, { min: 1 }),
@@ -66,8 +66,32 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], overrides: 
         ],
       })),
     });
+    await waitForTopicLeaders(admin, missing.map((s) => s.topic));
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Metadata errors a topic created a moment ago may still answer with. */
+const NOT_YET_PROPAGATED = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Waits until every partition of `topics` has a leader. Right after CreateTopics a KRaft broker can
+ * answer metadata with UNKNOWN_TOPIC_OR_PARTITION for a moment, which kafkajs's own wait
+ * (waitForLeaders) does not retry.
+ */
+export async function waitForTopicLeaders(admin: Pick<ReturnType<Kafka['admin']>, 'fetchTopicMetadata'>, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics });
+      if (found.length === topics.length && found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      const e = err as { type?: string; originalError?: { type?: string } };
+      if (!NOT_YET_PROPAGATED.has(e.type ?? e.originalError?.type ?? '')) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leader for every partition after ${timeoutMs} ms; is the broker healthy?`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
