@@ -9,9 +9,9 @@
  * mallocArenaMax caps glibc's malloc arenas (MALLOC_ARENA_MAX), where Buffers outside the V8 heap
  * live: with one arena per thread, memory freed by the collector's threads stays resident.
  *
- * Storage, draining a full topic of 1,000,000 events: 16 MiB semi-spaces peaked at 250-270 MB;
- * 4 MiB at 195-197 MB, 8-25 % slower than 8 MiB, which peaked at 205-211 MB and at 191-192 MB
- * with two malloc arenas.
+ * Storage, draining a full topic: 16 MiB semi-spaces (with 4 MiB fetches) peaked at 250-270 MB over
+ * 300,000 events. Over 1,000,000 events 4 MiB semi-spaces peaked at 195-197 MB, 3-14 % slower than
+ * 8 MiB in back-to-back pairs; 8 MiB peaked at 205-211 MB, and at 191-192 MB with two malloc arenas.
  */
 export interface RoleResources {
   requests: { cpu: string; memory: string };

@@ -75,22 +75,17 @@ export function ledgerRow(stored: StoredEvent): LedgerRow {
 }
 
 /** The rows' cost_events COPY lines, in order, in one buffer. */
-export function copyLines(rows: LedgerRow[]): Buffer {
-  let bytes = 0;
-  for (const r of rows) bytes += r.lineEnd - r.lineStart;
-  const out = Buffer.allocUnsafe(bytes);
-  let at = 0;
-  for (const r of rows) at += r.text.copy(out, at, r.lineStart, r.lineEnd);
-  return out;
-}
+export const copyLines = (rows: LedgerRow[]): Buffer => joinedText(rows, false);
 
 /** The rows' cost_event_ids COPY lines, in order, in one buffer. */
-export function idLines(rows: LedgerRow[]): Buffer {
+export const idLines = (rows: LedgerRow[]): Buffer => joinedText(rows, true);
+
+function joinedText(rows: LedgerRow[], ids: boolean): Buffer {
   let bytes = 0;
-  for (const r of rows) bytes += r.idEnd - r.idStart;
+  for (const r of rows) bytes += ids ? r.idEnd - r.idStart : r.lineEnd - r.lineStart;
   const out = Buffer.allocUnsafe(bytes);
   let at = 0;
-  for (const r of rows) at += r.text.copy(out, at, r.idStart, r.idEnd);
+  for (const r of rows) at += ids ? r.text.copy(out, at, r.idStart, r.idEnd) : r.text.copy(out, at, r.lineStart, r.lineEnd);
   return out;
 }
 

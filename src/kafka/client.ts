@@ -2,6 +2,7 @@ import './linear-grouping';
 import { Kafka, logLevel, LogEntry, RetryOptions } from 'kafkajs';
 import { intSetting, listSetting, Overrides, setting, topics as topicNames } from '../config';
 import { logger } from '../logging';
+import { sleep } from '../retry';
 import { kafkaSecurity } from './security';
 import './codecs';
 import { restartOnFailure } from './consumer-supervisor';
@@ -91,7 +92,7 @@ export async function waitForTopicLeaders(admin: Pick<ReturnType<Kafka['admin']>
       if (!NOT_YET_PROPAGATED.has(e.type ?? e.originalError?.type ?? '')) throw err;
     }
     if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leader for every partition after ${timeoutMs} ms; is the broker healthy?`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }
 
