@@ -141,9 +141,14 @@ export class BatchingProducer {
         return;
       }
       this.queue.push(p);
-      if (this.queue.length >= this.opts.maxBatchEvents) this.kick();
-      else if (!this.timer) this.timer = setTimeout(() => this.kick(), this.opts.lingerMs);
+      this.schedule();
     });
+  }
+
+  /** A full batch goes now; a partial one when the linger timer fires. */
+  private schedule(): void {
+    if (this.queue.length >= this.opts.maxBatchEvents) this.kick();
+    else if (this.queue.length > 0 && !this.timer) this.timer = setTimeout(() => this.kick(), this.opts.lingerMs);
   }
 
   private kick(): void {
@@ -151,7 +156,14 @@ export class BatchingProducer {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (!this.sending) this.sending = this.drain().finally(() => (this.sending = undefined));
+    // Between the send loop's last check of the queue and `sending` being cleared, calls can still
+    // arrive and find a kick ignored: the loop's end schedules whatever they queued.
+    if (!this.sending) {
+      this.sending = this.drain().finally(() => {
+        this.sending = undefined;
+        this.schedule();
+      });
+    }
   }
 
   private async drain(): Promise<void> {
