@@ -18,21 +18,32 @@ export interface CacheInvalidator extends CommitListener {
 }
 
 /**
- * Replaces the version token of every key in KEYS that exists (a reader creates a post's key
- * before it reads Postgres, see cache.ts, so a missing key has no cached entry to protect);
- * ARGV[4] keys from the end are always set (persona and global versions). ARGV[3], if given, is
- * the epoch key, set without expiry.
+ * Replaces the version tokens of the batch's posts that exist (a reader creates a post's key before
+ * it reads Postgres, see cache.ts, so a missing key has no cached entry to protect) and of every key
+ * in KEYS (persona and global versions). ARGV: token, TTL, the epoch key to set without expiry ('' for
+ * none), the post version keys' prefix, how many posts, and their ids one per line (ids hold no
+ * control characters). The post keys are built here, not passed: a batch touches thousands of posts,
+ * and one argument per post was most of what the invalidation cost the storage consumer. (So the
+ * script names keys it was not given, which a single Redis allows; the cache is not sharded.)
  */
 const REPLACE_TOKENS_SCRIPT = `
-local always_from = #KEYS - tonumber(ARGV[4]) + 1
+local token, ttl = ARGV[1], ARGV[2]
 local replaced = 0
 for i = 1, #KEYS do
-  if i >= always_from or redis.call('EXISTS', KEYS[i]) == 1 then
-    redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[2])
+  redis.call('SET', KEYS[i], token, 'EX', ttl)
+  replaced = replaced + 1
+end
+local prefix, ids, at = ARGV[4], ARGV[6], 1
+for _ = 1, tonumber(ARGV[5]) do
+  local nl = string.find(ids, '\\n', at, true) or (#ids + 1)
+  local key = prefix .. string.sub(ids, at, nl - 1)
+  at = nl + 1
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('SET', key, token, 'EX', ttl)
     replaced = replaced + 1
   end
 end
-if ARGV[3] ~= '' then redis.call('SET', ARGV[3], ARGV[1]) end
+if ARGV[3] ~= '' then redis.call('SET', ARGV[3], token) end
 return replaced`;
 
 const invalidations = counter('finops_api_cache_invalidations_total', 'Committed batches whose API cache invalidation was delivered (ok) or deferred (failed).', ['outcome']);
@@ -87,13 +98,14 @@ export function createCacheInvalidator(overrides: Overrides = {}): CacheInvalida
       const token = uniqueToken();
       // Only while the very first connection is still being made; during an outage we never wait.
       if (!everReady && redis?.status !== 'ready') await waitReady(client(), 1000);
-      const personas = new Set<string>([...batch.deltas.map((d) => d.persona_id), ...batch.posts.map((p) => p.persona_id)]);
+      const personas = new Set<string>();
+      for (const d of batch.deltas) personas.add(d.persona_id);
+      for (const p of batch.posts) personas.add(p.persona_id);
       try {
-        // One script call for the whole batch: a batch can touch thousands of posts, and one
-        // command per post would cost the storage consumer more than the write it follows.
+        // One script call for the whole batch, the posts' ids in one argument (see the script).
         const always = [...[...personas].map((p) => keys.personaVersion(p)), keys.allVersion];
-        const versionKeys = [...batch.posts.map((p) => keys.postVersion(p.post_id)), ...always];
-        await client().eval(REPLACE_TOKENS_SCRIPT, versionKeys.length, ...versionKeys, token, String(versionTtl), mustBumpEpoch ? keys.epoch : '', String(always.length));
+        const postIds = batch.posts.map((p) => p.post_id).join('\n');
+        await client().eval(REPLACE_TOKENS_SCRIPT, always.length, ...always, token, String(versionTtl), mustBumpEpoch ? keys.epoch : '', keys.postVersion(''), String(batch.posts.length), postIds);
         epochBumpPending = false;
         invalidations.inc({ outcome: 'ok' });
       } catch (err) {

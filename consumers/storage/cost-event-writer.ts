@@ -7,7 +7,7 @@ import { recordDeadLetters, type RefusedMessage } from '../../src/kafka/dead-let
 import type { StorageWriteResult } from '../../src/contracts/storage';
 import { formatUsd } from '../../src/money';
 import { COST_EVENT_COLUMNS } from './copy-rows';
-import { classify, copyLines, firstArrivals, idLines, type LedgerRow, rollupDeltas } from './ledger-batch';
+import { classify, copyLines, firstArrivals, idLines, type LedgerRow, originalMessage, rollupDeltas, rowEventTime, rowFingerprint } from './ledger-batch';
 
 /** A refused message, recorded with its origin. */
 export type DeadLetterRow = RefusedMessage;
@@ -162,14 +162,13 @@ export class CostEventWriter {
         values: [daily.map((d) => d.persona_id), daily.map((d) => d.day), daily.map((d) => d.cost_type), daily.map((d) => d.model), daily.map((d) => formatUsd(d.total)), daily.map((d) => d.events)],
       });
     }
-    const postAmounts = posts.map((p) => ({ post_id: p.post_id, persona_id: p.persona_id, amount_usd: formatUsd(p.total) }));
-    const conflicted = conflicts.map(({ eventId, partition, offset, kafkaKey, kafkaValue }): DeadLetterRow => ({
-      topic: this.topic, partition, offset, reason: 'event_id.conflict',
-      error: `event id ${JSON.stringify(eventId)} is already stored with a different cost type, amount, persona or post; the first arrival stands`,
-      key: kafkaKey, value: kafkaValue,
+    const conflicted = conflicts.map((row): DeadLetterRow => ({
+      topic: this.topic, partition: row.partition, offset: row.offset, reason: 'event_id.conflict',
+      error: `event id ${JSON.stringify(row.eventId)} is already stored with a different cost type, amount, persona or post; the first arrival stands`,
+      ...originalMessage(row),
     }));
     const all = [...deadLetters, ...conflicted];
-    return { inserted: rows.length, duplicates, posts: postAmounts, deltas, deadLettered: all.length, deadLetters: all };
+    return { inserted: rows.length, duplicates, posts, deltas, deadLettered: all.length, deadLetters: all };
   }
 
   /** Claims the ids that are new; returns the fingerprints held for the others. */
@@ -177,7 +176,7 @@ export class CostEventWriter {
     const { rows } = await client.query<{ event_key: string }>({
       name: 'finops-claim-ids',
       text: CLAIM_IDS_SQL,
-      values: [firsts.map((k) => k.key), firsts.map((k) => k.eventTime), firsts.map((k) => k.fingerprint)],
+      values: [firsts.map((k) => k.key), firsts.map(rowEventTime), firsts.map(rowFingerprint)],
     });
     const claimed = new Set(rows.map((r) => r.event_key));
     const others = firsts.filter((k) => !claimed.has(k.key));

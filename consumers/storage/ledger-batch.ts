@@ -1,30 +1,32 @@
 import { formatUsd } from '../../src/money';
+import type { PostCostDelta } from '../../src/contracts/storage';
 import { copyLine, type StoredEvent } from './copy-rows';
 import { eventFingerprint, eventKey } from './event-key';
 
 /**
  * What the writer needs of one event, taken from it as soon as it is decoded: its COPY line, its id
- * key and content fingerprint (event-key.ts), and the few fields the rollups and dead letters read.
- * The decoded event itself is dropped then, so a batch waiting for Postgres holds flat strings, not
- * object graphs the collector has to trace and promote.
+ * line (key, event time, content fingerprint: event-key.ts), the message as it came, and the few
+ * fields the rollups read. The decoded event itself is dropped then, so a batch waiting for Postgres
+ * holds flat strings, not object graphs the collector has to trace and promote.
  */
 export interface LedgerRow {
   /**
-   * Where the row's COPY text lives, encoded and outside the JS heap (so the collector does not copy
-   * it while the row waits): the cost_events line at [lineStart, lineEnd), the cost_event_ids line
-   * (key, event time, fingerprint) at [idStart, idEnd). Rows share slabs of text (ledger-row-reader.ts),
-   * so a row holds no Buffer object of its own.
+   * Where the row's bytes live, outside the JS heap (so the collector does not copy them while the
+   * row waits): the cost_events line at [lineStart, lineEnd), the cost_event_ids line at
+   * [idStart, idEnd), then the Kafka message's key (keyLength bytes; -1 for none) and value
+   * (valueLength bytes). Rows share slabs (ledger-row-reader.ts), so a row holds no Buffer of its own
+   * and keeps no fetched batch alive.
    */
   text: Buffer;
   lineStart: number;
   lineEnd: number;
   idStart: number;
   idEnd: number;
+  keyLength: number;
+  valueLength: number;
+  /** The id's key in cost_event_ids (event-key.ts). */
   key: string;
-  fingerprint: string;
   eventId: string;
-  /** ISO 8601, as COPYed. */
-  eventTime: string;
   /** Days since 1970-01-01 (UTC) of the event time. */
   dayNumber: number;
   personaId: string;
@@ -37,29 +39,30 @@ export interface LedgerRow {
   amount: bigint;
   partition: number;
   offset: string;
-  /** The original message, kept so a row Postgres refuses can be dead-lettered as it came. */
-  kafkaKey: Buffer | null;
-  kafkaValue: Buffer | null;
+  /** The message's Kafka timestamp (ms), 0 if unknown: for the publish-to-stored latency. */
+  publishedAt: number;
 }
 
-export function ledgerRow(stored: StoredEvent): LedgerRow {
+export function ledgerRow(stored: StoredEvent, publishedAt = 0): LedgerRow {
   const e = stored.event;
   const eventTime = e.event_time.toISOString();
   const key = eventKey(e.event_id);
-  const fingerprint = eventFingerprint(e);
   const line = copyLine(stored, eventTime);
   const lineEnd = Buffer.byteLength(line);
-  const text = Buffer.from(`${line}${key}\t${eventTime}\t${fingerprint}\n`);
+  const lines = Buffer.from(`${line}${key}\t${eventTime}\t${eventFingerprint(e)}\n`);
+  const kafkaKey = stored.key ?? null;
+  const kafkaValue = stored.value ?? null;
+  const text = Buffer.concat([lines, kafkaKey ?? EMPTY, kafkaValue ?? EMPTY]);
   return {
     text,
     lineStart: 0,
     lineEnd,
     idStart: lineEnd,
-    idEnd: text.length,
+    idEnd: lines.length,
+    keyLength: kafkaKey ? kafkaKey.length : -1,
+    valueLength: kafkaValue ? kafkaValue.length : -1,
     key,
-    fingerprint,
     eventId: e.event_id,
-    eventTime,
     dayNumber: Math.floor(e.event_time.getTime() / 86_400_000),
     personaId: e.persona_id,
     postId: e.post_id,
@@ -69,8 +72,29 @@ export function ledgerRow(stored: StoredEvent): LedgerRow {
     amount: e.amount,
     partition: stored.partition,
     offset: stored.offset,
-    kafkaKey: stored.key ?? null,
-    kafkaValue: stored.value ?? null,
+    publishedAt,
+  };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The row's id line's fields: key, event time (ISO 8601, as COPYed) and fingerprint (decimal bigint). */
+function idFields(r: LedgerRow): string[] {
+  return r.text.toString('latin1', r.idStart, r.idEnd - 1).split('\t');
+}
+
+/** The content fingerprint of a row (event-key.ts), read from its id line: needed only for ids met before. */
+export const rowFingerprint = (r: LedgerRow): string => idFields(r)[2];
+
+/** The row's event time in ISO 8601, read from its id line. */
+export const rowEventTime = (r: LedgerRow): string => idFields(r)[1];
+
+/** The Kafka message the row came from, as it came (to dead-letter a row Postgres refuses). */
+export function originalMessage(r: LedgerRow): { key: Buffer | null; value: Buffer | null } {
+  const keyEnd = r.idEnd + Math.max(0, r.keyLength);
+  return {
+    key: r.keyLength < 0 ? null : Buffer.from(r.text.subarray(r.idEnd, keyEnd)),
+    value: r.valueLength < 0 ? null : Buffer.from(r.text.subarray(keyEnd, keyEnd + r.valueLength)),
   };
 }
 
@@ -127,26 +151,22 @@ export function classify(firsts: LedgerRow[], repeats: LedgerRow[], held: Map<st
     const prior = held.get(k.key);
     if (prior === undefined) {
       fresh.push(k);
-      winner.set(k.key, k.fingerprint);
+      if (repeats.length > 0) winner.set(k.key, rowFingerprint(k));
     } else {
       winner.set(k.key, prior);
-      if (prior === k.fingerprint) duplicates++;
+      if (prior === rowFingerprint(k)) duplicates++;
       else conflicts.push(k);
     }
   }
   for (const k of repeats) {
-    if (winner.get(k.key) === k.fingerprint) duplicates++;
+    if (winner.get(k.key) === rowFingerprint(k)) duplicates++;
     else conflicts.push(k);
   }
   return { fresh, duplicates, conflicts };
 }
 
 /** What a batch's new rows add to one post (post_costs is a view over the events; this is for metrics and cache invalidation). */
-export interface PostDelta {
-  post_id: string;
-  persona_id: string;
-  total: bigint;
-}
+export type PostDelta = PostCostDelta;
 
 /** What a batch's new rows add to one persona, UTC day, cost type and model (persona_daily_costs). */
 export interface DailyDelta {
@@ -190,8 +210,8 @@ export function rollupDeltas(rows: LedgerRow[]): { posts: PostDelta[]; daily: Da
       const p = posts.get(r.postId);
       if (p) {
         if (r.personaId < p.persona_id) p.persona_id = r.personaId;
-        p.total += r.amount;
-      } else posts.set(r.postId, { post_id: r.postId, persona_id: r.personaId, total: r.amount });
+        p.amount_nano += r.amount;
+      } else posts.set(r.postId, { post_id: r.postId, persona_id: r.personaId, amount_nano: r.amount });
     }
     let types = personas.get(r.personaId);
     if (!types) personas.set(r.personaId, (types = new Map()));

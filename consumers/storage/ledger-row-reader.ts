@@ -43,11 +43,12 @@ export class LedgerRowReader {
    * The row of the Confluent-framed `value` (body from byte 5), or undefined when the general path
    * must read it. `limits` are validateCostEvent's.
    */
-  read(value: Buffer, partition: number, offset: string, key: Buffer | null, limits: ValidationLimits): LedgerRow | undefined {
+  read(value: Buffer, partition: number, offset: string, key: Buffer | null, limits: ValidationLimits, publishedAt = 0): LedgerRow | undefined {
     const bodyBytes = value.length - 5;
     // A line is at most ~12 bytes per body byte (a 1-byte null becomes "\N", a 1-byte number a
-    // long decimal) plus the fixed columns; a slab too small for that is left for a fresh one.
-    const need = 12 * bodyBytes + 512;
+    // long decimal) plus the fixed columns, then the message itself; a slab too small for that is
+    // left for a fresh one.
+    const need = 13 * bodyBytes + (key ? key.length : 0) + 512;
     if (this.out.length - this.q < need) {
       this.out = Buffer.allocUnsafeSlow(Math.max(this.slabBytes, need));
       this.q = 0;
@@ -57,7 +58,7 @@ export class LedgerRowReader {
     this.p = 5;
     this.end = value.length;
     try {
-      return this.row(value, partition, offset, key, limits, lineStart);
+      return this.row(value, partition, offset, key, limits, lineStart, publishedAt);
     } catch (err) {
       if (err !== GENERAL_PATH) throw err;
       this.q = lineStart;
@@ -67,9 +68,11 @@ export class LedgerRowReader {
     }
   }
 
-  private row(value: Buffer, partition: number, offset: string, key: Buffer | null, limits: ValidationLimits, lineStart: number): LedgerRow {
+  private row(value: Buffer, partition: number, offset: string, key: Buffer | null, limits: ValidationLimits, lineStart: number, publishedAt: number): LedgerRow {
     const src = this.src;
     const eventId = this.idString(true);
+    // A canonical UUID is its own key (event-key.ts), checked on the bytes rather than by a regex.
+    const idIsUuid = eventId.length === 36 && isCanonicalUuid(src, this.p - 36);
     this.tab();
     // event_time
     const ms = this.long();
@@ -197,7 +200,7 @@ export class LedgerRowReader {
         this.checkScale(amount, status, model, llmIn, llmOut, llmCached, hasLlm, cpu, memory, durationMs, vectorOperation, vectorUnits);
       }
     }
-    const rowKey = eventKey(eventId);
+    const rowKey = idIsUuid ? eventId : eventKey(eventId);
     const fingerprint = this.fingerprint(costType, amountNano, personaIdAt, personaIdEnd, postIdAt, postIdEnd);
     // The id line: key, event time, fingerprint.
     const idStart = this.q;
@@ -207,17 +210,20 @@ export class LedgerRowReader {
     this.tab();
     this.ascii(fingerprint);
     this.byte(0x0a);
-    const out = this.out;
+    const idEnd = this.q;
+    // The message as it came, for a dead letter should Postgres refuse the row.
+    if (key) this.q = copyBytes(key, 0, key.length, this.out, this.q);
+    this.q = copyBytes(value, 0, value.length, this.out, this.q);
     return {
-      text: out,
+      text: this.out,
       lineStart,
       lineEnd,
       idStart,
-      idEnd: this.q,
+      idEnd,
+      keyLength: key ? key.length : -1,
+      valueLength: value.length,
       key: rowKey,
-      fingerprint,
       eventId,
-      eventTime: latin1(out, timeStart, timeEnd),
       dayNumber: Math.floor(ms / 86_400_000),
       personaId,
       postId,
@@ -227,8 +233,7 @@ export class LedgerRowReader {
       amount,
       partition,
       offset,
-      kafkaKey: key,
-      kafkaValue: value,
+      publishedAt,
     };
   }
 
@@ -603,6 +608,17 @@ const COST_TYPES = ['openai_api', 'kubernetes', 'vector_db', 'other'] as const;
 const PRICE_STATUSES = ['priced', 'unknown_model', 'unpriced'] as const;
 
 const latin1 = (buf: Buffer, start: number, end: number): string => (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
+
+/** Whether the 36 bytes at `at` are a canonical lower-case UUID: hex digits with hyphens at 8, 13, 18 and 23. */
+function isCanonicalUuid(buf: Buffer, at: number): boolean {
+  for (let i = 0; i < 36; i++) {
+    const b = buf[at + i];
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (b !== 0x2d) return false;
+    } else if (!((b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66))) return false;
+  }
+  return true;
+}
 
 /**
  * Copies from[start, end) to `to` at `at` and returns the end of the copy. A loop for the short

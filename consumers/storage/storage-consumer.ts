@@ -14,7 +14,7 @@ import { Overrides } from '../../src/config';
 import { BatchAccumulator } from './batch-accumulator';
 import type { StorageSettings } from './settings';
 import { CostEventWriter, DeadLetterRow, WriteResult } from './cost-event-writer';
-import { ledgerRow, type LedgerRow } from './ledger-batch';
+import { ledgerRow, originalMessage, type LedgerRow } from './ledger-batch';
 import { LedgerRowReader } from './ledger-row-reader';
 import { storageMetrics } from './metrics';
 import { dependencyError, operationalMetrics } from '../../src/metrics/operational';
@@ -39,7 +39,9 @@ export interface StorageConsumerOptions extends Omit<StorageSettings, 'partition
 /** Messages decoded between two turns of the event loop (see eachBatch). */
 const DECODE_SLICE = 100;
 
-type Item = { kind: 'event'; row: LedgerRow; publishedAt: number } | { kind: 'dead'; row: DeadLetterRow };
+/** What a lane buffers: a row to store, or a message refused before it (a dead letter, which has a reason). */
+type Item = LedgerRow | DeadLetterRow;
+const isDeadLetter = (item: Item): item is DeadLetterRow => (item as DeadLetterRow).reason !== undefined;
 
 /**
  * Consumes cost events and stores them in Postgres. Offsets are committed only after the
@@ -204,8 +206,8 @@ export class StorageConsumer {
   /** Decodes without a promise when the message's writer schema is known (nearly always); undefined if the registry must be asked. */
   private decodeKnown(topic: string, partition: number, message: KafkaMessage): Item | undefined {
     if (this.o.codec.isWrittenWith(message.value, this.reader)) {
-      const row = this.rowReader.read(message.value!, partition, message.offset, message.key, this.validation.current());
-      if (row) return { kind: 'event', row, publishedAt: Number(message.timestamp) };
+      const row = this.rowReader.read(message.value!, partition, message.offset, message.key, this.validation.current(), Number(message.timestamp));
+      if (row) return row;
     }
     let decoded: { value: CostEvent } | undefined;
     try {
@@ -216,27 +218,19 @@ export class StorageConsumer {
       if (err instanceof InvalidInputError) return this.deadItem(topic, partition, message, err);
       throw err;
     }
-    return {
-      kind: 'event',
-      row: ledgerRow({ event: decoded.value, partition, offset: message.offset, key: message.key, value: message.value }),
-      publishedAt: Number(message.timestamp),
-    };
+    return ledgerRow({ event: decoded.value, partition, offset: message.offset, key: message.key, value: message.value }, Number(message.timestamp));
   }
 
   private deadItem(topic: string, partition: number, message: KafkaMessage, err: InvalidInputError): Item {
-    return { kind: 'dead', row: { topic, partition, offset: message.offset, reason: err.reason, error: err.message, key: message.key, value: message.value } };
+    return { topic, partition, offset: message.offset, reason: err.reason, error: err.message, key: message.key, value: message.value };
   }
 
   private async decode(topic: string, partition: number, message: KafkaMessage): Promise<Item> {
     const { value, deadLetter } = await decodeOrDeadLetter<CostEvent>({ topic, partition }, message, {
       codec: this.o.codec, reader: this.reader, log: this.o.log, validate: (e) => validateCostEvent(e, this.validation.current()),
     });
-    if (deadLetter) return { kind: 'dead', row: deadLetter };
-    return {
-      kind: 'event',
-      row: ledgerRow({ event: value, partition, offset: message.offset, key: message.key, value: message.value }),
-      publishedAt: Number(message.timestamp),
-    };
+    if (deadLetter) return deadLetter;
+    return ledgerRow({ event: value, partition, offset: message.offset, key: message.key, value: message.value }, Number(message.timestamp));
   }
 
   private async flush(items: Item[], writer: CostEventWriter): Promise<void> {
@@ -245,8 +239,8 @@ export class StorageConsumer {
     const deadLetters: DeadLetterRow[] = [];
     const events: LedgerRow[] = [];
     for (const item of items) {
-      if (item.kind === 'dead') deadLetters.push(item.row);
-      else events.push(item.row);
+      if (isDeadLetter(item)) deadLetters.push(item);
+      else events.push(item);
     }
     const { result, deadLetters: written } = await this.writeIsolating(writer, events, deadLetters);
     await publishDeadLetters(this.dlqProducer, this.o.deadLetterTopic, this.o.groupId, written, { retries: 5 });
@@ -258,9 +252,9 @@ export class StorageConsumer {
     this.metrics.events.inc({ outcome: 'stored' }, result.inserted);
     this.metrics.events.inc({ outcome: 'duplicate' }, result.duplicates);
     for (const d of written) this.metrics.deadLetters.inc({ reason: d.reason });
-    const latencies = new Float64Array(items.length);
+    const latencies = new Float64Array(events.length);
     let timed = 0;
-    for (const item of items) if (item.kind === 'event' && item.publishedAt > 0) latencies[timed++] = Math.max(0, now - item.publishedAt) / 1000;
+    for (const row of events) if (row.publishedAt > 0) latencies[timed++] = Math.max(0, now - row.publishedAt) / 1000;
     observeAll(this.metrics.ingestLatency, latencies, timed);
     this.notifyCommitted(result);
   }
@@ -299,9 +293,9 @@ export class StorageConsumer {
     } catch (err) {
       if (!(err instanceof InvalidInputError) || isRetriable(err) || events.length === 0) throw err;
       if (events.length === 1) {
-        const { eventId, partition, offset, kafkaKey, kafkaValue } = events[0];
+        const { eventId, partition, offset } = events[0];
         this.o.log.warn({ err, eventId }, 'Postgres refused an event; dead-lettering it');
-        const refused = { topic: this.o.topic, partition, offset, reason: err.reason, error: err.message, key: kafkaKey, value: kafkaValue };
+        const refused = { topic: this.o.topic, partition, offset, reason: err.reason, error: err.message, ...originalMessage(events[0]) };
         return this.writeIsolating(writer, [], [...deadLetters, refused]);
       }
       const mid = Math.floor(events.length / 2);

@@ -12,13 +12,22 @@ export interface PersonaCostDelta {
   operation?: string | null;
 }
 
+/** What a batch's inserted rows added to one post. */
+export interface PostCostDelta {
+  post_id: string;
+  /** The post's persona (the least, should a post's events name several). */
+  persona_id: string;
+  /** Exact, in nano-dollars (1e-9 USD). */
+  amount_nano: bigint;
+}
+
 export interface StorageWriteResult {
   /** Rows newly inserted. */
   inserted: number;
   /** Arrivals of an id already stored (or earlier in the batch) with the same content: dropped. */
   duplicates: number;
   /** Posts the inserted rows belong to, with what they added to each (for cache invalidation and metrics). */
-  posts: { post_id: string; persona_id: string; amount_usd: string }[];
+  posts: PostCostDelta[];
   /** What the inserted rows added, by persona, cost type and model. */
   deltas: PersonaCostDelta[];
   deadLettered: number;

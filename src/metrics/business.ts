@@ -8,8 +8,8 @@ import { counter, gauge, histogram } from './index';
  * (its WriteResult), so each cost event is counted exactly once however often Kafka redelivers it:
  * a redelivered event inserts no row and so appears in no delta.
  *
- * Money: amounts arrive as exact decimal strings (nano-dollars). Prometheus samples are float64, so
- * this module — and only this module — converts them with Number(). That is acceptable for a
+ * Money: amounts arrive exact (decimal strings, or nano-dollars as a bigint). Prometheus samples are
+ * float64, so this module — and only this module — converts them with Number(). That is acceptable for a
  * monitoring counter (relative error ~1e-16 per addition; dashboards show cents), never for the
  * stored or billed figures, which stay exact in Postgres and in the API.
  *
@@ -65,6 +65,7 @@ interface DeltaSeries {
 }
 
 const MAX_CACHED_SERIES = 100_000;
+const MAX_SPARE_POSTS = 10_000;
 
 interface OpenPost {
   id: string;
@@ -88,6 +89,8 @@ export class CostMetricsRecorder {
   private readonly models: LabelLimiter;
   private readonly operations: LabelLimiter;
   private readonly open = new Map<string, OpenPost>();
+  /** Records of observed posts, for the next new ones. */
+  private readonly spare: OpenPost[] = [];
   private readonly breached = new Map<string, true>();
   private readonly series = new Map<string, DeltaSeries>();
   private readonly settleMs: number;
@@ -131,16 +134,27 @@ export class CostMetricsRecorder {
     }
     const now = this.now();
     for (const p of result.posts) {
-      const persona = this.personas.value(p.persona_id);
+      const usd = Number(p.amount_nano) / 1e9; // exact nano-dollars → float64, for monitoring only (see above)
       const previous = this.open.get(p.post_id);
-      const total = (previous?.total ?? 0) + Number(p.amount_usd);
-      if (total >= this.breachUsd && (previous === undefined || previous.total < this.breachUsd) && !this.breached.has(p.post_id)) {
-        this.m.breaches.inc({ persona_id: persona });
+      const before = previous?.total ?? 0;
+      const total = before + usd;
+      let post = previous;
+      if (post) this.open.delete(p.post_id); // re-inserted below, so Map order is least-recently-updated first
+      else {
+        // Settled posts' records are reused: a record lives through several batches, and a new one
+        // per post was promoted and then dropped by the collector.
+        post = this.spare.pop() ?? { id: '', persona: '', total: 0, updatedAt: 0 };
+        post.id = p.post_id;
+      }
+      post.persona = this.personas.value(p.persona_id);
+      post.total = total;
+      post.updatedAt = now;
+      this.open.set(p.post_id, post);
+      if (total >= this.breachUsd && (previous === undefined || before < this.breachUsd) && !this.breached.has(p.post_id)) {
+        this.m.breaches.inc({ persona_id: post.persona });
         this.breached.set(p.post_id, true);
         if (this.breached.size > this.maxOpenPosts) this.breached.delete(this.breached.keys().next().value as string);
       }
-      this.open.delete(p.post_id); // re-insert so Map order is least-recently-updated first
-      this.open.set(p.post_id, { id: p.post_id, persona, total, updatedAt: now });
     }
     this.observeOldest(this.open.size - this.maxOpenPosts, Infinity);
     this.m.openPosts.set(this.open.size);
@@ -167,6 +181,7 @@ export class CostMetricsRecorder {
       const totals = totalsByPersona.get(post.persona);
       if (totals) totals.push(post.total);
       else totalsByPersona.set(post.persona, [post.total]);
+      if (this.spare.length < MAX_SPARE_POSTS) this.spare.push(post);
     }
     for (const [persona_id, totals] of totalsByPersona) observeAll(this.m.costPerPost, totals, totals.length, { persona_id });
   }

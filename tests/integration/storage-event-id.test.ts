@@ -113,12 +113,16 @@ describe('one row per event id, whatever its event time', () => {
     expect(await rows(persona)).toEqual([{ event_id: first.event_id, event_time: first.event_time, amount: '0.007500000' }]);
     expect(await rows(`${persona}-other`)).toEqual([]);
     expect((await rollups(persona)).post).toEqual({ total: '0.007500000', n: 1 });
-    const conflictRecords = () => deadLetters.map((d) => d.headers).filter((h) => h['dlq.reason'] === 'event_id.conflict');
+    const conflictRecords = () => deadLetters.filter((d) => d.headers['dlq.reason'] === 'event_id.conflict');
     await waitFor(() => conflictRecords().length === 3, { what: 'conflicts on the dead-letter topic' });
-    for (const h of conflictRecords()) {
+    for (const { headers: h } of conflictRecords()) {
       expect(h['dlq.origin.topic']).toBe(topics(env.overrides).costEvents);
       expect(h['dlq.origin.offset']).toMatch(/^\d+$/);
     }
+    // Each carries its message as it came: the same key and the same Avro bytes as were published.
+    const published = changed.map((e) => AvroCodec.encode(schemaId, type, e).toString('hex')).sort();
+    expect(conflictRecords().map((d) => d.value?.toString('hex')).sort()).toEqual(published);
+    expect(conflictRecords().map((d) => d.headers['dlq.origin.key']).sort()).toEqual(changed.map((e) => e.persona_id).sort());
   });
 
   it('keys and fingerprints ids in the consumer as the migration did in SQL', async () => {

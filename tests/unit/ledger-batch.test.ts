@@ -1,5 +1,5 @@
 import { eventFingerprint, eventKey } from '../../consumers/storage/event-key';
-import { classify, firstArrivals, ledgerRow, rollupDeltas } from '../../consumers/storage/ledger-batch';
+import { classify, firstArrivals, ledgerRow, originalMessage, rollupDeltas, rowEventTime, rowFingerprint } from '../../consumers/storage/ledger-batch';
 import type { StoredEvent } from '../../consumers/storage/copy-rows';
 import type { CostEvent } from '../../src/events';
 
@@ -34,6 +34,21 @@ describe('event keys', () => {
   });
 });
 
+describe('ledger rows', () => {
+  it('carry the id line (key, event time, fingerprint) and the message as it came', () => {
+    const event = stored('a').event;
+    const key = Buffer.from('p1');
+    const value = Buffer.from([0, 0, 0, 0, 7, 1, 2, 3]);
+    const row = ledgerRow({ event, partition: 2, offset: '9', key, value }, 1234);
+    expect(row.text.toString('latin1', row.idStart, row.idEnd)).toBe(`${eventKey('a')}\t2026-11-30T23:59:59.000Z\t${eventFingerprint(event)}\n`);
+    expect(rowFingerprint(row)).toBe(eventFingerprint(event));
+    expect(rowEventTime(row)).toBe('2026-11-30T23:59:59.000Z');
+    expect(originalMessage(row)).toEqual({ key, value });
+    expect(row.publishedAt).toBe(1234);
+    expect(originalMessage(ledgerRow({ event, partition: 2, offset: '9', key: null, value: null }))).toEqual({ key: null, value: null });
+  });
+});
+
 describe('classify', () => {
   it('keeps the first arrival of an id in a batch and sorts later ones into duplicates and conflicts', () => {
     const batch = [stored('a', {}, 1), stored('a', { event_time: new Date() }, 2), stored('a', { amount: 1n }, 3), stored('b', {}, 4)].map(ledgerRow);
@@ -47,7 +62,7 @@ describe('classify', () => {
 
   it('lets the held content win over a batch whose first arrival differs', () => {
     const batch = [stored('a', { amount: 1n }, 1), stored('a', {}, 2)].map(ledgerRow);
-    const held = new Map([[batch[1].key, batch[1].fingerprint]]);
+    const held = new Map([[batch[1].key, rowFingerprint(batch[1])]]);
     const { firsts, repeats } = firstArrivals(batch);
     const result = classify(firsts, repeats, held);
     expect(result.fresh).toEqual([]);
@@ -64,7 +79,7 @@ describe('rollupDeltas', () => {
       stored('c', { cost_type: 'vector_db', llm_usage: null, vector_db_usage: { provider: 'x', operation: 'query', units: 1 }, amount: 2n, post_id: null }),
     ];
     const { posts, daily, deltas } = rollupDeltas(rows.map(ledgerRow));
-    expect(posts).toEqual([{ post_id: 'post-1', persona_id: 'p1', total: 100_000_000_000_000_001n }]);
+    expect(posts).toEqual([{ post_id: 'post-1', persona_id: 'p1', amount_nano: 100_000_000_000_000_001n }]);
     expect(daily.map((d) => [d.day, d.cost_type, d.model, d.total, d.events])).toEqual([
       ['2026-11-30', 'openai_api', 'gpt-4o', 100_000_000_000_000_000n, 1],
       ['2026-11-30', 'vector_db', '', 2n, 1],

@@ -3,7 +3,7 @@ import { avroType } from '../../src/avro/codec';
 import { CostEventEncoder } from '../../src/avro/cost-event-encoder';
 import { loadSchema } from '../../src/avro/schemas';
 import { type CostEvent, validateCostEvent, type ValidationLimits } from '../../src/events';
-import { ledgerRow, type LedgerRow } from '../../consumers/storage/ledger-batch';
+import { ledgerRow, originalMessage, type LedgerRow } from '../../consumers/storage/ledger-batch';
 import { LedgerRowReader } from '../../consumers/storage/ledger-row-reader';
 
 const type = avroType(loadSchema('cost-event'));
@@ -28,11 +28,20 @@ function map(r: () => number, hostile: boolean, prices: boolean): Record<string,
   return out;
 }
 
+/** A canonical UUID, or one character away from it (upper case, a non-hex letter, a hyphen moved): keyed by md5. */
+function uuidLike(r: () => number): string {
+  const id = `${Math.floor(r() * 2 ** 32).toString(16).padStart(8, '0')}-1111-4222-8333-${Math.floor(r() * 2 ** 48).toString(16).padStart(12, '0')}`;
+  if (r() < 0.8) return id;
+  const at = Math.floor(r() * 36);
+  const swap = ['A', 'g', '-', '0', 'F'][Math.floor(r() * 5)];
+  return id.slice(0, at) + swap + id.slice(at + 1);
+}
+
 function event(r: () => number, hostile: boolean): CostEvent {
   const kind = Math.floor(r() * 4);
   const big = hostile && r() < 0.1;
   return {
-    event_id: r() < 0.7 ? `${Math.floor(r() * 2 ** 32).toString(16).padStart(8, '0')}-1111-4222-8333-${Math.floor(r() * 2 ** 48).toString(16).padStart(12, '0')}` : text(r, hostile),
+    event_id: r() < 0.7 ? uuidLike(r) : text(r, hostile),
     event_time: new Date(hostile ? NOW + Math.floor((r() - 0.6) * 1000 * 86_400_000) : NOW - Math.floor(r() * 300 * 86_400_000)),
     cost_type: (['openai_api', 'kubernetes', 'vector_db', 'other'] as const)[kind],
     amount: big ? BigInt(Math.floor(r() * 2 ** 53)) * 1000n : hostile && r() < 0.05 ? -5n : BigInt(Math.floor(r() * 2 ** (r() < 0.5 ? 20 : 40))),
@@ -54,7 +63,7 @@ function event(r: () => number, hostile: boolean): CostEvent {
 const framed = (body: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, 0, 7]), body]);
 
 /** What the general path (avsc, validation, ledgerRow) makes of a message: a row, or null if it refuses it. */
-function general(value: Buffer, partition: number, offset: string): LedgerRow | null {
+function general(value: Buffer, partition: number, offset: string, key: Buffer | null = null): LedgerRow | null {
   let e: CostEvent;
   try {
     e = type.fromBuffer(value.subarray(5)) as CostEvent;
@@ -62,12 +71,15 @@ function general(value: Buffer, partition: number, offset: string): LedgerRow | 
   } catch {
     return null;
   }
-  return ledgerRow({ event: e, partition, offset, key: null, value });
+  return ledgerRow({ event: e, partition, offset, key, value });
 }
 
 function expectSameRow(fast: LedgerRow, slow: LedgerRow | null, what: string): void {
   if (slow === null) throw new Error(`${what}: the reader took a message the general path refuses`);
-  const plain = ({ text, lineStart, lineEnd, idStart, idEnd, ...r }: LedgerRow) => ({ ...r, line: text.toString('latin1', lineStart, lineEnd), idLine: text.toString('latin1', idStart, idEnd) });
+  const plain = (row: LedgerRow) => {
+    const { text, lineStart, lineEnd, idStart, idEnd, ...r } = row;
+    return { ...r, line: text.toString('latin1', lineStart, lineEnd), idLine: text.toString('latin1', idStart, idEnd), message: originalMessage(row) };
+  };
   expect({ what, ...plain(fast) }).toEqual({ what, ...plain(slow) });
 }
 
@@ -79,8 +91,9 @@ describe('LedgerRowReader', () => {
     const N = 3000;
     for (let i = 0; i < N; i++) {
       const value = framed(type.toBuffer(event(r, false)));
-      const slow = general(value, i % 12, String(1e12 + i));
-      const fast = reader.read(value, i % 12, String(1e12 + i), null, LIMITS);
+      const key = i % 3 === 0 ? null : Buffer.from(`persona-${i}`);
+      const slow = general(value, i % 12, String(1e12 + i), key);
+      const fast = reader.read(value, i % 12, String(1e12 + i), key, LIMITS);
       if (fast) {
         taken++;
         expectSameRow(fast, slow, `ordinary event ${i}`);

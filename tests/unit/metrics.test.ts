@@ -16,7 +16,7 @@ describe('business metrics from committed batches', () => {
 
   it('adds committed deltas once per event type, with the vector operation as a label', async () => {
     rec.record({
-      posts: [{ post_id: 'p1', persona_id: 'ua', amount_usd: '0.010000000' }],
+      posts: [{ post_id: 'p1', persona_id: 'ua', amount_nano: 10_000_000n }],
       deltas: [
         { persona_id: 'ua', cost_type: 'openai_api', model: 'gpt-4o', amount_usd: '0.007500000', events: 1, operation: null },
         { persona_id: 'ua', cost_type: 'kubernetes', model: '', amount_usd: '0.002000000', events: 2, operation: null },
@@ -34,8 +34,8 @@ describe('business metrics from committed batches', () => {
 
   it('counts a breach once when a post crosses the line, and observes each post once when it settles', async () => {
     // Batches carry what they added to a post; its running total (0.01 + 0.04 + 0.01) crosses 0.04 once.
-    rec.record({ posts: [{ post_id: 'p1', persona_id: 'ua', amount_usd: '0.040000000' }], deltas: [] });
-    rec.record({ posts: [{ post_id: 'p1', persona_id: 'ua', amount_usd: '0.010000000' }], deltas: [] });
+    rec.record({ posts: [{ post_id: 'p1', persona_id: 'ua', amount_nano: 40_000_000n }], deltas: [] });
+    rec.record({ posts: [{ post_id: 'p1', persona_id: 'ua', amount_nano: 10_000_000n }], deltas: [] });
     expect(await sample('finops_cost_per_post_threshold_breaches_total', { persona_id: 'ua' })).toBe(1);
     expect(await sample('finops_cost_per_post_usd', { persona_id: 'ua' }, 'finops_cost_per_post_usd_count')).toBeUndefined();
     now += 1500;
@@ -47,7 +47,7 @@ describe('business metrics from committed batches', () => {
   });
 
   it('keeps open posts bounded by observing the oldest', async () => {
-    for (let i = 0; i < 5; i++) rec.record({ posts: [{ post_id: `b${i}`, persona_id: 'ub', amount_usd: '0.001' }], deltas: [] });
+    for (let i = 0; i < 5; i++) rec.record({ posts: [{ post_id: `b${i}`, persona_id: 'ub', amount_nano: 1_000_000n }], deltas: [] });
     expect(await sample('finops_cost_per_post_open_posts')).toBe(3);
   });
 
