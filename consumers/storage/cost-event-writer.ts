@@ -7,7 +7,8 @@ import { recordDeadLetters, type RefusedMessage } from '../../src/kafka/dead-let
 import type { StorageWriteResult } from '../../src/contracts/storage';
 import { formatUsd } from '../../src/money';
 import { COST_EVENT_COLUMNS } from './copy-rows';
-import { classify, copyLines, firstArrivals, idLines, type LedgerRow, originalMessage, rollupDeltas, rowEventTime, rowFingerprint } from './ledger-batch';
+import { ID_COPY_SQL } from './id-copy';
+import { classify, copyLines, firstArrivals, idTuples, type LedgerRow, originalMessage, rollupDeltas, rowEventTime, rowFingerprint } from './ledger-batch';
 
 /** A refused message, recorded with its origin. */
 export type DeadLetterRow = RefusedMessage;
@@ -142,7 +143,7 @@ export class CostEventWriter {
     else if (firsts.length >= COPY_CLAIM_MIN_IDS) {
       await client.query('SAVEPOINT claim_ids');
       try {
-        await copyInto(client, 'COPY cost_event_ids (event_key, event_time, fingerprint) FROM STDIN', idLines(firsts));
+        await copyInto(client, ID_COPY_SQL, idTuples(firsts));
         await client.query('RELEASE SAVEPOINT claim_ids');
         claimed = true;
       } catch (err) {

@@ -2,6 +2,7 @@ import { formatUsd } from '../../src/money';
 import type { PostCostDelta } from '../../src/contracts/storage';
 import { copyLine, type StoredEvent } from './copy-rows';
 import { eventFingerprint, eventKey } from './event-key';
+import { ID_COPY_HEADER, ID_COPY_TRAILER, ID_TUPLE_BYTES, tupleEventTime, tupleFingerprint, writeIdTuple } from './id-copy';
 
 /**
  * What the writer needs of one event, taken from it as soon as it is decoded: its COPY line, its id
@@ -12,7 +13,7 @@ import { eventFingerprint, eventKey } from './event-key';
 export interface LedgerRow {
   /**
    * Where the row's bytes live, outside the JS heap (so the collector does not copy them while the
-   * row waits): the cost_events line at [lineStart, lineEnd), the cost_event_ids line at
+   * row waits): the cost_events line at [lineStart, lineEnd), the cost_event_ids tuple (id-copy.ts) at
    * [idStart, idEnd), then the Kafka message's key (keyLength bytes; -1 for none) and value
    * (valueLength bytes). Rows share slabs (ledger-row-reader.ts), so a row holds no Buffer of its own
    * and keeps no fetched batch alive.
@@ -49,16 +50,20 @@ export function ledgerRow(stored: StoredEvent, publishedAt = 0): LedgerRow {
   const key = eventKey(e.event_id);
   const line = copyLine(stored, eventTime);
   const lineEnd = Buffer.byteLength(line);
-  const lines = Buffer.from(`${line}${key}\t${eventTime}\t${eventFingerprint(e)}\n`);
   const kafkaKey = stored.key ?? null;
   const kafkaValue = stored.value ?? null;
-  const text = Buffer.concat([lines, kafkaKey ?? EMPTY, kafkaValue ?? EMPTY]);
+  const text = Buffer.alloc(lineEnd + ID_TUPLE_BYTES + (kafkaKey?.length ?? 0) + (kafkaValue?.length ?? 0));
+  text.write(line, 0);
+  text.writeBigInt64BE(BigInt(eventFingerprint(e)), writeIdTuple(text, lineEnd, key, e.event_time.getTime()));
+  const idEnd = lineEnd + ID_TUPLE_BYTES;
+  kafkaKey?.copy(text, idEnd);
+  kafkaValue?.copy(text, idEnd + (kafkaKey?.length ?? 0));
   return {
     text,
     lineStart: 0,
     lineEnd,
     idStart: lineEnd,
-    idEnd: lines.length,
+    idEnd,
     keyLength: kafkaKey ? kafkaKey.length : -1,
     valueLength: kafkaValue ? kafkaValue.length : -1,
     key,
@@ -78,16 +83,11 @@ export function ledgerRow(stored: StoredEvent, publishedAt = 0): LedgerRow {
 
 const EMPTY = Buffer.alloc(0);
 
-/** The row's id line's fields: key, event time (ISO 8601, as COPYed) and fingerprint (decimal bigint). */
-function idFields(r: LedgerRow): string[] {
-  return r.text.toString('latin1', r.idStart, r.idEnd - 1).split('\t');
-}
+/** The content fingerprint of a row (event-key.ts), from its id tuple: needed only for ids met before. */
+export const rowFingerprint = (r: LedgerRow): string => tupleFingerprint(r.text, r.idStart);
 
-/** The content fingerprint of a row (event-key.ts), read from its id line: needed only for ids met before. */
-export const rowFingerprint = (r: LedgerRow): string => idFields(r)[2];
-
-/** The row's event time in ISO 8601, read from its id line. */
-export const rowEventTime = (r: LedgerRow): string => idFields(r)[1];
+/** The row's event time in ISO 8601, from its id tuple. */
+export const rowEventTime = (r: LedgerRow): string => tupleEventTime(r.text, r.idStart);
 
 /** The Kafka message the row came from, as it came (to dead-letter a row Postgres refuses). */
 export function originalMessage(r: LedgerRow): { key: Buffer | null; value: Buffer | null } {
@@ -101,15 +101,16 @@ export function originalMessage(r: LedgerRow): { key: Buffer | null; value: Buff
 /** The rows' cost_events COPY lines, in order, in one buffer. */
 export const copyLines = (rows: LedgerRow[]): Buffer => joinedText(rows, false);
 
-/** The rows' cost_event_ids COPY lines, in order, in one buffer. */
-export const idLines = (rows: LedgerRow[]): Buffer => joinedText(rows, true);
+/** The rows' cost_event_ids tuples, in order, as one binary COPY stream (id-copy.ts). */
+export const idTuples = (rows: LedgerRow[]): Buffer => joinedText(rows, true);
 
 function joinedText(rows: LedgerRow[], ids: boolean): Buffer {
-  let bytes = 0;
+  let bytes = ids ? ID_COPY_HEADER.length + ID_COPY_TRAILER.length : 0;
   for (const r of rows) bytes += ids ? r.idEnd - r.idStart : r.lineEnd - r.lineStart;
   const out = Buffer.allocUnsafe(bytes);
-  let at = 0;
+  let at = ids ? ID_COPY_HEADER.copy(out, 0) : 0;
   for (const r of rows) at += ids ? r.text.copy(out, at, r.idStart, r.idEnd) : r.text.copy(out, at, r.lineStart, r.lineEnd);
+  if (ids) ID_COPY_TRAILER.copy(out, at);
   return out;
 }
 

@@ -3,7 +3,8 @@ import type { CostEvent } from '../../src/events';
 import { checkAmountScale } from '../../src/events/amount-scale';
 import { eventKey, md5 } from './event-key';
 import type { LedgerRow } from './ledger-batch';
-import { md5Int64Text, MD5_PADDING_ROOM } from './md5-prefix';
+import { md5Prefix, MD5_PADDING_ROOM } from './md5-prefix';
+import { ID_TUPLE_BYTES, writeIdTuple } from './id-copy';
 
 /**
  * Reads the Avro body of a cost event written with the reader's own schema (schemas/cost-event.avsc,
@@ -77,9 +78,7 @@ export class LedgerRowReader {
     // event_time
     const ms = this.long();
     if (ms > limits.now + limits.maxFutureSkewMs || ms < limits.now - limits.maxPastAgeMs || ms < 0 || ms >= MAX_FOUR_DIGIT_YEAR_MS) throw GENERAL_PATH;
-    const timeStart = this.q;
     this.isoTime(ms);
-    const timeEnd = this.q;
     this.tab();
     // cost_type
     const costType = COST_TYPES[this.long()];
@@ -201,16 +200,12 @@ export class LedgerRowReader {
       }
     }
     const rowKey = idIsUuid ? eventId : eventKey(eventId);
-    const fingerprint = this.fingerprint(costType, amountNano, personaIdAt, personaIdEnd, postIdAt, postIdEnd);
-    // The id line: key, event time, fingerprint.
+    // The cost_event_ids tuple (id-copy.ts): key, event time, fingerprint.
     const idStart = this.q;
-    this.ascii(rowKey);
-    this.tab();
-    this.q = copyBytes(this.out, timeStart, timeEnd, this.out, this.q);
-    this.tab();
-    this.ascii(fingerprint);
-    this.byte(0x0a);
-    const idEnd = this.q;
+    const fingerprintAt = writeIdTuple(this.out, idStart, rowKey, ms);
+    this.fingerprint(costType, amountNano, personaIdAt, personaIdEnd, postIdAt, postIdEnd, fingerprintAt);
+    const idEnd = idStart + ID_TUPLE_BYTES;
+    this.q = idEnd;
     // The message as it came, for a dead letter should Postgres refuse the row.
     if (key) this.q = copyBytes(key, 0, key.length, this.out, this.q);
     this.q = copyBytes(value, 0, value.length, this.out, this.q);
@@ -304,8 +299,8 @@ export class LedgerRowReader {
     return undefined;
   }
 
-  /** fingerprintOf, hashed from the message's bytes of persona and post rather than a joined string. */
-  private fingerprint(costType: string, amountNano: number, personaAt: number, personaEnd: number, postAt: number, postEnd: number): string {
+  /** fingerprintOf's 8 bytes, written to the slab at `at`, hashed from the message's bytes of persona and post rather than a joined string. */
+  private fingerprint(costType: string, amountNano: number, personaAt: number, personaEnd: number, postAt: number, postEnd: number, at: number): void {
     // Assembled in the scratch buffer with the line's writers, then the slab is put back.
     const slab = this.out;
     const q = this.q;
@@ -321,8 +316,8 @@ export class LedgerRowReader {
     const length = this.q;
     this.out = slab;
     this.q = q;
-    if (length + MD5_PADDING_ROOM <= this.scratch.length) return md5Int64Text(this.scratch, length);
-    return md5(this.scratch.subarray(0, length)).readBigInt64BE(0).toString();
+    if (length + MD5_PADDING_ROOM <= this.scratch.length) md5Prefix(this.scratch, length, slab, at);
+    else md5(this.scratch.subarray(0, length)).copy(slab, at, 0, 8);
   }
 
   // ---- Avro primitives ----

@@ -1,7 +1,7 @@
 /**
  * MD5 (RFC 1321) of a short message in the caller's buffer, reduced to what the ledger's content
- * fingerprint keeps: the digest's first 8 bytes as a signed big-endian 64-bit integer, in decimal
- * (what finops_event_fingerprint() computes in SQL). Node's crypto.hash costs ~1 µs a call for a
+ * fingerprint keeps: the digest's first 8 bytes, a signed big-endian 64-bit integer (what
+ * finops_event_fingerprint() computes in SQL). Node's crypto.hash costs ~1 µs a call for a
  * 50-byte message, most of it crossing into C++ and allocating the digest; the storage consumer
  * hashes one such message per event, so it computes the same digest here, without allocating.
  */
@@ -18,11 +18,17 @@ function bswap(x: number): number {
   return ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
 }
 
-/**
- * The fingerprint text of md5(bytes[0, length)). Writes the MD5 padding into `bytes` after the
- * message, so `bytes` must hold `length + MD5_PADDING_ROOM` bytes.
- */
+/** The fingerprint of md5(bytes[0, length)) in decimal; see md5Prefix. */
 export function md5Int64Text(bytes: Uint8Array, length: number): string {
+  md5Prefix(bytes, length, int64, 0);
+  return int64.readBigInt64BE(0).toString();
+}
+
+/**
+ * Writes the first 8 bytes of md5(bytes[0, length)) to `out` at `at`. Writes the MD5 padding into
+ * `bytes` after the message, so `bytes` must hold `length + MD5_PADDING_ROOM` bytes.
+ */
+export function md5Prefix(bytes: Uint8Array, length: number, out: Buffer, at: number): void {
   let end = length + 1;
   bytes[length] = 0x80;
   while (end % 64 !== 56) bytes[end++] = 0;
@@ -81,7 +87,6 @@ export function md5Int64Text(bytes: Uint8Array, length: number): string {
     d0 = (d0 + d) | 0;
   }
   // The digest is a0, b0, c0, d0 little-endian; its first 8 bytes read big-endian are bswap(a0), bswap(b0).
-  int64.writeInt32BE(bswap(a0), 0);
-  int64.writeInt32BE(bswap(b0), 4);
-  return int64.readBigInt64BE(0).toString();
+  out.writeInt32BE(bswap(a0), at);
+  out.writeInt32BE(bswap(b0), at + 4);
 }

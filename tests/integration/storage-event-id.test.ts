@@ -125,6 +125,28 @@ describe('one row per event id, whatever its event time', () => {
     expect(conflictRecords().map((d) => d.headers['dlq.origin.key']).sort()).toEqual(changed.map((e) => e.persona_id).sort());
   });
 
+  it('claims ids with the key, event time and fingerprint that SQL computes from the stored rows', async () => {
+    const persona = `${env.id}-claims`;
+    // One send of more than COPY_CLAIM_MIN_IDS events, so the batch's ids are COPYed (binary) rather than inserted.
+    const events = Array.from({ length: 400 }, (_, i) => event(persona, {
+      event_id: i % 3 === 0 ? randomUUID() : i % 3 === 1 ? randomUUID().toUpperCase() : `order-${env.id}-${i}`,
+      event_time: new Date(Date.now() - 86_400_000 * (i % 40) - (i * 7919) % 86_400_000),
+      amount: BigInt(i) * 1_234_567n + (i % 5 === 0 ? 99_999_999_999_999n : 0n),
+      post_id: i % 4 === 0 ? null : `${persona}-post-${i % 9}`,
+    }));
+    await send(events);
+    await waitFor(async () => (await rows(persona)).length === events.length, { what: 'all stored' });
+    const { rows: check } = await env.pool.query(
+      `SELECT count(*)::int AS n,
+              count(*) FILTER (WHERE i.event_time = e.event_time
+                                 AND i.fingerprint = finops_event_fingerprint(e.cost_type, e.amount_usd, e.persona_id, e.post_id))::int AS same
+       FROM cost_events e JOIN cost_event_ids i ON i.event_key = finops_event_key(e.event_id)
+       WHERE e.persona_id = $1`,
+      [persona],
+    );
+    expect(check[0]).toEqual({ n: events.length, same: events.length });
+  });
+
   it('keys and fingerprints ids in the consumer as the migration did in SQL', async () => {
     const ids = [randomUUID(), 'order-42', randomUUID().toUpperCase(), 'ünïcødé-😀-id', `{${randomUUID()}}`, 'x'.repeat(255)];
     const amounts = [0n, 1n, 7_500_000n, 99_999_999_999_999_999_999n];

