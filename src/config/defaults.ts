@@ -87,11 +87,12 @@ export const defaults = {
   /**
    * Bytes one fetch may bring (all partitions) and per partition. Fetched batches stay in memory
    * until their messages are decoded and handed to a lane, so these bound the consumer's memory
-   * outside the V8 heap; 512 KiB of lz4 is ~3,000 cost events. Draining a full topic, 2 MiB and
-   * 512 KiB stored as fast as 4 MiB and 1 MiB with ~20 MB less resident.
+   * outside the V8 heap; 256 KiB of lz4 is ~1,500 cost events. Draining a full topic, 1 MiB and
+   * 256 KiB (with lanes holding one and a half batches, storage-consumer.ts) peaked at 167-181 MB
+   * resident; 2 MiB and 512 KiB at 174-196 MB, and 4 MiB and 1 MiB at 224-228 MB.
    */
-  STORAGE_FETCH_MAX_BYTES: String(2 * 1024 * 1024),
-  STORAGE_FETCH_MAX_BYTES_PER_PARTITION: String(512 * 1024),
+  STORAGE_FETCH_MAX_BYTES: String(1024 * 1024),
+  STORAGE_FETCH_MAX_BYTES_PER_PARTITION: String(256 * 1024),
   /**
    * How long a consumer group waits for a silent member (e.g. after kill -9) before giving its
    * partitions to others; every consumer role heartbeats at a tenth of it (kafkaGroupTimings()).
