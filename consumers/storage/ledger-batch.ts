@@ -6,7 +6,7 @@ import { ID_COPY_HEADER, ID_COPY_TRAILER, ID_TUPLE_BYTES, tupleEventTime, tupleF
 
 /**
  * What the writer needs of one event, taken from it as soon as it is decoded: its COPY line, its id
- * line (key, event time, content fingerprint: event-key.ts), the message as it came, and the few
+ * tuple (key, event time, content fingerprint: event-key.ts), the message as it came, and the few
  * fields the rollups read. The decoded event itself is dropped then, so a batch waiting for Postgres
  * holds flat strings, not object graphs the collector has to trace and promote.
  */
@@ -80,8 +80,6 @@ export function ledgerRow(stored: StoredEvent, publishedAt = 0): LedgerRow {
     publishedAt,
   };
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** The content fingerprint of a row (event-key.ts), from its id tuple: needed only for ids met before. */
 export const rowFingerprint = (r: LedgerRow): string => tupleFingerprint(r.text, r.idStart);

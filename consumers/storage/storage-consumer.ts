@@ -37,10 +37,11 @@ export interface StorageConsumerOptions extends Omit<StorageSettings, 'partition
 }
 
 /**
- * Batches a lane may hold besides the one it writes. Draining a full topic (1,000,000 events, back to
- * back on one box): one and a half stored 5 % faster than one with 1 MiB fetches (RSS alike) and 7 %
- * faster with 2 MiB ones (~8 MB more); two were 18-21 % faster with 2 MiB fetches but peaked at
- * 202-211 MB, and only 2-3 % faster with 1 MiB ones.
+ * Batches a lane may hold besides the one it writes. Draining a full topic (1,000,000 events, in
+ * alternating pairs on one box), against one with 2 MiB fetches: one and a half with 1 MiB fetches
+ * stored 4.6-5 % faster and peaked at 177-180 MB (175-196 MB); with 2 MiB fetches 7 % faster, ~8 MB
+ * higher. Two were 18-21 % faster with 2 MiB fetches but peaked at 202-211 MB, and with 1 MiB
+ * fetches only 2-3 % faster.
  */
 const LANE_ROOM_BATCHES = 1.5;
 /** Messages decoded between two turns of the event loop (see eachBatch). */
