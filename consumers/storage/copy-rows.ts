@@ -22,6 +22,20 @@ export function copyText(value: string | null | undefined): string {
   return value.replace(ESCAPED, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'));
 }
 
+const UNESCAPED: Record<number, number> = { 0x5c: 0x5c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
+
+/** The first column of the COPY text line in buf[start, end), unescaped (copyText's inverse). */
+export function copyField(buf: Buffer, start: number, end: number): string {
+  let tab = buf.indexOf(0x09, start);
+  if (tab < 0 || tab > end) tab = end;
+  const slash = buf.indexOf(0x5c, start);
+  if (slash < 0 || slash >= tab) return buf.toString('utf8', start, tab);
+  const out = Buffer.allocUnsafe(tab - start);
+  let q = 0;
+  for (let p = start; p < tab; p++) out[q++] = buf[p] === 0x5c && p + 1 < tab ? (UNESCAPED[buf[++p]] ?? buf[p]) : buf[p];
+  return out.toString('utf8', 0, q);
+}
+
 export interface StoredEvent {
   event: CostEvent;
   partition: number;

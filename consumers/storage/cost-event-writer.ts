@@ -8,7 +8,7 @@ import type { StorageWriteResult } from '../../src/contracts/storage';
 import { formatUsd } from '../../src/money';
 import { COST_EVENT_COLUMNS } from './copy-rows';
 import { ID_COPY_SQL } from './id-copy';
-import { classify, copyLines, firstArrivals, idTuples, type LedgerRow, originalMessage, rollupDeltas, rowEventTime, rowFingerprint } from './ledger-batch';
+import { classify, copyLines, firstArrivals, idTuples, type LedgerRow, originalMessage, rollupDeltas, rowEventId, rowEventTime, rowFingerprint, rowKey } from './ledger-batch';
 
 /** A refused message, recorded with its origin. */
 export type DeadLetterRow = RefusedMessage;
@@ -136,24 +136,29 @@ export class CostEventWriter {
   }
 
   private async writeEvents(client: PoolClient, events: LedgerRow[], deadLetters: DeadLetterRow[]): Promise<WriteResult> {
-    const { firsts, repeats } = firstArrivals(events);
-    let held = new Map<string, string>();
-    let claimed = false;
+    // Optimistically every row's id is claimed as it comes: an id the ledger holds, or one the batch
+    // holds twice, fails the COPY, and the batch takes the slow path, which sorts out first arrivals.
     if (this.slowBatches > 0) this.slowBatches--;
-    else if (firsts.length >= COPY_CLAIM_MIN_IDS) {
+    else if (events.length >= COPY_CLAIM_MIN_IDS) {
       await client.query('SAVEPOINT claim_ids');
       try {
-        await copyInto(client, ID_COPY_SQL, idTuples(firsts));
+        await copyInto(client, ID_COPY_SQL, idTuples(events));
         await client.query('RELEASE SAVEPOINT claim_ids');
-        claimed = true;
+        return this.insertFresh(client, events, 0, [], deadLetters);
       } catch (err) {
         if ((err as { code?: string }).code !== '23505') throw err;
         await client.query('ROLLBACK TO SAVEPOINT claim_ids');
         this.slowBatches = SLOW_PATH_BATCHES;
       }
     }
-    if (!claimed) held = await this.claimSlowly(client, firsts);
-    const { fresh: rows, duplicates, conflicts } = classify(firsts, repeats, held);
+    const { firsts, repeats } = firstArrivals(events);
+    const held = await this.claimSlowly(client, firsts);
+    const { fresh, duplicates, conflicts } = classify(firsts, repeats, held);
+    return this.insertFresh(client, fresh, duplicates, conflicts, deadLetters);
+  }
+
+  /** Stores the rows whose ids this transaction claimed, and their rollups; records the conflicts. */
+  private async insertFresh(client: PoolClient, rows: LedgerRow[], duplicates: number, conflicts: LedgerRow[], deadLetters: DeadLetterRow[]): Promise<WriteResult> {
     if (rows.length > 0) await copyInto(client, `COPY cost_events (${COLUMN_LIST}) FROM STDIN`, copyLines(rows));
     const { posts, daily, deltas } = rollupDeltas(rows);
     if (daily.length > 0) {
@@ -165,7 +170,7 @@ export class CostEventWriter {
     }
     const conflicted = conflicts.map((row): DeadLetterRow => ({
       topic: this.topic, partition: row.partition, offset: row.offset, reason: 'event_id.conflict',
-      error: `event id ${JSON.stringify(row.eventId)} is already stored with a different cost type, amount, persona or post; the first arrival stands`,
+      error: `event id ${JSON.stringify(rowEventId(row))} is already stored with a different cost type, amount, persona or post; the first arrival stands`,
       ...originalMessage(row),
     }));
     const all = [...deadLetters, ...conflicted];
@@ -177,13 +182,13 @@ export class CostEventWriter {
     const { rows } = await client.query<{ event_key: string }>({
       name: 'finops-claim-ids',
       text: CLAIM_IDS_SQL,
-      values: [firsts.map((k) => k.key), firsts.map(rowEventTime), firsts.map(rowFingerprint)],
+      values: [firsts.map(rowKey), firsts.map(rowEventTime), firsts.map(rowFingerprint)],
     });
     const claimed = new Set(rows.map((r) => r.event_key));
-    const others = firsts.filter((k) => !claimed.has(k.key));
+    const others = firsts.map(rowKey).filter((key) => !claimed.has(key));
     const held = new Map<string, string>();
     if (others.length === 0) return held;
-    const { rows: found } = await client.query<{ key: string; fingerprint: string }>({ name: 'finops-held-ids', text: HELD_IDS_SQL, values: [others.map((k) => k.key)] });
+    const { rows: found } = await client.query<{ key: string; fingerprint: string }>({ name: 'finops-held-ids', text: HELD_IDS_SQL, values: [others] });
     for (const r of found) held.set(r.key, r.fingerprint);
     return held;
   }

@@ -55,3 +55,9 @@ export function tupleEventTime(buf: Buffer, at: number): string {
   const micros = buf.readBigInt64BE(at + TIME_AT);
   return new Date(Number(micros / 1000n) + PG_EPOCH_MS).toISOString();
 }
+
+/** The key of the tuple at `at`, as Postgres prints a uuid. */
+export function tupleKey(buf: Buffer, at: number): string {
+  const h = buf.toString('hex', at + 6, at + 22);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

@@ -2,7 +2,8 @@ import { formatUsd } from '../../src/money';
 import type { PostCostDelta } from '../../src/contracts/storage';
 import { copyLine, type StoredEvent } from './copy-rows';
 import { eventFingerprint, eventKey } from './event-key';
-import { ID_COPY_HEADER, ID_COPY_TRAILER, ID_TUPLE_BYTES, tupleEventTime, tupleFingerprint, writeIdTuple } from './id-copy';
+import { copyField } from './copy-rows';
+import { ID_COPY_HEADER, ID_COPY_TRAILER, ID_TUPLE_BYTES, tupleEventTime, tupleFingerprint, tupleKey, writeIdTuple } from './id-copy';
 
 /**
  * What the writer needs of one event, taken from it as soon as it is decoded: its COPY line, its id
@@ -13,21 +14,17 @@ import { ID_COPY_HEADER, ID_COPY_TRAILER, ID_TUPLE_BYTES, tupleEventTime, tupleF
 export interface LedgerRow {
   /**
    * Where the row's bytes live, outside the JS heap (so the collector does not copy them while the
-   * row waits): the cost_events line at [lineStart, lineEnd), the cost_event_ids tuple (id-copy.ts) at
-   * [idStart, idEnd), then the Kafka message's key (keyLength bytes; -1 for none) and value
+   * row waits): the cost_events line at [lineStart, lineEnd), then the cost_event_ids tuple (id-copy.ts,
+   * ID_TUPLE_BYTES), then the Kafka message's key (keyLength bytes; -1 for none) and value
    * (valueLength bytes). Rows share slabs (ledger-row-reader.ts), so a row holds no Buffer of its own
-   * and keeps no fetched batch alive.
+   * and keeps no fetched batch alive. The event id and its key are read from there when needed
+   * (rowEventId, rowKey): only batches that meet an id twice need them.
    */
   text: Buffer;
   lineStart: number;
   lineEnd: number;
-  idStart: number;
-  idEnd: number;
   keyLength: number;
   valueLength: number;
-  /** The id's key in cost_event_ids (event-key.ts). */
-  key: string;
-  eventId: string;
   /** Days since 1970-01-01 (UTC) of the event time. */
   dayNumber: number;
   personaId: string;
@@ -62,12 +59,8 @@ export function ledgerRow(stored: StoredEvent, publishedAt = 0): LedgerRow {
     text,
     lineStart: 0,
     lineEnd,
-    idStart: lineEnd,
-    idEnd,
     keyLength: kafkaKey ? kafkaKey.length : -1,
     valueLength: kafkaValue ? kafkaValue.length : -1,
-    key,
-    eventId: e.event_id,
     dayNumber: Math.floor(e.event_time.getTime() / 86_400_000),
     personaId: e.persona_id,
     postId: e.post_id,
@@ -82,16 +75,23 @@ export function ledgerRow(stored: StoredEvent, publishedAt = 0): LedgerRow {
 }
 
 /** The content fingerprint of a row (event-key.ts), from its id tuple: needed only for ids met before. */
-export const rowFingerprint = (r: LedgerRow): string => tupleFingerprint(r.text, r.idStart);
+export const rowFingerprint = (r: LedgerRow): string => tupleFingerprint(r.text, r.lineEnd);
 
 /** The row's event time in ISO 8601, from its id tuple. */
-export const rowEventTime = (r: LedgerRow): string => tupleEventTime(r.text, r.idStart);
+export const rowEventTime = (r: LedgerRow): string => tupleEventTime(r.text, r.lineEnd);
+
+/** The row's key in cost_event_ids (event-key.ts) as Postgres prints a uuid, from its id tuple. */
+export const rowKey = (r: LedgerRow): string => tupleKey(r.text, r.lineEnd);
+
+/** The row's event id, from the first column of its COPY line. */
+export const rowEventId = (r: LedgerRow): string => copyField(r.text, r.lineStart, r.lineEnd);
 
 /** The Kafka message the row came from, as it came (to dead-letter a row Postgres refuses). */
 export function originalMessage(r: LedgerRow): { key: Buffer | null; value: Buffer | null } {
-  const keyEnd = r.idEnd + Math.max(0, r.keyLength);
+  const keyStart = r.lineEnd + ID_TUPLE_BYTES;
+  const keyEnd = keyStart + Math.max(0, r.keyLength);
   return {
-    key: r.keyLength < 0 ? null : Buffer.from(r.text.subarray(r.idEnd, keyEnd)),
+    key: r.keyLength < 0 ? null : Buffer.from(r.text.subarray(keyStart, keyEnd)),
     value: r.valueLength < 0 ? null : Buffer.from(r.text.subarray(keyEnd, keyEnd + r.valueLength)),
   };
 }
@@ -104,10 +104,10 @@ export const idTuples = (rows: LedgerRow[]): Buffer => joinedText(rows, true);
 
 function joinedText(rows: LedgerRow[], ids: boolean): Buffer {
   let bytes = ids ? ID_COPY_HEADER.length + ID_COPY_TRAILER.length : 0;
-  for (const r of rows) bytes += ids ? r.idEnd - r.idStart : r.lineEnd - r.lineStart;
+  for (const r of rows) bytes += ids ? ID_TUPLE_BYTES : r.lineEnd - r.lineStart;
   const out = Buffer.allocUnsafe(bytes);
   let at = ids ? ID_COPY_HEADER.copy(out, 0) : 0;
-  for (const r of rows) at += ids ? r.text.copy(out, at, r.idStart, r.idEnd) : r.text.copy(out, at, r.lineStart, r.lineEnd);
+  for (const r of rows) at += ids ? r.text.copy(out, at, r.lineEnd, r.lineEnd + ID_TUPLE_BYTES) : r.text.copy(out, at, r.lineStart, r.lineEnd);
   if (ids) ID_COPY_TRAILER.copy(out, at);
   return out;
 }
@@ -118,9 +118,10 @@ export function firstArrivals(rows: LedgerRow[]): { firsts: LedgerRow[]; repeats
   const firsts: LedgerRow[] = [];
   const repeats: LedgerRow[] = [];
   for (const k of rows) {
-    if (seen.has(k.key)) repeats.push(k);
+    const key = rowKey(k);
+    if (seen.has(key)) repeats.push(k);
     else {
-      seen.add(k.key);
+      seen.add(key);
       firsts.push(k);
     }
   }
@@ -147,18 +148,19 @@ export function classify(firsts: LedgerRow[], repeats: LedgerRow[], held: Map<st
   const conflicts: LedgerRow[] = [];
   let duplicates = 0;
   for (const k of firsts) {
-    const prior = held.get(k.key);
+    const key = rowKey(k);
+    const prior = held.get(key);
     if (prior === undefined) {
       fresh.push(k);
-      if (repeats.length > 0) winner.set(k.key, rowFingerprint(k));
+      if (repeats.length > 0) winner.set(key, rowFingerprint(k));
     } else {
-      winner.set(k.key, prior);
+      winner.set(key, prior);
       if (prior === rowFingerprint(k)) duplicates++;
       else conflicts.push(k);
     }
   }
   for (const k of repeats) {
-    if (winner.get(k.key) === rowFingerprint(k)) duplicates++;
+    if (winner.get(rowKey(k)) === rowFingerprint(k)) duplicates++;
     else conflicts.push(k);
   }
   return { fresh, duplicates, conflicts };

@@ -5,12 +5,13 @@ import { eventKey, md5 } from './event-key';
 import type { LedgerRow } from './ledger-batch';
 import { md5Prefix, MD5_PADDING_ROOM } from './md5-prefix';
 import { ID_TUPLE_BYTES, writeIdTuple } from './id-copy';
+import { StringTable } from './string-table';
 
 /**
  * Reads the Avro body of a cost event written with the reader's own schema (schemas/cost-event.avsc,
  * field for field) straight into its ledger row: the COPY line and the id line are written byte by
- * byte from the message into a shared slab, and only the strings the rollups need (id, persona,
- * post, model, vector operation) become JS strings. It replaces, for nearly every message, avsc's
+ * byte from the message into a shared slab, and only the strings the rollups need (persona, post,
+ * model, vector operation) become JS strings that the row keeps. It replaces, for nearly every message, avsc's
  * object graph, validateCostEvent, copyLine and the encoding of the line, which were about a third
  * of the storage consumer's CPU and most of what it allocated.
  *
@@ -33,6 +34,8 @@ export class LedgerRowReader {
   private priceCount = 0;
   /** Unit price text → its value as a double, NaN when it is not a plain decimal. */
   private readonly priceValues = new Map<string, number>();
+  /** Personas, models and vector operations, which recur: one string each rather than one per row. */
+  private readonly shared = new StringTable();
   /** Where the fingerprint's input is assembled before hashing. */
   private readonly scratch = Buffer.allocUnsafeSlow(4096);
 
@@ -96,9 +99,9 @@ export class LedgerRowReader {
     this.p += 3;
     this.ascii('USD');
     this.tab();
-    const personaId = this.idString(true);
+    const personaIdAt = this.copyId(true);
     const personaIdEnd = this.p;
-    const personaIdAt = personaIdEnd - personaId.length;
+    const personaId = this.shared.get(src, personaIdAt, personaIdEnd);
     this.tab();
     const postId = this.union() ? this.idString(false) : this.nullField();
     const postIdEnd = postId === null ? 0 : this.p;
@@ -118,7 +121,7 @@ export class LedgerRowReader {
     const hasLlm = this.union();
     if (hasLlm) {
       this.skipString(); // provider: not stored
-      model = this.idString(true);
+      model = this.shared.get(src, this.copyId(true), this.p);
       this.tab();
       llmIn = this.count();
       llmOut = this.count();
@@ -156,7 +159,7 @@ export class LedgerRowReader {
     let vectorUnits = 0;
     if (this.union()) {
       this.skipString(); // provider: not stored
-      vectorOperation = this.idString(false, false);
+      vectorOperation = this.shared.get(src, this.copyId(false, false), this.p);
       vectorUnits = this.count();
       this.tab();
       this.uint(vectorUnits);
@@ -199,13 +202,10 @@ export class LedgerRowReader {
         this.checkScale(amount, status, model, llmIn, llmOut, llmCached, hasLlm, cpu, memory, durationMs, vectorOperation, vectorUnits);
       }
     }
-    const rowKey = idIsUuid ? eventId : eventKey(eventId);
     // The cost_event_ids tuple (id-copy.ts): key, event time, fingerprint.
-    const idStart = this.q;
-    const fingerprintAt = writeIdTuple(this.out, idStart, rowKey, ms);
+    const fingerprintAt = writeIdTuple(this.out, lineEnd, idIsUuid ? eventId : eventKey(eventId), ms);
     this.fingerprint(costType, amountNano, personaIdAt, personaIdEnd, postIdAt, postIdEnd, fingerprintAt);
-    const idEnd = idStart + ID_TUPLE_BYTES;
-    this.q = idEnd;
+    this.q = lineEnd + ID_TUPLE_BYTES;
     // The message as it came, for a dead letter should Postgres refuse the row.
     if (key) this.q = copyBytes(key, 0, key.length, this.out, this.q);
     this.q = copyBytes(value, 0, value.length, this.out, this.q);
@@ -213,12 +213,8 @@ export class LedgerRowReader {
       text: this.out,
       lineStart,
       lineEnd,
-      idStart,
-      idEnd,
       keyLength: key ? key.length : -1,
       valueLength: value.length,
-      key: rowKey,
-      eventId,
       dayNumber: Math.floor(ms / 86_400_000),
       personaId,
       postId,

@@ -14,7 +14,7 @@ import { Overrides } from '../../src/config';
 import { BatchAccumulator } from './batch-accumulator';
 import type { StorageSettings } from './settings';
 import { CostEventWriter, DeadLetterRow, WriteResult } from './cost-event-writer';
-import { ledgerRow, originalMessage, type LedgerRow } from './ledger-batch';
+import { ledgerRow, originalMessage, rowEventId, type LedgerRow } from './ledger-batch';
 import { LedgerRowReader } from './ledger-row-reader';
 import { storageMetrics } from './metrics';
 import { dependencyError, operationalMetrics } from '../../src/metrics/operational';
@@ -301,8 +301,8 @@ export class StorageConsumer {
     } catch (err) {
       if (!(err instanceof InvalidInputError) || isRetriable(err) || events.length === 0) throw err;
       if (events.length === 1) {
-        const { eventId, partition, offset } = events[0];
-        this.o.log.warn({ err, eventId }, 'Postgres refused an event; dead-lettering it');
+        const { partition, offset } = events[0];
+        this.o.log.warn({ err, eventId: rowEventId(events[0]) }, 'Postgres refused an event; dead-lettering it');
         const refused = { topic: this.o.topic, partition, offset, reason: err.reason, error: err.message, ...originalMessage(events[0]) };
         return this.writeIsolating(writer, [], [...deadLetters, refused]);
       }

@@ -147,6 +147,25 @@ describe('one row per event id, whatever its event time', () => {
     expect(check[0]).toEqual({ n: events.length, same: events.length });
   });
 
+  it('stores a large batch holding an id twice, and once with other content, one row per id', async () => {
+    const persona = `${env.id}-large-repeat`;
+    // More than COPY_CLAIM_MIN_IDS events in one send: the optimistic id COPY meets the repeats itself.
+    const events = Array.from({ length: 400 }, (_, i) => event(persona, { post_id: `${persona}-post-${i % 7}` }));
+    const repeat = { ...events[10], event_time: new Date(events[10].event_time.getTime() + 5000) };
+    const conflict = { ...events[20], amount: 1n };
+    await send([...events, repeat, conflict]);
+    await waitFor(async () => (await env.pool.query('SELECT 1 FROM dead_letters WHERE reason = $1 AND error LIKE $2', ['event_id.conflict', `%${events[20].event_id}%`])).rowCount === 1, { what: 'conflict dead-lettered' });
+    const stored = await rows(persona);
+    expect(stored).toHaveLength(events.length);
+    expect(new Set(stored.map((r) => r.event_id)).size).toBe(events.length);
+    expect(stored.find((r) => r.event_id === events[10].event_id)?.event_time.toISOString()).toBe(events[10].event_time.toISOString());
+    expect(stored.find((r) => r.event_id === events[20].event_id)?.amount).toBe('0.007500000');
+    expect((await rollups(persona)).daily).toEqual({ total: '3.000000000', n: 400 }); // 400 × 0.0075
+    // The repeat is a duplicate, dropped: not a row Postgres refused and the batch dead-lettered.
+    const others = await env.pool.query('SELECT reason FROM dead_letters WHERE source_topic = $1 AND reason <> $2', [topics(env.overrides).costEvents, 'event_id.conflict']);
+    expect(others.rows).toEqual([]);
+  });
+
   it('keys and fingerprints ids in the consumer as the migration did in SQL', async () => {
     const ids = [randomUUID(), 'order-42', randomUUID().toUpperCase(), 'ünïcødé-😀-id', `{${randomUUID()}}`, 'x'.repeat(255)];
     const amounts = [0n, 1n, 7_500_000n, 99_999_999_999_999_999_999n];

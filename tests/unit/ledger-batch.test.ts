@@ -1,5 +1,5 @@
 import { eventFingerprint, eventKey } from '../../consumers/storage/event-key';
-import { classify, firstArrivals, ledgerRow, originalMessage, rollupDeltas, rowEventTime, rowFingerprint } from '../../consumers/storage/ledger-batch';
+import { classify, firstArrivals, ledgerRow, originalMessage, rollupDeltas, rowEventId, rowEventTime, rowFingerprint, rowKey } from '../../consumers/storage/ledger-batch';
 import type { StoredEvent } from '../../consumers/storage/copy-rows';
 import type { CostEvent } from '../../src/events';
 
@@ -40,12 +40,23 @@ describe('ledger rows', () => {
     const key = Buffer.from('p1');
     const value = Buffer.from([0, 0, 0, 0, 7, 1, 2, 3]);
     const row = ledgerRow({ event, partition: 2, offset: '9', key, value }, 1234);
-    expect(row.idEnd - row.idStart).toBe(46);
+    expect(rowKey(row)).toBe(eventKey(event.event_id));
+    expect(rowEventId(row)).toBe(event.event_id);
     expect(rowFingerprint(row)).toBe(eventFingerprint(event));
     expect(rowEventTime(row)).toBe('2026-11-30T23:59:59.000Z');
     expect(originalMessage(row)).toEqual({ key, value });
     expect(row.publishedAt).toBe(1234);
     expect(originalMessage(ledgerRow({ event, partition: 2, offset: '9', key: null, value: null }))).toEqual({ key: null, value: null });
+  });
+});
+
+describe('a row\'s event id and key', () => {
+  it('are read back from the COPY line and the id tuple, whatever the id holds', () => {
+    for (const id of ['a\tb', 'x\\y', 'line\nbreak\r', '\\N', 'é-id ☃', 'order-42', '0198f3c2-7d1e-7abc-8def-0123456789ab', 'tab-at-end\t']) {
+      const row = ledgerRow(stored(id));
+      expect(rowEventId(row)).toBe(id);
+      expect(rowKey(row)).toBe(eventKey(id));
+    }
   });
 });
 
@@ -62,7 +73,7 @@ describe('classify', () => {
 
   it('lets the held content win over a batch whose first arrival differs', () => {
     const batch = [stored('a', { amount: 1n }, 1), stored('a', {}, 2)].map(ledgerRow);
-    const held = new Map([[batch[1].key, rowFingerprint(batch[1])]]);
+    const held = new Map([[rowKey(batch[1]), rowFingerprint(batch[1])]]);
     const { firsts, repeats } = firstArrivals(batch);
     const result = classify(firsts, repeats, held);
     expect(result.fresh).toEqual([]);

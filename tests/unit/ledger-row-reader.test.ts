@@ -3,7 +3,8 @@ import { avroType } from '../../src/avro/codec';
 import { CostEventEncoder } from '../../src/avro/cost-event-encoder';
 import { loadSchema } from '../../src/avro/schemas';
 import { type CostEvent, validateCostEvent, type ValidationLimits } from '../../src/events';
-import { ledgerRow, originalMessage, type LedgerRow } from '../../consumers/storage/ledger-batch';
+import { ledgerRow, originalMessage, rowEventId, rowKey, type LedgerRow } from '../../consumers/storage/ledger-batch';
+import { ID_TUPLE_BYTES } from '../../consumers/storage/id-copy';
 import { LedgerRowReader } from '../../consumers/storage/ledger-row-reader';
 
 const type = avroType(loadSchema('cost-event'));
@@ -77,8 +78,11 @@ function general(value: Buffer, partition: number, offset: string, key: Buffer |
 function expectSameRow(fast: LedgerRow, slow: LedgerRow | null, what: string): void {
   if (slow === null) throw new Error(`${what}: the reader took a message the general path refuses`);
   const plain = (row: LedgerRow) => {
-    const { text, lineStart, lineEnd, idStart, idEnd, ...r } = row;
-    return { ...r, line: text.toString('latin1', lineStart, lineEnd), idLine: text.toString('latin1', idStart, idEnd), message: originalMessage(row) };
+    const { text, lineStart, lineEnd, ...r } = row;
+    return {
+      ...r, line: text.toString('latin1', lineStart, lineEnd), idLine: text.toString('latin1', lineEnd, lineEnd + ID_TUPLE_BYTES), message: originalMessage(row),
+      eventId: rowEventId(row), key: rowKey(row),
+    };
   };
   expect({ what, ...plain(fast) }).toEqual({ what, ...plain(slow) });
 }
