@@ -26,8 +26,6 @@ for (let i = 0; i < 6; i++) HEX[0x61 + i] = HEX[0x41 + i] = 10 + i;
  * writes the fingerprint's 8 bytes at the returned position, where the tuple's last field goes.
  */
 export function writeIdTuple(out: Buffer, at: number, key: string, eventTimeMs: number): number {
-  out.writeInt16BE(3, at);
-  out.writeInt32BE(16, at + 2);
   let q = at + 6;
   for (let i = 0; i < 36; i++) {
     if (i === 8 || i === 13 || i === 18 || i === 23) continue;
@@ -36,6 +34,23 @@ export function writeIdTuple(out: Buffer, at: number, key: string, eventTimeMs: 
     if (hi < 0 || lo < 0) throw new Error(`not a UUID: ${JSON.stringify(key)}`);
     out[q++] = (hi << 4) | lo;
   }
+  return writeTupleFrame(out, at, eventTimeMs);
+}
+
+/** writeIdTuple with the key read from the 36 bytes at `keyAt` of `src`, a canonical UUID (the caller checked). */
+export function writeIdTupleOfBytes(out: Buffer, at: number, src: Buffer, keyAt: number, eventTimeMs: number): number {
+  let q = at + 6;
+  for (let i = 0; i < 36; i++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) continue;
+    out[q++] = (HEX[src[keyAt + i] & 0x7f] << 4) | HEX[src[keyAt + ++i] & 0x7f];
+  }
+  return writeTupleFrame(out, at, eventTimeMs);
+}
+
+/** The tuple's field count and lengths around the key, and its event time. */
+function writeTupleFrame(out: Buffer, at: number, eventTimeMs: number): number {
+  out.writeInt16BE(3, at);
+  out.writeInt32BE(16, at + 2);
   out.writeInt32BE(8, at + 22);
   const micros = (eventTimeMs - PG_EPOCH_MS) * 1000;
   if (Number.isSafeInteger(micros)) {

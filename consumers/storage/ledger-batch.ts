@@ -16,7 +16,7 @@ export interface LedgerRow {
    * Where the row's bytes live, outside the JS heap (so the collector does not copy them while the
    * row waits): the cost_events line at [lineStart, lineEnd), then the cost_event_ids tuple (id-copy.ts,
    * ID_TUPLE_BYTES), then the Kafka message's key (keyLength bytes; -1 for none) and value
-   * (valueLength bytes). Rows share slabs (ledger-row-reader.ts), so a row holds no Buffer of its own
+   * (valueLength bytes), then its Kafka timestamp (rowPublishedAt). Rows share slabs (ledger-row-reader.ts), so a row holds no Buffer of its own
    * and keeps no fetched batch alive. The event id and its key are read from there when needed
    * (rowEventId, rowKey): only batches that meet an id twice need them.
    */
@@ -37,8 +37,6 @@ export interface LedgerRow {
   amount: bigint;
   partition: number;
   offset: string;
-  /** The message's Kafka timestamp (ms), 0 if unknown: for the publish-to-stored latency. */
-  publishedAt: number;
 }
 
 export function ledgerRow(stored: StoredEvent, publishedAt = 0): LedgerRow {
@@ -49,12 +47,14 @@ export function ledgerRow(stored: StoredEvent, publishedAt = 0): LedgerRow {
   const lineEnd = Buffer.byteLength(line);
   const kafkaKey = stored.key ?? null;
   const kafkaValue = stored.value ?? null;
-  const text = Buffer.alloc(lineEnd + ID_TUPLE_BYTES + (kafkaKey?.length ?? 0) + (kafkaValue?.length ?? 0));
+  const valueEnd = lineEnd + ID_TUPLE_BYTES + (kafkaKey?.length ?? 0) + (kafkaValue?.length ?? 0);
+  const text = Buffer.alloc(valueEnd + 8);
   text.write(line, 0);
   text.writeBigInt64BE(BigInt(eventFingerprint(e)), writeIdTuple(text, lineEnd, key, e.event_time.getTime()));
   const idEnd = lineEnd + ID_TUPLE_BYTES;
   kafkaKey?.copy(text, idEnd);
   kafkaValue?.copy(text, idEnd + (kafkaKey?.length ?? 0));
+  text.writeDoubleLE(publishedAt, valueEnd);
   return {
     text,
     lineStart: 0,
@@ -70,7 +70,6 @@ export function ledgerRow(stored: StoredEvent, publishedAt = 0): LedgerRow {
     amount: e.amount,
     partition: stored.partition,
     offset: stored.offset,
-    publishedAt,
   };
 }
 
@@ -85,6 +84,10 @@ export const rowKey = (r: LedgerRow): string => tupleKey(r.text, r.lineEnd);
 
 /** The row's event id, from the first column of its COPY line. */
 export const rowEventId = (r: LedgerRow): string => copyField(r.text, r.lineStart, r.lineEnd);
+
+/** The message's Kafka timestamp (ms), 0 if unknown: for the publish-to-stored latency. */
+export const rowPublishedAt = (r: LedgerRow): number =>
+  r.text.readDoubleLE(r.lineEnd + ID_TUPLE_BYTES + Math.max(0, r.keyLength) + Math.max(0, r.valueLength));
 
 /** The Kafka message the row came from, as it came (to dead-letter a row Postgres refuses). */
 export function originalMessage(r: LedgerRow): { key: Buffer | null; value: Buffer | null } {

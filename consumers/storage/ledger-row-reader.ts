@@ -4,7 +4,7 @@ import { checkAmountScale } from '../../src/events/amount-scale';
 import { eventKey, md5 } from './event-key';
 import type { LedgerRow } from './ledger-batch';
 import { md5Prefix, MD5_PADDING_ROOM } from './md5-prefix';
-import { ID_TUPLE_BYTES, writeIdTuple } from './id-copy';
+import { ID_TUPLE_BYTES, writeIdTuple, writeIdTupleOfBytes } from './id-copy';
 import { StringTable } from './string-table';
 
 /**
@@ -50,9 +50,9 @@ export class LedgerRowReader {
   read(value: Buffer, partition: number, offset: string, key: Buffer | null, limits: ValidationLimits, publishedAt = 0): LedgerRow | undefined {
     const bodyBytes = value.length - 5;
     // A line is at most ~12 bytes per body byte (a 1-byte null becomes "\N", a 1-byte number a
-    // long decimal) plus the fixed columns, then the message itself; a slab too small for that is
-    // left for a fresh one.
-    const need = 13 * bodyBytes + (key ? key.length : 0) + 512;
+    // long decimal) plus the fixed columns, then the message itself and its publish time; a slab
+    // too small for that is left for a fresh one.
+    const need = 13 * bodyBytes + (key ? key.length : 0) + 520;
     if (this.out.length - this.q < need) {
       this.out = Buffer.allocUnsafeSlow(Math.max(this.slabBytes, need));
       this.q = 0;
@@ -74,9 +74,10 @@ export class LedgerRowReader {
 
   private row(value: Buffer, partition: number, offset: string, key: Buffer | null, limits: ValidationLimits, lineStart: number, publishedAt: number): LedgerRow {
     const src = this.src;
-    const eventId = this.idString(true);
+    const idAt = this.copyId(true);
+    const idEnd = this.p;
     // A canonical UUID is its own key (event-key.ts), checked on the bytes rather than by a regex.
-    const idIsUuid = eventId.length === 36 && isCanonicalUuid(src, this.p - 36);
+    const idIsUuid = idEnd - idAt === 36 && isCanonicalUuid(src, idAt);
     this.tab();
     // event_time
     const ms = this.long();
@@ -203,12 +204,14 @@ export class LedgerRowReader {
       }
     }
     // The cost_event_ids tuple (id-copy.ts): key, event time, fingerprint.
-    const fingerprintAt = writeIdTuple(this.out, lineEnd, idIsUuid ? eventId : eventKey(eventId), ms);
+    const fingerprintAt = idIsUuid ? writeIdTupleOfBytes(this.out, lineEnd, src, idAt, ms) : writeIdTuple(this.out, lineEnd, eventKey(latin1(src, idAt, idEnd)), ms);
     this.fingerprint(costType, amountNano, personaIdAt, personaIdEnd, postIdAt, postIdEnd, fingerprintAt);
     this.q = lineEnd + ID_TUPLE_BYTES;
     // The message as it came, for a dead letter should Postgres refuse the row.
     if (key) this.q = copyBytes(key, 0, key.length, this.out, this.q);
     this.q = copyBytes(value, 0, value.length, this.out, this.q);
+    this.out.writeDoubleLE(publishedAt, this.q);
+    this.q += 8;
     return {
       text: this.out,
       lineStart,
@@ -224,7 +227,6 @@ export class LedgerRowReader {
       amount,
       partition,
       offset,
-      publishedAt,
     };
   }
 

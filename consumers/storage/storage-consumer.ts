@@ -14,7 +14,7 @@ import { Overrides } from '../../src/config';
 import { BatchAccumulator } from './batch-accumulator';
 import type { StorageSettings } from './settings';
 import { CostEventWriter, DeadLetterRow, WriteResult } from './cost-event-writer';
-import { ledgerRow, originalMessage, rowEventId, type LedgerRow } from './ledger-batch';
+import { ledgerRow, originalMessage, rowEventId, rowPublishedAt, type LedgerRow } from './ledger-batch';
 import { LedgerRowReader } from './ledger-row-reader';
 import { storageMetrics } from './metrics';
 import { dependencyError, operationalMetrics } from '../../src/metrics/operational';
@@ -262,7 +262,10 @@ export class StorageConsumer {
     for (const d of written) this.metrics.deadLetters.inc({ reason: d.reason });
     const latencies = new Float64Array(events.length);
     let timed = 0;
-    for (const row of events) if (row.publishedAt > 0) latencies[timed++] = Math.max(0, now - row.publishedAt) / 1000;
+    for (const row of events) {
+      const publishedAt = rowPublishedAt(row);
+      if (publishedAt > 0) latencies[timed++] = Math.max(0, now - publishedAt) / 1000;
+    }
     observeAll(this.metrics.ingestLatency, latencies, timed);
     this.notifyCommitted(result);
   }

@@ -1,5 +1,5 @@
 import { eventFingerprint, eventKey } from '../../consumers/storage/event-key';
-import { classify, firstArrivals, ledgerRow, originalMessage, rollupDeltas, rowEventId, rowEventTime, rowFingerprint, rowKey } from '../../consumers/storage/ledger-batch';
+import { classify, firstArrivals, ledgerRow, originalMessage, rollupDeltas, rowEventId, rowEventTime, rowFingerprint, rowKey, rowPublishedAt } from '../../consumers/storage/ledger-batch';
 import type { StoredEvent } from '../../consumers/storage/copy-rows';
 import type { CostEvent } from '../../src/events';
 
@@ -45,7 +45,7 @@ describe('ledger rows', () => {
     expect(rowFingerprint(row)).toBe(eventFingerprint(event));
     expect(rowEventTime(row)).toBe('2026-11-30T23:59:59.000Z');
     expect(originalMessage(row)).toEqual({ key, value });
-    expect(row.publishedAt).toBe(1234);
+    expect(rowPublishedAt(row)).toBe(1234);
     expect(originalMessage(ledgerRow({ event, partition: 2, offset: '9', key: null, value: null }))).toEqual({ key: null, value: null });
   });
 });

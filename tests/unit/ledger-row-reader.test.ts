@@ -3,7 +3,7 @@ import { avroType } from '../../src/avro/codec';
 import { CostEventEncoder } from '../../src/avro/cost-event-encoder';
 import { loadSchema } from '../../src/avro/schemas';
 import { type CostEvent, validateCostEvent, type ValidationLimits } from '../../src/events';
-import { ledgerRow, originalMessage, rowEventId, rowKey, type LedgerRow } from '../../consumers/storage/ledger-batch';
+import { ledgerRow, originalMessage, rowEventId, rowKey, rowPublishedAt, type LedgerRow } from '../../consumers/storage/ledger-batch';
 import { ID_TUPLE_BYTES } from '../../consumers/storage/id-copy';
 import { LedgerRowReader } from '../../consumers/storage/ledger-row-reader';
 
@@ -64,7 +64,7 @@ function event(r: () => number, hostile: boolean): CostEvent {
 const framed = (body: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, 0, 7]), body]);
 
 /** What the general path (avsc, validation, ledgerRow) makes of a message: a row, or null if it refuses it. */
-function general(value: Buffer, partition: number, offset: string, key: Buffer | null = null): LedgerRow | null {
+function general(value: Buffer, partition: number, offset: string, key: Buffer | null = null, publishedAt = 0): LedgerRow | null {
   let e: CostEvent;
   try {
     e = type.fromBuffer(value.subarray(5)) as CostEvent;
@@ -72,7 +72,7 @@ function general(value: Buffer, partition: number, offset: string, key: Buffer |
   } catch {
     return null;
   }
-  return ledgerRow({ event: e, partition, offset, key, value });
+  return ledgerRow({ event: e, partition, offset, key, value }, publishedAt);
 }
 
 function expectSameRow(fast: LedgerRow, slow: LedgerRow | null, what: string): void {
@@ -81,7 +81,7 @@ function expectSameRow(fast: LedgerRow, slow: LedgerRow | null, what: string): v
     const { text, lineStart, lineEnd, ...r } = row;
     return {
       ...r, line: text.toString('latin1', lineStart, lineEnd), idLine: text.toString('latin1', lineEnd, lineEnd + ID_TUPLE_BYTES), message: originalMessage(row),
-      eventId: rowEventId(row), key: rowKey(row),
+      eventId: rowEventId(row), key: rowKey(row), publishedAt: rowPublishedAt(row),
     };
   };
   expect({ what, ...plain(fast) }).toEqual({ what, ...plain(slow) });
@@ -96,8 +96,8 @@ describe('LedgerRowReader', () => {
     for (let i = 0; i < N; i++) {
       const value = framed(type.toBuffer(event(r, false)));
       const key = i % 3 === 0 ? null : Buffer.from(`persona-${i}`);
-      const slow = general(value, i % 12, String(1e12 + i), key);
-      const fast = reader.read(value, i % 12, String(1e12 + i), key, LIMITS);
+      const slow = general(value, i % 12, String(1e12 + i), key, 1_764_000_000_000 + i);
+      const fast = reader.read(value, i % 12, String(1e12 + i), key, LIMITS, 1_764_000_000_000 + i);
       if (fast) {
         taken++;
         expectSameRow(fast, slow, `ordinary event ${i}`);
