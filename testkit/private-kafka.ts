@@ -128,6 +128,16 @@ export class PrivateKafka {
     this.child = undefined;
   }
 
+  /** Freezes the broker (SIGSTOP): connections stay open and nothing answers, as across a network partition. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Thaws a paused broker (SIGCONT). */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   get running(): boolean {
     return this.child !== undefined;
   }
